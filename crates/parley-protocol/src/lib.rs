@@ -1,0 +1,31 @@
+//! Parley's wire types: everything a client and the server exchange.
+//!
+//! - [`time`]: the RFC 3339 millisecond timestamp used on the wire.
+//! - [`error`]: the one error shape and its stable codes (protocol.md §1).
+//! - [`rest`]: request and response bodies of the REST API (§2-§5).
+//! - [`gateway`]: WebSocket frames in both directions (§6, §8).
+//!
+//! Nothing in here knows about storage or HTTP frameworks; the server maps
+//! its internal types into these, and the SDK and load generator speak them.
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod gateway;
+pub mod rest;
+pub mod time;
+
+pub use error::{ApiError, ErrorBody, ErrorCode};
+pub use gateway::{ClientFrame, ServerFrame};
+pub use rest::*;
+pub use time::Timestamp;
+
+/// Protocol limits that clients may want to check before sending.
+pub mod limits {
+    /// Largest WebSocket frame the server accepts (bytes).
+    pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+    /// Longest `ref` a client may attach to a gateway request.
+    pub const MAX_REF_CHARS: usize = 64;
+    /// Default and maximum page sizes for lists.
+    pub const DEFAULT_PAGE: u32 = 50;
+    pub const MAX_PAGE: u32 = 200;
+}

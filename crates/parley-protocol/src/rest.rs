@@ -1,0 +1,450 @@
+//! REST request and response bodies (protocol.md §2-§5).
+
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+// ---------------------------------------------------------------- accounts
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    User,
+    Agent,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Agent => "agent",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "user" => Some(Role::User),
+            "agent" => Some(Role::Agent),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub username: String,
+    pub password: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuthResponse {
+    pub user: User,
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+}
+
+// ------------------------------------------------------------------ users
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceState {
+    Online,
+    Away,
+    Offline,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Presence {
+    pub state: PresenceState,
+    pub last_seen_at: Option<Timestamp>,
+}
+
+impl Presence {
+    pub fn offline() -> Self {
+        Presence {
+            state: PresenceState::Offline,
+            last_seen_at: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub avatar_url: Option<String>,
+    pub about: Option<String>,
+    pub role: Role,
+    pub presence: Presence,
+}
+
+/// `PATCH /users/me`. An empty string clears `avatar_url` or `about`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMeRequest {
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub avatar_url: Option<String>,
+    #[serde(default)]
+    pub about: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserList {
+    pub users: Vec<User>,
+    pub next_cursor: Option<String>,
+}
+
+// ---------------------------------------------------------- conversations
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationKind {
+    Direct,
+    Group,
+    Support,
+}
+
+impl ConversationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationKind::Direct => "direct",
+            ConversationKind::Group => "group",
+            ConversationKind::Support => "support",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "direct" => Some(ConversationKind::Direct),
+            "group" => Some(ConversationKind::Group),
+            "support" => Some(ConversationKind::Support),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberRole {
+    Owner,
+    Admin,
+    Member,
+}
+
+impl MemberRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberRole::Owner => "owner",
+            MemberRole::Admin => "admin",
+            MemberRole::Member => "member",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "owner" => Some(MemberRole::Owner),
+            "admin" => Some(MemberRole::Admin),
+            "member" => Some(MemberRole::Member),
+            _ => None,
+        }
+    }
+
+    /// Owners and admins manage members and the conversation's details.
+    pub fn can_manage(self) -> bool {
+        matches!(self, MemberRole::Owner | MemberRole::Admin)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Conversation {
+    pub id: String,
+    pub kind: ConversationKind,
+    pub title: Option<String>,
+    pub avatar_url: Option<String>,
+    pub created_at: Timestamp,
+    pub member_count: u32,
+    pub my_role: MemberRole,
+    pub last_seq: u64,
+    pub last_message: Option<Message>,
+    pub read_seq: u64,
+    pub delivered_seq: u64,
+    pub unread_count: u64,
+    pub muted_until: Option<Timestamp>,
+    /// The seq from which this member sees history.
+    pub joined_seq: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<User>,
+}
+
+/// `POST /conversations`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CreateConversationRequest {
+    Direct {
+        user_id: String,
+    },
+    Group {
+        title: String,
+        member_ids: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ConversationList {
+    pub conversations: Vec<Conversation>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UnreadSummary {
+    pub total_unread: u64,
+    pub conversations_with_unread: u64,
+}
+
+/// `PATCH /conversations/{id}`. An empty `avatar_url` clears it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConversationRequest {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub avatar_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Member {
+    pub user_id: String,
+    pub role: MemberRole,
+    pub joined_seq: u64,
+    pub joined_at: Timestamp,
+    pub user: User,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MemberList {
+    pub members: Vec<Member>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AddMembersRequest {
+    pub user_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChangeRoleRequest {
+    pub role: MemberRole,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReadRequest {
+    pub seq: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReadResponse {
+    pub read_seq: u64,
+    pub unread_count: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MuteRequest {
+    pub until: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MuteResponse {
+    pub muted_until: Option<Timestamp>,
+}
+
+// --------------------------------------------------------------- messages
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    Text,
+    Media,
+    System,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Text => "text",
+            MessageKind::Media => "media",
+            MessageKind::System => "system",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "text" => Some(MessageKind::Text),
+            "media" => Some(MessageKind::Media),
+            "system" => Some(MessageKind::System),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatus {
+    Sent,
+    Delivered,
+    Read,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReactionSummary {
+    pub emoji: String,
+    pub count: u64,
+    pub me: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Message {
+    pub id: String,
+    pub conversation_id: String,
+    pub seq: u64,
+    pub sender_id: String,
+    pub client_id: Option<String>,
+    pub kind: MessageKind,
+    pub text: Option<String>,
+    #[schema(value_type = Vec<Object>)]
+    pub attachments: Vec<serde_json::Value>,
+    pub reply_to: Option<String>,
+    pub mentions: Vec<String>,
+    pub created_at: Timestamp,
+    pub edited_at: Option<Timestamp>,
+    pub deleted: bool,
+    pub reactions: Vec<ReactionSummary>,
+    /// Only on the caller's own messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<MessageStatus>,
+}
+
+/// `POST /conversations/{id}/messages` (and the gateway's `message.send`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessageRequest {
+    pub client_id: String,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub attachments: Option<Vec<String>>,
+    #[serde(default)]
+    pub reply_to: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EditMessageRequest {
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MessagePage {
+    pub messages: Vec<Message>,
+    pub has_more: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MessageContext {
+    pub message: Message,
+    /// Up to `limit` messages before it, the message, and up to `limit` after,
+    /// ascending by seq.
+    pub messages: Vec<Message>,
+    pub has_more_before: bool,
+    pub has_more_after: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReactionResponse {
+    pub message_id: String,
+    pub reactions: Vec<ReactionSummary>,
+}
+
+// ----------------------------------------------------------------- events
+
+/// One entry of a conversation's log (protocol.md §5).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Event {
+    pub conversation_id: String,
+    pub seq: u64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub actor_id: Option<String>,
+    pub at: Timestamp,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+impl Event {
+    /// The message carried by `message.created` (and `message.edited`).
+    pub fn message(&self) -> Option<Message> {
+        serde_json::from_value(self.data.get("message")?.clone()).ok()
+    }
+}
+
+/// Event type names.
+pub mod event_type {
+    pub const CONVERSATION_CREATED: &str = "conversation.created";
+    pub const CONVERSATION_UPDATED: &str = "conversation.updated";
+    pub const MESSAGE_CREATED: &str = "message.created";
+    pub const MESSAGE_EDITED: &str = "message.edited";
+    pub const MESSAGE_DELETED: &str = "message.deleted";
+    pub const REACTION_ADDED: &str = "reaction.added";
+    pub const REACTION_REMOVED: &str = "reaction.removed";
+    pub const MEMBER_JOINED: &str = "member.joined";
+    pub const MEMBER_LEFT: &str = "member.left";
+    pub const MEMBER_ROLE_CHANGED: &str = "member.role_changed";
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EventPage {
+    pub events: Vec<Event>,
+    pub has_more: bool,
+}
+
+// ------------------------------------------------------------- gateway REST
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TicketResponse {
+    pub ticket: String,
+    pub expires_in: u64,
+}
+
+/// `since` of a `sync` request: conversation id -> last applied seq.
+pub type SinceMap = BTreeMap<String, i64>;
+
+// ------------------------------------------------------------------ admin
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct HealthResponse {
+    pub status: String,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub checks: serde_json::Value,
+}
