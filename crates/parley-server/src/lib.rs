@@ -1,2 +1,138 @@
+//! Parley: a self-hosted real-time chat server.
+//!
+//! How a message travels (see ARCHITECTURE.md for the whole map):
+//!
+//! 1. [`http`] (REST) or [`gateway`] (WebSocket) receives a request and
+//!    authenticates it ([`auth`]).
+//! 2. [`app`] validates it ([`validate`]) and calls the [`store`].
+//! 3. The store allocates the conversation's next seq in the transaction
+//!    that stores the event, commits, and hands the serialized event to
+//!    the [`fanout`] as a [`delivery::Delivery`], in commit order.
+//! 4. The fan-out queues the same bytes on every live connection of every
+//!    member; each connection's writer task sends them in seq order.
+//!
+//! [`run`] starts everything on a listener the caller bound, so tests can
+//! pass a port-0 listener and a shutdown future.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod auth;
+pub mod config;
 pub mod delivery;
+pub mod error;
+pub mod fanout;
+pub mod gateway;
+pub mod http;
+pub mod ids;
+pub mod ratelimit;
 pub mod store;
+pub mod telemetry;
+pub mod validate;
+
+use crate::app::{AppState, Inner};
+use crate::config::Config;
+use crate::fanout::{Fanout, LocalFanout};
+use crate::ratelimit::{InMemoryLimiter, RateLimiter, Unlimited};
+use crate::store::Store;
+use crate::store::sqlite::SqliteStore;
+use anyhow::Context as _;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+
+/// Reads the signing secret from config or `DATA_DIR/secret.key`, creating
+/// the file (mode 0600) on first start.
+fn signing_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
+    if let Some(s) = &config.jwt_secret {
+        anyhow::ensure!(s.0.len() >= 32, "jwt_secret must be at least 32 characters");
+        return Ok(s.0.as_bytes().to_vec());
+    }
+    let path = config.data_dir.join("secret.key");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let t = existing.trim();
+        anyhow::ensure!(t.len() >= 32, "{} is too short", path.display());
+        return Ok(t.as_bytes().to_vec());
+    }
+    let secret = crate::auth::tokens::random_token(48);
+    std::fs::write(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(secret.into_bytes())
+}
+
+/// Opens storage and builds the shared state.
+pub fn build_state(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
+    if let Some(parent) = config.database_path.parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent)?;
+        }
+    }
+    let fanout: Arc<dyn Fanout> = Arc::new(LocalFanout::new());
+    let sink_fanout = fanout.clone();
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&config.database_path, Arc::new(move |d| sink_fanout.publish(d)))
+            .with_context(|| format!("opening {}", config.database_path.display()))?,
+    );
+    let secret = signing_secret(&config)?;
+    let external = match &config.external_jwt {
+        Some(cfg) => Some(crate::auth::external::ExternalVerifier::new(cfg)?),
+        None => None,
+    };
+    let limiter: Arc<dyn RateLimiter> = if config.rate_limits {
+        let l = Arc::new(InMemoryLimiter::default());
+        let weak = Arc::downgrade(&l);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                match weak.upgrade() {
+                    Some(l) => l.shrink(),
+                    None => return,
+                }
+            }
+        });
+        l
+    } else {
+        Arc::new(Unlimited)
+    };
+    let hash_concurrency = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    Ok(AppState::new(Inner {
+        tokens: crate::auth::tokens::Tokens::new(&secret, config.access_token_ttl_secs, config.ticket_ttl_secs),
+        passwords: crate::auth::password::Passwords::new(hash_concurrency)?,
+        connection_permits: Arc::new(Semaphore::new(config.limits.max_connections)),
+        config,
+        store,
+        fanout,
+        external,
+        limiter,
+        shutdown,
+    }))
+}
+
+/// Serves until `shutdown` resolves, then closes gateway connections with
+/// 1001 and lets in-flight requests finish.
+pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let state = build_state(config, stop_rx)?;
+    let app = http::router(state.clone());
+    let registry_state = state.clone();
+    let graceful = async move {
+        shutdown.await;
+        tracing::info!("shutting down: closing gateway connections");
+        let _ = stop_tx.send(true);
+        for conn in registry_state.fanout.registry().all() {
+            conn.close(parley_protocol::gateway::close_code::GOING_AWAY);
+        }
+    };
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(graceful)
+        .await
+        .context("server error")?;
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! Our own tokens: short-lived access JWTs (HS256, pinned), single-use
+//! gateway tickets, and opaque refresh tokens stored only as hashes.
+
+use crate::error::{AppError, AppResult};
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use parley_protocol::{Role, Timestamp};
+use rand::RngCore as _;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+const ISSUER: &str = "parley";
+const ACCESS_AUDIENCE: &str = "parley-api";
+const TICKET_AUDIENCE: &str = "parley-gateway";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    role: String,
+    iss: String,
+    aud: String,
+    iat: i64,
+    exp: i64,
+    jti: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenSubject {
+    pub user_id: String,
+    pub role: Role,
+}
+
+#[derive(Clone)]
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    pub access_ttl_secs: u64,
+    pub ticket_ttl_secs: u64,
+    /// Ticket ids already used, with their expiry (seconds), so a ticket
+    /// opens at most one connection.
+    used_tickets: Arc<Mutex<HashMap<String, i64>>>,
+}
+
+/// Random bytes, URL-safe base64.
+pub fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+pub fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+fn now_secs() -> i64 {
+    Timestamp::now().millis() / 1000
+}
+
+impl Tokens {
+    pub fn new(secret: &[u8], access_ttl_secs: u64, ticket_ttl_secs: u64) -> Tokens {
+        Tokens {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            access_ttl_secs,
+            ticket_ttl_secs,
+            used_tickets: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    fn issue(&self, user_id: &str, role: Role, aud: &str, ttl: u64) -> AppResult<String> {
+        let now = now_secs();
+        let claims = Claims {
+            sub: user_id.to_string(),
+            role: role.as_str().to_string(),
+            iss: ISSUER.to_string(),
+            aud: aud.to_string(),
+            iat: now,
+            exp: now + ttl as i64,
+            jti: random_token(12),
+        };
+        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| AppError::Internal(format!("signing token: {e}")))
+    }
+
+    fn check(&self, token: &str, aud: &str) -> Option<Claims> {
+        let mut v = Validation::new(Algorithm::HS256);
+        v.set_issuer(&[ISSUER]);
+        v.set_audience(&[aud]);
+        v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        v.leeway = 5;
+        decode::<Claims>(token, &self.decoding, &v).ok().map(|d| d.claims)
+    }
+
+    pub fn issue_access(&self, user_id: &str, role: Role) -> AppResult<String> {
+        self.issue(user_id, role, ACCESS_AUDIENCE, self.access_ttl_secs)
+    }
+
+    pub fn verify_access(&self, token: &str) -> Option<TokenSubject> {
+        self.check(token, ACCESS_AUDIENCE).map(|c| TokenSubject {
+            user_id: c.sub,
+            role: Role::parse(&c.role).unwrap_or(Role::User),
+        })
+    }
+
+    pub fn issue_ticket(&self, user_id: &str, role: Role) -> AppResult<String> {
+        self.issue(user_id, role, TICKET_AUDIENCE, self.ticket_ttl_secs)
+    }
+
+    /// Valid, unexpired and not used before; using it marks it used.
+    pub fn redeem_ticket(&self, ticket: &str) -> Option<TokenSubject> {
+        let c = self.check(ticket, TICKET_AUDIENCE)?;
+        let mut used = self.used_tickets.lock().ok()?;
+        let now = now_secs();
+        if used.len() > 10_000 {
+            used.retain(|_, exp| *exp + 10 > now);
+        }
+        if used.insert(c.jti.clone(), c.exp).is_some() {
+            return None;
+        }
+        Some(TokenSubject {
+            user_id: c.sub,
+            role: Role::parse(&c.role).unwrap_or(Role::User),
+        })
+    }
+}

@@ -1,0 +1,319 @@
+//! Configuration: one typed struct, loaded from an optional TOML file, then
+//! `PARLEY_*` environment variables, then flags (each wins over the last).
+//!
+//! [`Settings`] is the layer format (every field optional) shared by clap and
+//! the TOML file, so a key is spelled the same everywhere: `--rate-limits`,
+//! `PARLEY_RATE_LIMITS`, `rate_limits = "off"`.
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(long, env = "PARLEY_LISTEN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// Directory for the SQLite database, the secret key and media.
+    #[arg(long, env = "PARLEY_DATA_DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite://PATH` (default: DATA_DIR/parley.db).
+    #[arg(long, env = "PARLEY_DATABASE_URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// Turns on cross-process fan-out and shared state (not in this build yet).
+    #[arg(long, env = "PARLEY_REDIS_URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<String>,
+    /// The URL users reach this server at (printed, and used for Origin checks).
+    #[arg(long, env = "PARLEY_PUBLIC_URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    /// Comma-separated origins allowed to open the gateway from a browser.
+    #[arg(long, env = "PARLEY_ALLOWED_ORIGINS", value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_origins: Option<Vec<String>>,
+    /// `on` or `off` (off is for tests and benchmarks).
+    #[arg(long, env = "PARLEY_RATE_LIMITS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<String>,
+    /// `open` or `closed`.
+    #[arg(long, env = "PARLEY_REGISTRATION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration: Option<String>,
+    /// Secret for signing access tokens (default: generated into DATA_DIR/secret.key).
+    #[arg(long, env = "PARLEY_JWT_SECRET", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwt_secret: Option<String>,
+    /// Access token lifetime in seconds.
+    #[arg(long, env = "PARLEY_ACCESS_TOKEN_TTL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token_ttl: Option<u64>,
+    /// Refresh token lifetime in seconds.
+    #[arg(long, env = "PARLEY_REFRESH_TOKEN_TTL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token_ttl: Option<u64>,
+    /// External JWT algorithm: HS256, RS256, ES256 or EdDSA (turns external login on).
+    #[arg(long, env = "PARLEY_EXTERNAL_JWT_ALG")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_jwt_alg: Option<String>,
+    /// HS256 shared secret for external JWTs.
+    #[arg(long, env = "PARLEY_EXTERNAL_JWT_SECRET", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_jwt_secret: Option<String>,
+    /// PEM file with the public key for external JWTs.
+    #[arg(long, env = "PARLEY_EXTERNAL_JWT_PUBLIC_KEY")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_jwt_public_key: Option<PathBuf>,
+    /// JWKS file with the public keys for external JWTs.
+    #[arg(long, env = "PARLEY_EXTERNAL_JWT_JWKS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_jwt_jwks: Option<PathBuf>,
+    /// Required `iss` of external JWTs.
+    #[arg(long, env = "PARLEY_EXTERNAL_JWT_ISSUER")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_jwt_issuer: Option<String>,
+    /// Required `aud` of external JWTs.
+    #[arg(long, env = "PARLEY_EXTERNAL_JWT_AUDIENCE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_jwt_audience: Option<String>,
+    /// Longest message text, in Unicode scalar values.
+    #[arg(long, env = "PARLEY_MESSAGE_CHARS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_chars: Option<usize>,
+    /// Edit window in seconds.
+    #[arg(long, env = "PARLEY_EDIT_WINDOW")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edit_window: Option<u64>,
+    /// Largest group.
+    #[arg(long, env = "PARLEY_GROUP_MAX_MEMBERS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_max_members: Option<u32>,
+    /// A conversation further behind than this is listed in `sync.done.resync`.
+    #[arg(long, env = "PARLEY_SYNC_MAX_EVENTS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync_max_events: Option<u64>,
+    /// Frames queued per gateway connection before it is closed with 4008.
+    #[arg(long, env = "PARLEY_OUTBOUND_QUEUE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outbound_queue: Option<usize>,
+    /// Gateway heartbeat interval in milliseconds.
+    #[arg(long, env = "PARLEY_HEARTBEAT_MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heartbeat_ms: Option<u64>,
+    /// Most simultaneous gateway connections.
+    #[arg(long, env = "PARLEY_MAX_CONNECTIONS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<usize>,
+    /// `text` or `json` logs.
+    #[arg(long, env = "PARLEY_LOG_FORMAT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<String>,
+}
+
+impl Settings {
+    /// `self` over `lower`: every field set here wins.
+    pub fn over(self, lower: Settings) -> Result<Settings, ConfigError> {
+        let mut base = serde_json::to_value(lower).map_err(|e| ConfigError(e.to_string()))?;
+        let top = serde_json::to_value(self).map_err(|e| ConfigError(e.to_string()))?;
+        if let (Some(b), serde_json::Value::Object(t)) = (base.as_object_mut(), top) {
+            for (k, v) in t {
+                b.insert(k, v);
+            }
+        }
+        serde_json::from_value(base).map_err(|e| ConfigError(e.to_string()))
+    }
+
+    pub fn from_file(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("reading {}: {e}", path.display())))?;
+        toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+#[derive(Debug, Clone)]
+pub enum ExternalKey {
+    Secret(Secret),
+    PemFile(PathBuf),
+    JwksFile(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct ExternalJwt {
+    pub algorithm: String,
+    pub key: ExternalKey,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+/// A secret that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub message_chars: usize,
+    pub edit_window_secs: u64,
+    pub group_max_members: u32,
+    pub sync_max_events: u64,
+    pub outbound_queue: usize,
+    pub max_connections: usize,
+    /// Largest JSON body accepted by the REST API.
+    pub body_bytes: usize,
+}
+
+/// The resolved configuration the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_path: PathBuf,
+    pub redis_url: Option<String>,
+    pub public_url: Option<String>,
+    pub allowed_origins: Vec<String>,
+    pub rate_limits: bool,
+    pub registration_open: bool,
+    pub jwt_secret: Option<Secret>,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    pub ticket_ttl_secs: u64,
+    pub external_jwt: Option<ExternalJwt>,
+    pub limits: Limits,
+    pub heartbeat_ms: u64,
+    pub json_logs: bool,
+}
+
+fn on_off(name: &str, v: Option<&str>, default: bool, on: &str, off: &str) -> Result<bool, ConfigError> {
+    match v {
+        None => Ok(default),
+        Some(s) if s.eq_ignore_ascii_case(on) => Ok(true),
+        Some(s) if s.eq_ignore_ascii_case(off) => Ok(false),
+        Some(s) => Err(ConfigError(format!("{name} must be {on} or {off}, not {s:?}"))),
+    }
+}
+
+impl Config {
+    pub fn from_settings(s: Settings) -> Result<Config, ConfigError> {
+        let listen = s.listen.as_deref().unwrap_or("127.0.0.1:8080");
+        let listen: SocketAddr = listen
+            .parse()
+            .map_err(|_| ConfigError(format!("listen: {listen:?} is not an address like 127.0.0.1:8080")))?;
+        let data_dir = s.data_dir.clone().unwrap_or_else(|| PathBuf::from("parley-data"));
+        let database_path = match s.database_url.as_deref() {
+            None => data_dir.join("parley.db"),
+            Some(url) => match url.strip_prefix("sqlite://") {
+                Some(p) => PathBuf::from(p),
+                None if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                    return Err(ConfigError("PostgreSQL storage is not part of this build yet; use sqlite://PATH".into()));
+                }
+                None => return Err(ConfigError(format!("database_url: unsupported scheme in {url:?}"))),
+            },
+        };
+        if s.redis_url.is_some() {
+            return Err(ConfigError("redis_url: cross-process fan-out is not part of this build yet".into()));
+        }
+        let external_jwt = match s.external_jwt_alg.clone() {
+            None => None,
+            Some(alg) => {
+                let alg = alg.to_ascii_uppercase().replace("EDDSA", "EdDSA");
+                if !matches!(alg.as_str(), "HS256" | "RS256" | "ES256" | "EdDSA") {
+                    return Err(ConfigError(format!("external_jwt_alg: {alg} is not one of HS256, RS256, ES256, EdDSA")));
+                }
+                let key = match (&s.external_jwt_secret, &s.external_jwt_public_key, &s.external_jwt_jwks) {
+                    (Some(secret), None, None) if alg == "HS256" => ExternalKey::Secret(Secret(secret.clone())),
+                    (None, Some(pem), None) if alg != "HS256" => ExternalKey::PemFile(pem.clone()),
+                    (None, None, Some(jwks)) if alg != "HS256" => ExternalKey::JwksFile(jwks.clone()),
+                    _ => {
+                        return Err(ConfigError(
+                            "external JWT: HS256 needs external_jwt_secret; RS256/ES256/EdDSA need exactly one of external_jwt_public_key or external_jwt_jwks".into(),
+                        ));
+                    }
+                };
+                Some(ExternalJwt {
+                    algorithm: alg,
+                    key,
+                    issuer: s.external_jwt_issuer.clone(),
+                    audience: s.external_jwt_audience.clone(),
+                })
+            }
+        };
+        Ok(Config {
+            listen,
+            data_dir,
+            database_path,
+            redis_url: s.redis_url,
+            public_url: s.public_url,
+            allowed_origins: s.allowed_origins.unwrap_or_default(),
+            rate_limits: on_off("rate_limits", s.rate_limits.as_deref(), true, "on", "off")?,
+            registration_open: on_off("registration", s.registration.as_deref(), true, "open", "closed")?,
+            jwt_secret: s.jwt_secret.map(Secret),
+            access_token_ttl_secs: s.access_token_ttl.unwrap_or(15 * 60).max(1),
+            refresh_token_ttl_secs: s.refresh_token_ttl.unwrap_or(30 * 24 * 3600).max(1),
+            ticket_ttl_secs: 30,
+            external_jwt,
+            limits: Limits {
+                message_chars: s.message_chars.unwrap_or(10_000).max(1),
+                edit_window_secs: s.edit_window.unwrap_or(48 * 3600),
+                group_max_members: s.group_max_members.unwrap_or(1024).max(3),
+                sync_max_events: s.sync_max_events.unwrap_or(1000).max(1),
+                outbound_queue: s.outbound_queue.unwrap_or(4096).max(16),
+                max_connections: s.max_connections.unwrap_or(200_000).max(1),
+                body_bytes: 1024 * 1024,
+            },
+            heartbeat_ms: s.heartbeat_ms.unwrap_or(25_000).max(100),
+            json_logs: on_off("log_format", s.log_format.as_deref(), false, "json", "text")?,
+        })
+    }
+
+    /// Defaults plus overrides, for tests and embedding.
+    pub fn for_data_dir(data_dir: &Path) -> Config {
+        Config::from_settings(Settings {
+            data_dir: Some(data_dir.to_path_buf()),
+            ..Settings::default()
+        })
+        .unwrap_or_else(|_| unreachable!("defaults are valid"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_file() {
+        let file = Settings { listen: Some("127.0.0.1:1".into()), rate_limits: Some("off".into()), ..Default::default() };
+        let flags = Settings { listen: Some("127.0.0.1:2".into()), ..Default::default() };
+        let merged = flags.over(file).expect("merges");
+        let c = Config::from_settings(merged).expect("valid");
+        assert_eq!(c.listen.port(), 2);
+        assert!(!c.rate_limits);
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let s = Settings { rate_limits: Some("maybe".into()), ..Default::default() };
+        assert!(Config::from_settings(s).is_err());
+        let s = Settings { listen: Some("nowhere".into()), ..Default::default() };
+        assert!(Config::from_settings(s).is_err());
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = Secret("hunter2".into());
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

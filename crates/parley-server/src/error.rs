@@ -1,0 +1,115 @@
+//! The server's one error type, mapped once to the protocol's error shape.
+//! Internal detail is logged (with the request id from the current span),
+//! never sent.
+
+use crate::store::StoreError;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use parley_protocol::{ApiError, ErrorBody, ErrorCode};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("invalid request: {message}")]
+    Invalid { field: Option<String>, message: String },
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(&'static str),
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("blocked")]
+    Blocked,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("payload too large: {0}")]
+    PayloadTooLarge(String),
+    #[error("rate limited")]
+    RateLimited { retry_after_ms: u64 },
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        AppError::Invalid { field: Some(field.to_string()), message: message.into() }
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            AppError::Invalid { .. } => ErrorCode::InvalidRequest,
+            AppError::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            AppError::Forbidden(_) => ErrorCode::Forbidden,
+            AppError::Blocked => ErrorCode::Blocked,
+            AppError::NotFound(_) => ErrorCode::NotFound,
+            AppError::Conflict(_) => ErrorCode::Conflict,
+            AppError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            AppError::RateLimited { .. } => ErrorCode::RateLimited,
+            AppError::Unavailable(_) => ErrorCode::Unavailable,
+            AppError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// The error as a client sees it. Logs what the client must not see.
+    pub fn to_api(&self) -> ApiError {
+        let code = self.code();
+        match self {
+            AppError::Invalid { field, message } => {
+                let details = match field {
+                    Some(f) => json!({ "field": f }),
+                    None => json!({}),
+                };
+                ApiError::new(code, message.clone()).with_details(details)
+            }
+            AppError::Unauthenticated(m) => ApiError::new(code, *m),
+            AppError::Forbidden(m) | AppError::Conflict(m) | AppError::PayloadTooLarge(m) => {
+                ApiError::new(code, m.clone())
+            }
+            AppError::Blocked => ApiError::new(code, "one of you has blocked the other"),
+            AppError::NotFound(what) => ApiError::new(code, format!("{what} not found")),
+            AppError::RateLimited { retry_after_ms } => ApiError::new(code, "too many requests; slow down")
+                .with_details(json!({ "retry_after_ms": retry_after_ms })),
+            AppError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "dependency unavailable");
+                ApiError::new(code, "a dependency is unavailable; try again shortly")
+            }
+            AppError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                ApiError::new(code, "internal error")
+            }
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => AppError::NotFound(what),
+            StoreError::Forbidden(m) => AppError::Forbidden(m.to_string()),
+            StoreError::Conflict(m) => AppError::Conflict(m.to_string()),
+            StoreError::Invalid { field, message } => AppError::invalid(field, message),
+            StoreError::Blocked => AppError::Blocked,
+            StoreError::Unavailable(m) => AppError::Unavailable(m),
+            StoreError::Internal(m) => AppError::Internal(m),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let api = self.to_api();
+        let status = StatusCode::from_u16(api.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut resp = (status, axum::Json(ErrorBody { error: api })).into_response();
+        if let AppError::RateLimited { retry_after_ms } = self {
+            let secs = retry_after_ms.div_ceil(1000).max(1);
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        resp
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,166 @@
+//! The live connections of this process, by user.
+
+use crate::delivery::Delivery;
+use bytes::Bytes;
+use parley_protocol::SinceMap;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use tokio::sync::{mpsc, watch};
+
+/// What a connection's writer task is asked to send, in order.
+#[derive(Debug)]
+pub enum Outbound {
+    /// A reply or push written as is (ack, error, pong).
+    Frame(Bytes),
+    /// A conversation event; the writer keeps per-conversation order.
+    Event { conversation_id: Arc<str>, seq: u64, frame: Bytes },
+    /// `conversation.added`; the connection continues from `last_seq`.
+    Added { conversation_id: Arc<str>, last_seq: u64, frame: Bytes },
+    /// `conversation.removed`.
+    Removed { conversation_id: Arc<str>, frame: Bytes },
+    /// A `sync` request, run by the writer so that its catch-up and live
+    /// events leave in seq order.
+    Sync { reference: Option<String>, since: SinceMap },
+}
+
+/// One live connection as the registry sees it.
+pub struct ConnHandle {
+    pub id: u64,
+    pub user_id: String,
+    tx: mpsc::Sender<Outbound>,
+    /// 0 while open; the close code once the connection must go. A watch,
+    /// so the writer notices even while it is blocked on a slow socket.
+    close_code: watch::Sender<u16>,
+}
+
+impl ConnHandle {
+    /// Queues a frame without waiting. A full queue closes the connection
+    /// (4008): the slow client is shed, the sender is never delayed.
+    pub fn push(&self, item: Outbound) -> bool {
+        match self.tx.try_send(item) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.close(parley_protocol::gateway::close_code::TOO_SLOW);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Asks the connection to close with `code`; the first code wins.
+    pub fn close(&self, code: u16) {
+        self.close_code.send_if_modified(|c| {
+            if *c == 0 {
+                *c = code;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    pub fn close_requested(&self) -> Option<u16> {
+        match *self.close_code.borrow() {
+            0 => None,
+            c => Some(c),
+        }
+    }
+
+    pub fn close_signal(&self) -> watch::Receiver<u16> {
+        self.close_code.subscribe()
+    }
+}
+
+#[derive(Default)]
+pub struct Registry {
+    // A std RwLock: held only for map lookups and inserts, never across an
+    // await; deliveries take the read side and run in parallel.
+    by_user: RwLock<HashMap<String, Vec<Arc<ConnHandle>>>>,
+    next_id: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Registry {
+    /// Adds a connection; returns its handle and the receiving end of its
+    /// queue (bounded by `queue`).
+    pub fn register(&self, user_id: &str, queue: usize) -> (Arc<ConnHandle>, mpsc::Receiver<Outbound>) {
+        let (tx, rx) = mpsc::channel(queue);
+        let handle = Arc::new(ConnHandle {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed) + 1,
+            user_id: user_id.to_string(),
+            tx,
+            close_code: watch::channel(0).0,
+        });
+        if let Ok(mut map) = self.by_user.write() {
+            map.entry(user_id.to_string()).or_default().push(handle.clone());
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        (handle, rx)
+    }
+
+    pub fn unregister(&self, handle: &ConnHandle) {
+        if let Ok(mut map) = self.by_user.write() {
+            if let Some(list) = map.get_mut(&handle.user_id) {
+                let before = list.len();
+                list.retain(|h| h.id != handle.id);
+                if list.len() < before {
+                    self.count.fetch_sub(1, Ordering::Relaxed);
+                }
+                if list.is_empty() {
+                    map.remove(&handle.user_id);
+                }
+            }
+        }
+    }
+
+    pub fn connection_count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    pub fn is_online(&self, user_id: &str) -> bool {
+        self.by_user.read().map(|m| m.contains_key(user_id)).unwrap_or(false)
+    }
+
+    /// Every connection of `user_id`.
+    pub fn connections(&self, user_id: &str) -> Vec<Arc<ConnHandle>> {
+        self.by_user.read().ok().and_then(|m| m.get(user_id).cloned()).unwrap_or_default()
+    }
+
+    /// Every connection (for shutdown).
+    pub fn all(&self) -> Vec<Arc<ConnHandle>> {
+        self.by_user
+            .read()
+            .map(|m| m.values().flatten().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn deliver(&self, d: Delivery) {
+        let Ok(map) = self.by_user.read() else { return };
+        match d {
+            Delivery::Event { conversation_id, seq, recipients, frame } => {
+                for user in recipients.iter() {
+                    if let Some(conns) = map.get(user) {
+                        for c in conns {
+                            c.push(Outbound::Event {
+                                conversation_id: conversation_id.clone(),
+                                seq,
+                                frame: frame.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+            Delivery::Added { user_id, conversation_id, last_seq, frame } => {
+                for c in map.get(&user_id).into_iter().flatten() {
+                    c.push(Outbound::Added { conversation_id: conversation_id.clone(), last_seq, frame: frame.clone() });
+                }
+            }
+            Delivery::Removed { user_id, conversation_id, frame } => {
+                for c in map.get(&user_id).into_iter().flatten() {
+                    c.push(Outbound::Removed { conversation_id: conversation_id.clone(), frame: frame.clone() });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! One gateway connection: register, greet, read and answer frames.
+
+use super::writer::{self, WriterCtx};
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::error::AppError;
+use crate::fanout::{ConnHandle, Outbound};
+use crate::http::extract::parse_json;
+use axum::extract::ws::{Message as WsMessage, WebSocket};
+use futures_util::StreamExt;
+use parley_protocol::gateway::close_code;
+use parley_protocol::{ClientFrame, SendMessageRequest, ServerFrame, Timestamp};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use tokio::sync::OwnedSemaphorePermit;
+
+/// Malformed frames tolerated on one connection before it is closed (4400).
+const MAX_STRIKES: u32 = 20;
+const MAX_SINCE_ENTRIES: usize = 10_000;
+
+pub async fn run(state: AppState, who: Principal, socket: WebSocket, _permit: OwnedSemaphorePermit) {
+    let user = match state.store.user_by_id(&who.user_id).await {
+        Ok(Some(u)) => u.to_wire(),
+        _ => return,
+    };
+    // Register before `ready`: every event committed from here on reaches
+    // this connection's queue; older ones come through `sync`.
+    let (handle, rx) = state.fanout.registry().register(&who.user_id, state.config.limits.outbound_queue);
+    let (sink, mut stream) = socket.split();
+    let last_heard = Arc::new(AtomicI64::new(Timestamp::now().millis()));
+    let ready = ServerFrame::Ready {
+        session_id: crate::ids::new_id(),
+        user,
+        heartbeat_ms: state.config.heartbeat_ms,
+        server_time: Timestamp::now(),
+    };
+    let mut writer_task = tokio::spawn(writer::run(WriterCtx {
+        state: state.clone(),
+        user_id: who.user_id.clone(),
+        handle: handle.clone(),
+        rx,
+        sink,
+        ready,
+        last_heard: last_heard.clone(),
+    }));
+    let mut shutdown = state.shutdown.clone();
+    let mut strikes = 0u32;
+    loop {
+        tokio::select! {
+            next = stream.next() => {
+                let Some(msg) = next else { break };
+                last_heard.store(Timestamp::now().millis(), Ordering::Relaxed);
+                match msg {
+                    Ok(WsMessage::Text(text)) => {
+                        if !handle_frame(&state, &who, &handle, text.as_str()).await {
+                            strikes += 1;
+                            if strikes >= MAX_STRIKES {
+                                handle.close(close_code::PROTOCOL_ERROR);
+                                break;
+                            }
+                        }
+                    }
+                    Ok(WsMessage::Binary(_)) => {
+                        reply_error(&handle, None, &AppError::Invalid { field: None, message: "binary frames are not part of the protocol".into() });
+                        strikes += 1;
+                        if strikes >= MAX_STRIKES {
+                            handle.close(close_code::PROTOCOL_ERROR);
+                            break;
+                        }
+                    }
+                    Ok(WsMessage::Close(_)) => break,
+                    Ok(_) => {} // ping/pong: liveness already noted
+                    Err(e) => {
+                        let text = e.to_string();
+                        if text.contains("too long") || text.contains("too big") || text.contains("Space limit") {
+                            handle.close(close_code::FRAME_TOO_LARGE);
+                        }
+                        break;
+                    }
+                }
+            }
+            _ = &mut writer_task => {
+                state.fanout.registry().unregister(&handle);
+                return;
+            }
+            _ = shutdown.changed() => {
+                handle.close(close_code::GOING_AWAY);
+                break;
+            }
+        }
+    }
+    state.fanout.registry().unregister(&handle);
+    handle.close(1000);
+    // Let the writer send its close frame, but never wait on a dead peer.
+    if tokio::time::timeout(std::time::Duration::from_secs(2), &mut writer_task).await.is_err() {
+        writer_task.abort();
+    }
+}
+
+fn reply(handle: &ConnHandle, frame: &ServerFrame) {
+    match serde_json::to_vec(frame) {
+        Ok(bytes) => {
+            handle.push(Outbound::Frame(bytes.into()));
+        }
+        Err(e) => tracing::error!(error = %e, "serializing a reply"),
+    }
+}
+
+fn reply_error(handle: &ConnHandle, reference: Option<String>, e: &AppError) {
+    reply(handle, &ServerFrame::Error { reference, error: e.to_api() });
+}
+
+fn ack(handle: &ConnHandle, reference: Option<String>) {
+    if let Some(r) = reference {
+        reply(handle, &ServerFrame::ack(r));
+    }
+}
+
+/// Handles one text frame. Returns false for a malformed frame.
+async fn handle_frame(state: &AppState, who: &Principal, handle: &Arc<ConnHandle>, text: &str) -> bool {
+    let value: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v @ serde_json::Value::Object(_)) => v,
+        _ => {
+            reply_error(handle, None, &AppError::Invalid { field: None, message: "a frame must be one JSON object".into() });
+            return false;
+        }
+    };
+    let reference = match value.get("ref") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(r)) if r.chars().count() <= parley_protocol::limits::MAX_REF_CHARS => Some(r.clone()),
+        Some(_) => {
+            reply_error(handle, None, &AppError::invalid("ref", "ref must be a string of at most 64 characters"));
+            return false;
+        }
+    };
+    let frame: ClientFrame = match parse_json(text.as_bytes()) {
+        Ok(f) => f,
+        Err(e) => {
+            let e = match value.get("type").and_then(|t| t.as_str()) {
+                None => AppError::invalid("type", "type is required"),
+                Some(_) => e,
+            };
+            reply_error(handle, reference, &e);
+            return false;
+        }
+    };
+    if let Err(e) = dispatch(state, who, handle, frame, reference.clone()).await {
+        reply_error(handle, reference, &e);
+    }
+    true
+}
+
+fn seq_of(seq: i64) -> Result<u64, AppError> {
+    u64::try_from(seq).map_err(|_| AppError::invalid("seq", "seq must not be negative"))
+}
+
+async fn dispatch(state: &AppState, who: &Principal, handle: &Arc<ConnHandle>, frame: ClientFrame, reference: Option<String>) -> Result<(), AppError> {
+    match frame {
+        ClientFrame::MessageSend { conversation_id, client_id, text, attachments, reply_to, .. } => {
+            let req = SendMessageRequest { client_id, text, attachments, reply_to };
+            // The ack is queued by the store right after the commit and
+            // before the event is fanned out, so this connection sees the
+            // ack first and then its own event.
+            let hook = reference.map(|r| {
+                let h = handle.clone();
+                Box::new(move |m: &parley_protocol::Message, _created: bool| {
+                    reply(&h, &ServerFrame::Ack { reference: r, message: Some(m.clone()), read_seq: None, delivered_seq: None, unread_count: None });
+                }) as crate::store::AfterCommit
+            });
+            state.send_message(who, &conversation_id, req, hook).await?;
+        }
+        ClientFrame::MessageDelivered { conversation_id, seq, .. } => {
+            let seq = seq_of(seq)?;
+            crate::app::AppState::check_id(&conversation_id, "conversation")?;
+            let delivered = state.store.mark_delivered(&who.user_id, &conversation_id, seq, Timestamp::now()).await?;
+            if let Some(r) = reference {
+                reply(handle, &ServerFrame::Ack { reference: r, message: None, read_seq: None, delivered_seq: Some(delivered), unread_count: None });
+            }
+        }
+        ClientFrame::MessageRead { conversation_id, seq, .. } => {
+            let seq = seq_of(seq)?;
+            crate::app::AppState::check_id(&conversation_id, "conversation")?;
+            let r = state.store.mark_read(&who.user_id, &conversation_id, seq, Timestamp::now()).await?;
+            if let Some(reference) = reference {
+                reply(handle, &ServerFrame::Ack { reference, message: None, read_seq: Some(r.read_seq), delivered_seq: None, unread_count: Some(r.unread_count) });
+            }
+        }
+        ClientFrame::TypingStart { conversation_id, .. } | ClientFrame::TypingStop { conversation_id, .. } => {
+            // Typing pushes arrive with the receipts release; the request is
+            // checked now so that foreign ids are refused the same way.
+            crate::app::AppState::check_id(&conversation_id, "conversation")?;
+            state.store.conversation(&who.user_id, &conversation_id).await?;
+            ack(handle, reference);
+        }
+        ClientFrame::PresenceSet { .. } => ack(handle, reference),
+        ClientFrame::Sync { since, .. } => {
+            if since.len() > MAX_SINCE_ENTRIES {
+                return Err(AppError::invalid("since", "since lists too many conversations"));
+            }
+            if since.values().any(|s| *s < 0) {
+                return Err(AppError::invalid("since", "seqs must not be negative"));
+            }
+            handle.push(Outbound::Sync { reference, since });
+        }
+        ClientFrame::Ping { .. } => reply(handle, &ServerFrame::Pong { reference }),
+    }
+    Ok(())
+}

@@ -1,0 +1,266 @@
+//! The connection's writer task: the only place that writes to the socket.
+//!
+//! It keeps, per conversation, the highest seq it has sent (`cursors`), so
+//! that events leave in seq order with no gaps: an older or repeated event
+//! is dropped, and an event that arrives ahead of a gap has the gap filled
+//! from storage first. `sync` runs here too, so catch-up events and live
+//! events cannot overtake each other.
+
+use crate::app::AppState;
+use crate::fanout::{ConnHandle, Outbound};
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
+use bytes::Bytes;
+use futures_util::SinkExt;
+use futures_util::stream::SplitSink;
+use parley_protocol::gateway::close_code;
+use parley_protocol::{ServerFrame, SinceMap, Timestamp};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+/// How long live events wait for the client's first `sync` after `ready`,
+/// so that a reconnecting client gets its catch-up before newer events.
+const SYNC_HOLD: Duration = Duration::from_millis(300);
+const SYNC_PAGE: u32 = 500;
+
+pub struct WriterCtx {
+    pub state: AppState,
+    pub user_id: String,
+    pub handle: Arc<ConnHandle>,
+    pub rx: mpsc::Receiver<Outbound>,
+    pub sink: SplitSink<WebSocket, WsMessage>,
+    pub ready: ServerFrame,
+    pub last_heard: Arc<AtomicI64>,
+}
+
+struct Writer {
+    state: AppState,
+    user_id: String,
+    sink: SplitSink<WebSocket, WsMessage>,
+    cursors: HashMap<Arc<str>, u64>,
+    /// Fires when the connection must close, even mid-write to a stalled
+    /// socket.
+    closing: watch::Receiver<u16>,
+}
+
+#[derive(Debug)]
+struct Gone;
+
+impl Writer {
+    async fn write(&mut self, frame: Bytes) -> Result<(), Gone> {
+        // Frames are UTF-8 JSON we serialized ourselves.
+        let text = axum::extract::ws::Utf8Bytes::try_from(frame).map_err(|_| Gone)?;
+        if *self.closing.borrow() != 0 {
+            return Err(Gone);
+        }
+        tokio::select! {
+            r = self.sink.send(WsMessage::Text(text)) => r.map_err(|_| Gone),
+            _ = self.closing.changed() => Err(Gone),
+        }
+    }
+
+    async fn event(&mut self, conv: Arc<str>, seq: u64, frame: Bytes) -> Result<(), Gone> {
+        match self.cursors.get(&conv).copied() {
+            Some(c) if seq <= c => return Ok(()),
+            Some(c) if seq > c + 1 => self.fill_gap(&conv, c, seq).await?,
+            _ => {}
+        }
+        self.write(frame).await?;
+        self.cursors.insert(conv, seq);
+        Ok(())
+    }
+
+    /// Sends the events in (after, before) from storage.
+    async fn fill_gap(&mut self, conv: &Arc<str>, after: u64, before: u64) -> Result<(), Gone> {
+        let mut from = after;
+        while from + 1 < before {
+            let want = ((before - from - 1) as u32).min(SYNC_PAGE);
+            let page = match self.state.store.raw_events(&self.user_id, conv, from, want).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(error = %e, "gap fill failed; closing so the client resyncs");
+                    return Err(Gone);
+                }
+            };
+            if page.is_empty() {
+                break;
+            }
+            for (seq, frame) in page {
+                if seq >= before {
+                    break;
+                }
+                self.write(frame).await?;
+                from = seq;
+            }
+        }
+        self.cursors.insert(conv.clone(), before - 1);
+        Ok(())
+    }
+
+    async fn sync(&mut self, reference: Option<String>, since: SinceMap) -> Result<(), Gone> {
+        let max_events = self.state.config.limits.sync_max_events;
+        let memberships = match self.state.store.memberships(&self.user_id).await {
+            Ok(m) => m,
+            Err(e) => {
+                let err = crate::error::AppError::from(e).to_api();
+                return self.frame(&ServerFrame::Error { reference, error: err }).await;
+            }
+        };
+        let mut resync = Vec::new();
+        for m in memberships {
+            let conv: Arc<str> = Arc::from(m.conversation_id.as_str());
+            match since.get(&m.conversation_id) {
+                Some(&s) => {
+                    let from = (s.max(0) as u64).max(m.joined_seq.saturating_sub(1));
+                    if m.last_seq > from && m.last_seq - from > max_events {
+                        resync.push(m.conversation_id.clone());
+                    } else if m.last_seq > from {
+                        self.catch_up(&conv, from).await?;
+                    }
+                    let c = self.cursors.entry(conv).or_insert(0);
+                    *c = (*c).max(m.last_seq);
+                }
+                None => {
+                    let Ok(view) = self.state.store.conversation(&self.user_id, &m.conversation_id).await else {
+                        continue;
+                    };
+                    let last_seq = view.last_seq;
+                    self.frame(&ServerFrame::ConversationAdded { conversation: view }).await?;
+                    let c = self.cursors.entry(conv).or_insert(0);
+                    *c = (*c).max(last_seq);
+                }
+            }
+        }
+        self.frame(&ServerFrame::SyncDone { reference, resync }).await
+    }
+
+    /// Every stored event after `from`, in order, however many pages.
+    async fn catch_up(&mut self, conv: &Arc<str>, mut from: u64) -> Result<(), Gone> {
+        loop {
+            let page = match self.state.store.raw_events(&self.user_id, conv, from, SYNC_PAGE).await {
+                Ok(p) => p,
+                Err(_) => return Err(Gone),
+            };
+            let n = page.len();
+            for (seq, frame) in page {
+                self.write(frame).await?;
+                from = seq;
+            }
+            let c = self.cursors.entry(conv.clone()).or_insert(0);
+            *c = (*c).max(from);
+            if n < SYNC_PAGE as usize {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn frame(&mut self, frame: &ServerFrame) -> Result<(), Gone> {
+        let bytes = serde_json::to_vec(frame).map_err(|_| Gone)?;
+        self.write(bytes.into()).await
+    }
+
+    async fn handle(&mut self, item: Outbound) -> Result<(), Gone> {
+        match item {
+            Outbound::Frame(b) => self.write(b).await,
+            Outbound::Event { conversation_id, seq, frame } => self.event(conversation_id, seq, frame).await,
+            Outbound::Added { conversation_id, last_seq, frame } => {
+                self.write(frame).await?;
+                let c = self.cursors.entry(conversation_id).or_insert(0);
+                *c = (*c).max(last_seq);
+                Ok(())
+            }
+            Outbound::Removed { conversation_id, frame } => {
+                self.cursors.remove(&conversation_id);
+                self.write(frame).await
+            }
+            Outbound::Sync { reference, since } => self.sync(reference, since).await,
+        }
+    }
+}
+
+pub async fn run(ctx: WriterCtx) {
+    let WriterCtx { state, user_id, handle, mut rx, sink, ready, last_heard } = ctx;
+    let heartbeat = Duration::from_millis(state.config.heartbeat_ms);
+    let mut closing = handle.close_signal();
+    let mut w = Writer { state, user_id, sink, cursors: HashMap::new(), closing: handle.close_signal() };
+    if w.frame(&ready).await.is_err() {
+        return;
+    }
+    let mut ticker = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
+    let hold_until = Instant::now() + SYNC_HOLD;
+    let mut holding = true;
+    let mut held: Vec<Outbound> = Vec::new();
+    let mut close_code = 1000u16;
+    loop {
+        tokio::select! {
+            biased;
+            _ = closing.changed() => {
+                close_code = handle.close_requested().unwrap_or(1000);
+                break;
+            }
+            _ = tokio::time::sleep_until(hold_until), if holding => {
+                holding = false;
+                let mut failed = false;
+                for item in held.drain(..) {
+                    if w.handle(item).await.is_err() { failed = true; break; }
+                }
+                if failed { break; }
+            }
+            _ = ticker.tick() => {
+                let silent = Timestamp::now().millis() - last_heard.load(Ordering::Relaxed);
+                if silent > 2 * heartbeat.as_millis() as i64 {
+                    close_code = close_code::GOING_AWAY;
+                    break;
+                }
+                if w.sink.send(WsMessage::Ping(Bytes::new())).await.is_err() { break; }
+            }
+            item = rx.recv() => {
+                let Some(item) = item else { break };
+                let result = match item {
+                    Outbound::Sync { reference, since } => {
+                        let r = w.sync(reference, since).await;
+                        if holding {
+                            holding = false;
+                            let mut r2 = r;
+                            for item in held.drain(..) {
+                                if r2.is_err() { break; }
+                                r2 = w.handle(item).await;
+                            }
+                            r2
+                        } else {
+                            r
+                        }
+                    }
+                    ev @ (Outbound::Event { .. } | Outbound::Added { .. }) if holding => {
+                        if held.len() >= w.state.config.limits.outbound_queue {
+                            close_code = close_code::TOO_SLOW;
+                            break;
+                        }
+                        held.push(ev);
+                        Ok(())
+                    }
+                    other => w.handle(other).await,
+                };
+                if result.is_err() { break; }
+            }
+        }
+    }
+    if let Some(code) = handle.close_requested() {
+        close_code = code;
+    }
+    let reason = match close_code {
+        close_code::TOO_SLOW => "too slow: outbound queue overflowed; reconnect and sync",
+        close_code::FRAME_TOO_LARGE => "frame too large",
+        close_code::PROTOCOL_ERROR => "protocol error",
+        close_code::GOING_AWAY => "going away",
+        close_code::UNAUTHENTICATED => "unauthenticated",
+        _ => "",
+    };
+    let close = WsMessage::Close(Some(CloseFrame { code: close_code, reason: reason.into() }));
+    // A stalled peer gets a few seconds to read up to the close frame.
+    let _ = tokio::time::timeout(Duration::from_secs(5), w.sink.send(close)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), w.sink.close()).await;
+}

@@ -1,0 +1,126 @@
+//! Extractors whose rejections speak the protocol's error shape (axum's
+//! own answer in plain text), naming the offending field where possible.
+
+use crate::error::AppError;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+/// A JSON body.
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                let essence = v.split(';').next().unwrap_or("").trim();
+                essence.eq_ignore_ascii_case("application/json") || essence.to_ascii_lowercase().ends_with("+json")
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(AppError::Invalid {
+                field: None,
+                message: "expected Content-Type: application/json".into(),
+            });
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge("request body is too large".into())
+            } else {
+                AppError::Invalid { field: None, message: "could not read the request body".into() }
+            }
+        })?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+/// Parses JSON, mapping errors to `invalid_request` with the field's path.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = match inner.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                "malformed JSON".to_string()
+            }
+            _ => strip_position(&inner.to_string()),
+        };
+        let field = (!path.is_empty() && path != ".").then_some(path).or_else(|| missing_field(&message));
+        AppError::Invalid { field, message }
+    })
+}
+
+fn strip_position(s: &str) -> String {
+    match s.find(" at line ") {
+        Some(i) => s[..i].to_string(),
+        None => s.to_string(),
+    }
+}
+
+fn missing_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
+    Some(rest.split('`').next()?.to_string())
+}
+
+/// Path parameters.
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|_| AppError::NotFound("resource"))
+    }
+}
+
+/// Query parameters.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let q = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(q.as_bytes()));
+        serde_path_to_error::deserialize(de).map(Query).map_err(|e| {
+            let path = e.path().to_string();
+            AppError::Invalid {
+                field: (!path.is_empty() && path != ".").then_some(path),
+                message: format!("invalid query: {}", e.into_inner()),
+            }
+        })
+    }
+}
+
+/// `?limit=` within 1..=200, default 50.
+pub fn page_limit(raw: Option<&str>) -> Result<u32, AppError> {
+    match raw {
+        None | Some("") => Ok(parley_protocol::limits::DEFAULT_PAGE),
+        Some(s) => match s.parse::<u32>() {
+            Ok(n) if (1..=parley_protocol::limits::MAX_PAGE).contains(&n) => Ok(n),
+            _ => Err(AppError::invalid("limit", "limit must be an integer from 1 to 200")),
+        },
+    }
+}
+
+/// A non-negative seq given as a query string.
+pub fn seq_param(field: &str, raw: Option<&str>) -> Result<Option<u64>, AppError> {
+    match raw {
+        None | Some("") => Ok(None),
+        Some(s) => s
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| AppError::invalid(field, format!("{field} must be a non-negative integer"))),
+    }
+}

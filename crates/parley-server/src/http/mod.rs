@@ -1,0 +1,124 @@
+//! The REST API: routes, middleware (request ids, tracing, body limits)
+//! and the OpenAPI document generated from the handlers' annotations.
+
+mod auth;
+mod conversations;
+pub mod extract;
+mod messages;
+mod ops;
+mod users;
+
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::gateway;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use parley_protocol::{ApiError, ErrorBody, ErrorCode};
+use std::sync::Arc;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Parley", description = "Parley chat server REST API (protocol version 1). The WebSocket gateway is at GET /api/v1/gateway."),
+    servers((url = "/api/v1")),
+    components(schemas(ErrorBody, ApiError, ErrorCode)),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The API routes and the OpenAPI document describing exactly them.
+fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(users::me, users::update_me))
+        .routes(routes!(users::user))
+        .routes(routes!(users::search))
+        .routes(routes!(conversations::create, conversations::list))
+        .routes(routes!(conversations::unread))
+        .routes(routes!(conversations::get, conversations::update))
+        .routes(routes!(conversations::members, conversations::add_members))
+        .routes(routes!(conversations::remove_member, conversations::change_role))
+        .routes(routes!(conversations::read))
+        .routes(routes!(conversations::mute))
+        .routes(routes!(messages::send, messages::history))
+        .routes(routes!(messages::events))
+        .routes(routes!(messages::get, messages::edit, messages::delete))
+        .routes(routes!(messages::context))
+        .routes(routes!(messages::add_reaction, messages::remove_reaction))
+        .routes(routes!(gateway::ticket))
+        .split_for_parts()
+}
+
+/// The OpenAPI document, as served at `/api/v1/openapi.json`.
+pub fn openapi_json() -> String {
+    let (_, doc) = api();
+    doc.to_pretty_json().unwrap_or_else(|_| "{}".into())
+}
+
+pub fn router(state: AppState) -> Router {
+    let (api, doc) = api();
+    let doc = Arc::new(doc.to_pretty_json().unwrap_or_else(|_| "{}".into()));
+    let api = api
+        .route("/openapi.json", get(move || {
+            let doc = doc.clone();
+            async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned()) }
+        }))
+        .route("/gateway", get(gateway::upgrade))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
+    let body_limit = state.config.limits.body_bytes;
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("x-content-type-options"),
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+async fn not_found() -> AppError {
+    AppError::NotFound("route")
+}
+
+async fn method_not_allowed() -> Response {
+    let body = ErrorBody { error: ApiError::new(ErrorCode::InvalidRequest, "method not allowed on this path") };
+    (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
+}

@@ -1,0 +1,28 @@
+//! `/healthz` and `/readyz` (protocol.md §14).
+
+use crate::app::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use parley_protocol::HealthResponse;
+use serde_json::json;
+
+pub async fn healthz() -> axum::Json<HealthResponse> {
+    axum::Json(HealthResponse { status: "ok".into(), checks: json!({}) })
+}
+
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, axum::Json<HealthResponse>) {
+    let started = std::time::Instant::now();
+    let db = tokio::time::timeout(std::time::Duration::from_secs(2), state.store.ping()).await;
+    let db_ok = matches!(db, Ok(Ok(())));
+    let shutting_down = *state.shutdown.borrow();
+    let ready = db_ok && !shutting_down;
+    let body = HealthResponse {
+        status: if ready { "ok" } else { "unavailable" }.into(),
+        checks: json!({
+            "database": { "ok": db_ok, "latency_ms": started.elapsed().as_millis() as u64 },
+            "shutting_down": shutting_down,
+            "connections": state.fanout.registry().connection_count(),
+        }),
+    };
+    (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, axum::Json(body))
+}

@@ -1,0 +1,139 @@
+//! Input rules shared by REST and the gateway (protocol.md §2, §5).
+
+use crate::error::{AppError, AppResult};
+
+/// C0, DEL and C1 controls other than tab, newline and carriage return.
+fn is_forbidden_control(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{7f}'
+}
+
+/// Folds to lower case and checks 3-32 of `a-z 0-9 _ .`.
+pub fn username(raw: &str) -> AppResult<String> {
+    let folded = raw.to_lowercase();
+    let ok_len = (3..=32).contains(&folded.chars().count());
+    let ok_chars = folded.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.');
+    if !ok_len || !ok_chars {
+        return Err(AppError::invalid("username", "username must be 3-32 characters of a-z, 0-9, _ and ."));
+    }
+    Ok(folded)
+}
+
+pub fn password(raw: &str) -> AppResult<()> {
+    let n = raw.chars().count();
+    if !(8..=256).contains(&n) {
+        return Err(AppError::invalid("password", "password must be 8-256 characters"));
+    }
+    Ok(())
+}
+
+/// A short single-line label (display name, title): trimmed, 1..=max chars.
+pub fn label(field: &str, raw: &str, max: usize) -> AppResult<String> {
+    let t = raw.trim();
+    if t.is_empty() || t.chars().count() > max {
+        return Err(AppError::invalid(field, format!("{field} must be 1-{max} characters")));
+    }
+    if t.chars().any(|c| c.is_control()) {
+        return Err(AppError::invalid(field, format!("{field} must not contain control characters")));
+    }
+    Ok(t.to_string())
+}
+
+/// Free text such as `about`: up to `max` chars, no forbidden controls.
+pub fn free_text(field: &str, raw: &str, max: usize) -> AppResult<String> {
+    if raw.chars().count() > max {
+        return Err(AppError::invalid(field, format!("{field} must be at most {max} characters")));
+    }
+    if raw.chars().any(is_forbidden_control) {
+        return Err(AppError::invalid(field, format!("{field} must not contain control characters")));
+    }
+    Ok(raw.to_string())
+}
+
+/// An http(s) URL up to 2048 bytes, or empty (which clears it).
+pub fn url(field: &str, raw: &str) -> AppResult<String> {
+    if raw.is_empty() {
+        return Ok(String::new());
+    }
+    let ok = raw.len() <= 2048
+        && url::Url::parse(raw).map(|u| matches!(u.scheme(), "http" | "https")).unwrap_or(false);
+    if !ok {
+        return Err(AppError::invalid(field, format!("{field} must be an http or https URL")));
+    }
+    Ok(raw.to_string())
+}
+
+/// Message text: 1..=max Unicode scalar values, not blank, stored as sent.
+pub fn message_text(raw: &str, max: usize) -> AppResult<()> {
+    let n = raw.chars().count();
+    if n > max {
+        return Err(AppError::PayloadTooLarge(format!("text is longer than {max} characters")));
+    }
+    if raw.trim().is_empty() {
+        return Err(AppError::invalid("text", "text must not be empty"));
+    }
+    if raw.chars().any(is_forbidden_control) {
+        return Err(AppError::invalid("text", "text must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// A client-generated id (`client_id`): 1-128 printable ASCII characters.
+pub fn client_id(raw: &str) -> AppResult<()> {
+    let ok = (1..=128).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic());
+    if !ok {
+        return Err(AppError::invalid("client_id", "client_id must be 1-128 printable ASCII characters"));
+    }
+    Ok(())
+}
+
+/// An id from a client (ours are UUIDs): short and plain, or it names
+/// nothing that exists.
+pub fn id_like(raw: &str) -> bool {
+    (1..=64).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// One emoji per reaction: a short run of non-control, non-space chars
+/// with at least one non-ASCII (so plain words are refused).
+pub fn emoji(raw: &str) -> AppResult<()> {
+    let n = raw.chars().count();
+    let ok = (1..=16).contains(&n)
+        && raw.len() <= 64
+        && !raw.chars().any(|c| c.is_control() || c.is_whitespace())
+        && raw.chars().any(|c| !c.is_ascii());
+    if !ok {
+        return Err(AppError::invalid("emoji", "emoji must be a single emoji"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_fold_and_check() {
+        assert_eq!(username("Alice").ok().as_deref(), Some("alice"));
+        assert!(username("al").is_err());
+        assert!(username("al ice").is_err());
+        assert!(username(&"a".repeat(33)).is_err());
+    }
+
+    #[test]
+    fn message_text_rules() {
+        assert!(message_text("hi\tthere\r\n", 10).is_ok());
+        assert!(message_text("   ", 10).is_err());
+        assert!(message_text("a\u{0}b", 10).is_err());
+        assert!(message_text("a\u{85}b", 10).is_err());
+        assert!(message_text("a\u{7f}b", 10).is_err());
+        assert!(matches!(message_text("ééééé", 4), Err(AppError::PayloadTooLarge(_))));
+        assert!(message_text("ééééé", 5).is_ok());
+    }
+
+    #[test]
+    fn emoji_rules() {
+        assert!(emoji("👍").is_ok());
+        assert!(emoji("👍🏽").is_ok());
+        assert!(emoji("like").is_err());
+        assert!(emoji("").is_err());
+    }
+}
