@@ -47,7 +47,11 @@ impl AppState {
     /// Ids from a client that cannot name anything we store are simply
     /// `not_found`, without a database round trip.
     pub fn check_id(raw: &str, what: &'static str) -> AppResult<()> {
-        if validate::id_like(raw) { Ok(()) } else { Err(AppError::NotFound(what)) }
+        if validate::id_like(raw) {
+            Ok(())
+        } else {
+            Err(AppError::NotFound(what))
+        }
     }
 
     /// The one send path (REST and gateway).
@@ -60,18 +64,23 @@ impl AppState {
     ) -> AppResult<(Message, bool)> {
         Self::check_id(conversation_id, "conversation")?;
         validate::client_id(&req.client_id)?;
-        if let Some(list) = &req.attachments {
-            if !list.is_empty() {
-                // Media lands in a later release; until then no media id exists.
-                return Err(AppError::invalid("attachments", "no such media"));
-            }
+        if let Some(list) = &req.attachments
+            && !list.is_empty()
+        {
+            // Media lands in a later release; until then no media id exists.
+            return Err(AppError::invalid("attachments", "no such media"));
         }
-        let text = req.text.ok_or_else(|| AppError::invalid("text", "text is required"))?;
+        let text = req
+            .text
+            .ok_or_else(|| AppError::invalid("text", "text is required"))?;
         validate::message_text(&text, self.config.limits.message_chars)?;
-        if let Some(r) = &req.reply_to {
-            if !validate::id_like(r) {
-                return Err(AppError::invalid("reply_to", "no such message in this conversation"));
-            }
+        if let Some(r) = &req.reply_to
+            && !validate::id_like(r)
+        {
+            return Err(AppError::invalid(
+                "reply_to",
+                "no such message in this conversation",
+            ));
         }
         let msg = NewMessage {
             id: ids::new_id(),

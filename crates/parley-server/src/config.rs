@@ -197,46 +197,78 @@ pub struct Config {
     pub json_logs: bool,
 }
 
-fn on_off(name: &str, v: Option<&str>, default: bool, on: &str, off: &str) -> Result<bool, ConfigError> {
+fn on_off(
+    name: &str,
+    v: Option<&str>,
+    default: bool,
+    on: &str,
+    off: &str,
+) -> Result<bool, ConfigError> {
     match v {
         None => Ok(default),
         Some(s) if s.eq_ignore_ascii_case(on) => Ok(true),
         Some(s) if s.eq_ignore_ascii_case(off) => Ok(false),
-        Some(s) => Err(ConfigError(format!("{name} must be {on} or {off}, not {s:?}"))),
+        Some(s) => Err(ConfigError(format!(
+            "{name} must be {on} or {off}, not {s:?}"
+        ))),
     }
 }
 
 impl Config {
     pub fn from_settings(s: Settings) -> Result<Config, ConfigError> {
         let listen = s.listen.as_deref().unwrap_or("127.0.0.1:8080");
-        let listen: SocketAddr = listen
-            .parse()
-            .map_err(|_| ConfigError(format!("listen: {listen:?} is not an address like 127.0.0.1:8080")))?;
-        let data_dir = s.data_dir.clone().unwrap_or_else(|| PathBuf::from("parley-data"));
+        let listen: SocketAddr = listen.parse().map_err(|_| {
+            ConfigError(format!(
+                "listen: {listen:?} is not an address like 127.0.0.1:8080"
+            ))
+        })?;
+        let data_dir = s
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("parley-data"));
         let database_path = match s.database_url.as_deref() {
             None => data_dir.join("parley.db"),
             Some(url) => match url.strip_prefix("sqlite://") {
                 Some(p) => PathBuf::from(p),
                 None if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                    return Err(ConfigError("PostgreSQL storage is not part of this build yet; use sqlite://PATH".into()));
+                    return Err(ConfigError(
+                        "PostgreSQL storage is not part of this build yet; use sqlite://PATH"
+                            .into(),
+                    ));
                 }
-                None => return Err(ConfigError(format!("database_url: unsupported scheme in {url:?}"))),
+                None => {
+                    return Err(ConfigError(format!(
+                        "database_url: unsupported scheme in {url:?}"
+                    )));
+                }
             },
         };
         if s.redis_url.is_some() {
-            return Err(ConfigError("redis_url: cross-process fan-out is not part of this build yet".into()));
+            return Err(ConfigError(
+                "redis_url: cross-process fan-out is not part of this build yet".into(),
+            ));
         }
         let external_jwt = match s.external_jwt_alg.clone() {
             None => None,
             Some(alg) => {
                 let alg = alg.to_ascii_uppercase().replace("EDDSA", "EdDSA");
                 if !matches!(alg.as_str(), "HS256" | "RS256" | "ES256" | "EdDSA") {
-                    return Err(ConfigError(format!("external_jwt_alg: {alg} is not one of HS256, RS256, ES256, EdDSA")));
+                    return Err(ConfigError(format!(
+                        "external_jwt_alg: {alg} is not one of HS256, RS256, ES256, EdDSA"
+                    )));
                 }
-                let key = match (&s.external_jwt_secret, &s.external_jwt_public_key, &s.external_jwt_jwks) {
-                    (Some(secret), None, None) if alg == "HS256" => ExternalKey::Secret(Secret(secret.clone())),
+                let key = match (
+                    &s.external_jwt_secret,
+                    &s.external_jwt_public_key,
+                    &s.external_jwt_jwks,
+                ) {
+                    (Some(secret), None, None) if alg == "HS256" => {
+                        ExternalKey::Secret(Secret(secret.clone()))
+                    }
                     (None, Some(pem), None) if alg != "HS256" => ExternalKey::PemFile(pem.clone()),
-                    (None, None, Some(jwks)) if alg != "HS256" => ExternalKey::JwksFile(jwks.clone()),
+                    (None, None, Some(jwks)) if alg != "HS256" => {
+                        ExternalKey::JwksFile(jwks.clone())
+                    }
                     _ => {
                         return Err(ConfigError(
                             "external JWT: HS256 needs external_jwt_secret; RS256/ES256/EdDSA need exactly one of external_jwt_public_key or external_jwt_jwks".into(),
@@ -259,7 +291,13 @@ impl Config {
             public_url: s.public_url,
             allowed_origins: s.allowed_origins.unwrap_or_default(),
             rate_limits: on_off("rate_limits", s.rate_limits.as_deref(), true, "on", "off")?,
-            registration_open: on_off("registration", s.registration.as_deref(), true, "open", "closed")?,
+            registration_open: on_off(
+                "registration",
+                s.registration.as_deref(),
+                true,
+                "open",
+                "closed",
+            )?,
             jwt_secret: s.jwt_secret.map(Secret),
             access_token_ttl_secs: s.access_token_ttl.unwrap_or(15 * 60).max(1),
             refresh_token_ttl_secs: s.refresh_token_ttl.unwrap_or(30 * 24 * 3600).max(1),
@@ -295,8 +333,15 @@ mod tests {
 
     #[test]
     fn flags_win_over_file() {
-        let file = Settings { listen: Some("127.0.0.1:1".into()), rate_limits: Some("off".into()), ..Default::default() };
-        let flags = Settings { listen: Some("127.0.0.1:2".into()), ..Default::default() };
+        let file = Settings {
+            listen: Some("127.0.0.1:1".into()),
+            rate_limits: Some("off".into()),
+            ..Default::default()
+        };
+        let flags = Settings {
+            listen: Some("127.0.0.1:2".into()),
+            ..Default::default()
+        };
         let merged = flags.over(file).expect("merges");
         let c = Config::from_settings(merged).expect("valid");
         assert_eq!(c.listen.port(), 2);
@@ -305,9 +350,15 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused() {
-        let s = Settings { rate_limits: Some("maybe".into()), ..Default::default() };
+        let s = Settings {
+            rate_limits: Some("maybe".into()),
+            ..Default::default()
+        };
         assert!(Config::from_settings(s).is_err());
-        let s = Settings { listen: Some("nowhere".into()), ..Default::default() };
+        let s = Settings {
+            listen: Some("nowhere".into()),
+            ..Default::default()
+        };
         assert!(Config::from_settings(s).is_err());
     }
 

@@ -11,7 +11,10 @@ use serde_json::json;
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("invalid request: {message}")]
-    Invalid { field: Option<String>, message: String },
+    Invalid {
+        field: Option<String>,
+        message: String,
+    },
     #[error("unauthenticated: {0}")]
     Unauthenticated(&'static str),
     #[error("forbidden: {0}")]
@@ -34,7 +37,10 @@ pub enum AppError {
 
 impl AppError {
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        AppError::Invalid { field: Some(field.to_string()), message: message.into() }
+        AppError::Invalid {
+            field: Some(field.to_string()),
+            message: message.into(),
+        }
     }
 
     pub fn code(&self) -> ErrorCode {
@@ -69,8 +75,10 @@ impl AppError {
             }
             AppError::Blocked => ApiError::new(code, "one of you has blocked the other"),
             AppError::NotFound(what) => ApiError::new(code, format!("{what} not found")),
-            AppError::RateLimited { retry_after_ms } => ApiError::new(code, "too many requests; slow down")
-                .with_details(json!({ "retry_after_ms": retry_after_ms })),
+            AppError::RateLimited { retry_after_ms } => {
+                ApiError::new(code, "too many requests; slow down")
+                    .with_details(json!({ "retry_after_ms": retry_after_ms }))
+            }
             AppError::Unavailable(detail) => {
                 tracing::warn!(error = %detail, "dependency unavailable");
                 ApiError::new(code, "a dependency is unavailable; try again shortly")
@@ -100,7 +108,8 @@ impl From<StoreError> for AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let api = self.to_api();
-        let status = StatusCode::from_u16(api.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(api.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut resp = (status, axum::Json(ErrorBody { error: api })).into_response();
         if let AppError::RateLimited { retry_after_ms } = self {
             let secs = retry_after_ms.div_ceil(1000).max(1);

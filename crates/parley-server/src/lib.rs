@@ -67,17 +67,21 @@ fn signing_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
 
 /// Opens storage and builds the shared state.
 pub fn build_state(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<AppState> {
-    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
-    if let Some(parent) = config.database_path.parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent)?;
-        }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    if let Some(parent) = config.database_path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)?;
     }
     let fanout: Arc<dyn Fanout> = Arc::new(LocalFanout::new());
     let sink_fanout = fanout.clone();
     let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&config.database_path, Arc::new(move |d| sink_fanout.publish(d)))
-            .with_context(|| format!("opening {}", config.database_path.display()))?,
+        SqliteStore::open(
+            &config.database_path,
+            Arc::new(move |d| sink_fanout.publish(d)),
+        )
+        .with_context(|| format!("opening {}", config.database_path.display()))?,
     );
     let secret = signing_secret(&config)?;
     let external = match &config.external_jwt {
@@ -101,9 +105,15 @@ pub fn build_state(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::R
     } else {
         Arc::new(Unlimited)
     };
-    let hash_concurrency = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let hash_concurrency = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     Ok(AppState::new(Inner {
-        tokens: crate::auth::tokens::Tokens::new(&secret, config.access_token_ttl_secs, config.ticket_ttl_secs),
+        tokens: crate::auth::tokens::Tokens::new(
+            &secret,
+            config.access_token_ttl_secs,
+            config.ticket_ttl_secs,
+        ),
         passwords: crate::auth::password::Passwords::new(hash_concurrency)?,
         connection_permits: Arc::new(Semaphore::new(config.limits.max_connections)),
         config,
@@ -117,7 +127,11 @@ pub fn build_state(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::R
 
 /// Serves until `shutdown` resolves, then closes gateway connections with
 /// 1001 and lets in-flight requests finish.
-pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let state = build_state(config, stop_rx)?;
     let app = http::router(state.clone());
@@ -130,9 +144,12 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
             conn.close(parley_protocol::gateway::close_code::GOING_AWAY);
         }
     };
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(graceful)
-        .await
-        .context("server error")?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(graceful)
+    .await
+    .context("server error")?;
     Ok(())
 }

@@ -9,7 +9,11 @@ use std::io::Read as _;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "parley", version, about = "Parley: a self-hosted real-time chat server")]
+#[command(
+    name = "parley",
+    version,
+    about = "Parley: a self-hosted real-time chat server"
+)]
 struct Cli {
     /// Optional TOML configuration file (flags > environment > file).
     #[arg(long, global = true, env = "PARLEY_CONFIG")]
@@ -63,15 +67,21 @@ fn load(cli_config: Option<&PathBuf>, flags: Settings) -> anyhow::Result<Config>
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve(Box::default())) {
             Command::Serve(flags) => serve(load(cli.config.as_ref(), *flags)?).await,
             Command::Migrate(flags) => {
                 let config = load(cli.config.as_ref(), *flags)?;
                 std::fs::create_dir_all(&config.data_dir)?;
-                let n = parley_server::store::sqlite::SqliteStore::migrate_only(&config.database_path)?;
-                println!("applied {n} migration(s) to {}", config.database_path.display());
+                let n =
+                    parley_server::store::sqlite::SqliteStore::migrate_only(&config.database_path)?;
+                println!(
+                    "applied {n} migration(s) to {}",
+                    config.database_path.display()
+                );
                 Ok(())
             }
             Command::Openapi => {
@@ -89,7 +99,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}/"));
+    let url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}/"));
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "parley listening");
     println!("Parley is running at {url}");
     parley_server::run(listener, config, shutdown_signal()).await
@@ -115,18 +128,31 @@ async fn shutdown_signal() {
 
 async fn admin(cli_config: Option<&PathBuf>, cmd: AdminCommand) -> anyhow::Result<()> {
     match cmd {
-        AdminCommand::CreateUser { username, password_stdin, role, settings } => {
+        AdminCommand::CreateUser {
+            username,
+            password_stdin,
+            role,
+            settings,
+        } => {
             let config = load(cli_config, *settings)?;
-            anyhow::ensure!(password_stdin, "pass --password-stdin and write the password to standard input");
+            anyhow::ensure!(
+                password_stdin,
+                "pass --password-stdin and write the password to standard input"
+            );
             let mut password = String::new();
             std::io::stdin().read_to_string(&mut password)?;
             let password = password.trim_end_matches(['\n', '\r']).to_string();
-            let username = parley_server::validate::username(&username).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let username =
+                parley_server::validate::username(&username).map_err(|e| anyhow::anyhow!("{e}"))?;
             parley_server::validate::password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
             let role = Role::parse(&role).context("role must be user, agent or admin")?;
             let (_tx, rx) = tokio::sync::watch::channel(false);
             let state = parley_server::build_state(config, rx)?;
-            let hash = state.passwords.hash(&password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let hash = state
+                .passwords
+                .hash(&password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             let user = state
                 .store
                 .create_user(NewUser {
@@ -141,19 +167,30 @@ async fn admin(cli_config: Option<&PathBuf>, cmd: AdminCommand) -> anyhow::Resul
                     created_at: Timestamp::now(),
                 })
                 .await?;
-            println!("created user {} ({}) with role {}", user.username, user.id, role.as_str());
+            println!(
+                "created user {} ({}) with role {}",
+                user.username,
+                user.id,
+                role.as_str()
+            );
             Ok(())
         }
         AdminCommand::CreateApiKey { name, settings } => {
             let config = load(cli_config, *settings)?;
-            let label = parley_server::validate::label("name", &name, 64).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let label = parley_server::validate::label("name", &name, 64)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             let (_tx, rx) = tokio::sync::watch::channel(false);
             let state = parley_server::build_state(config, rx)?;
             let key = format!("pk_{}", parley_server::auth::tokens::random_token(32));
             let user_id = parley_server::ids::new_id();
             let username: String = format!(
                 "bot.{}",
-                label.to_lowercase().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(24).collect::<String>()
+                label
+                    .to_lowercase()
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .take(24)
+                    .collect::<String>()
             );
             state
                 .store
@@ -170,7 +207,16 @@ async fn admin(cli_config: Option<&PathBuf>, cmd: AdminCommand) -> anyhow::Resul
                 })
                 .await?;
             let hash = parley_server::auth::tokens::sha256_hex(&key);
-            state.store.insert_api_key(&parley_server::ids::new_id(), &label, &hash, &user_id, Timestamp::now()).await?;
+            state
+                .store
+                .insert_api_key(
+                    &parley_server::ids::new_id(),
+                    &label,
+                    &hash,
+                    &user_id,
+                    Timestamp::now(),
+                )
+                .await?;
             println!("{key}");
             eprintln!("API key for {label:?} created; it is shown only once.");
             Ok(())

@@ -11,9 +11,14 @@ fn is_forbidden_control(c: char) -> bool {
 pub fn username(raw: &str) -> AppResult<String> {
     let folded = raw.to_lowercase();
     let ok_len = (3..=32).contains(&folded.chars().count());
-    let ok_chars = folded.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.');
+    let ok_chars = folded
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.');
     if !ok_len || !ok_chars {
-        return Err(AppError::invalid("username", "username must be 3-32 characters of a-z, 0-9, _ and ."));
+        return Err(AppError::invalid(
+            "username",
+            "username must be 3-32 characters of a-z, 0-9, _ and .",
+        ));
     }
     Ok(folded)
 }
@@ -21,7 +26,10 @@ pub fn username(raw: &str) -> AppResult<String> {
 pub fn password(raw: &str) -> AppResult<()> {
     let n = raw.chars().count();
     if !(8..=256).contains(&n) {
-        return Err(AppError::invalid("password", "password must be 8-256 characters"));
+        return Err(AppError::invalid(
+            "password",
+            "password must be 8-256 characters",
+        ));
     }
     Ok(())
 }
@@ -30,10 +38,16 @@ pub fn password(raw: &str) -> AppResult<()> {
 pub fn label(field: &str, raw: &str, max: usize) -> AppResult<String> {
     let t = raw.trim();
     if t.is_empty() || t.chars().count() > max {
-        return Err(AppError::invalid(field, format!("{field} must be 1-{max} characters")));
+        return Err(AppError::invalid(
+            field,
+            format!("{field} must be 1-{max} characters"),
+        ));
     }
     if t.chars().any(|c| c.is_control()) {
-        return Err(AppError::invalid(field, format!("{field} must not contain control characters")));
+        return Err(AppError::invalid(
+            field,
+            format!("{field} must not contain control characters"),
+        ));
     }
     Ok(t.to_string())
 }
@@ -41,10 +55,16 @@ pub fn label(field: &str, raw: &str, max: usize) -> AppResult<String> {
 /// Free text such as `about`: up to `max` chars, no forbidden controls.
 pub fn free_text(field: &str, raw: &str, max: usize) -> AppResult<String> {
     if raw.chars().count() > max {
-        return Err(AppError::invalid(field, format!("{field} must be at most {max} characters")));
+        return Err(AppError::invalid(
+            field,
+            format!("{field} must be at most {max} characters"),
+        ));
     }
     if raw.chars().any(is_forbidden_control) {
-        return Err(AppError::invalid(field, format!("{field} must not contain control characters")));
+        return Err(AppError::invalid(
+            field,
+            format!("{field} must not contain control characters"),
+        ));
     }
     Ok(raw.to_string())
 }
@@ -55,9 +75,14 @@ pub fn url(field: &str, raw: &str) -> AppResult<String> {
         return Ok(String::new());
     }
     let ok = raw.len() <= 2048
-        && url::Url::parse(raw).map(|u| matches!(u.scheme(), "http" | "https")).unwrap_or(false);
+        && url::Url::parse(raw)
+            .map(|u| matches!(u.scheme(), "http" | "https"))
+            .unwrap_or(false);
     if !ok {
-        return Err(AppError::invalid(field, format!("{field} must be an http or https URL")));
+        return Err(AppError::invalid(
+            field,
+            format!("{field} must be an http or https URL"),
+        ));
     }
     Ok(raw.to_string())
 }
@@ -66,13 +91,18 @@ pub fn url(field: &str, raw: &str) -> AppResult<String> {
 pub fn message_text(raw: &str, max: usize) -> AppResult<()> {
     let n = raw.chars().count();
     if n > max {
-        return Err(AppError::PayloadTooLarge(format!("text is longer than {max} characters")));
+        return Err(AppError::PayloadTooLarge(format!(
+            "text is longer than {max} characters"
+        )));
     }
     if raw.trim().is_empty() {
         return Err(AppError::invalid("text", "text must not be empty"));
     }
     if raw.chars().any(is_forbidden_control) {
-        return Err(AppError::invalid("text", "text must not contain control characters"));
+        return Err(AppError::invalid(
+            "text",
+            "text must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -81,7 +111,10 @@ pub fn message_text(raw: &str, max: usize) -> AppResult<()> {
 pub fn client_id(raw: &str) -> AppResult<()> {
     let ok = (1..=128).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic());
     if !ok {
-        return Err(AppError::invalid("client_id", "client_id must be 1-128 printable ASCII characters"));
+        return Err(AppError::invalid(
+            "client_id",
+            "client_id must be 1-128 printable ASCII characters",
+        ));
     }
     Ok(())
 }
@@ -89,7 +122,10 @@ pub fn client_id(raw: &str) -> AppResult<()> {
 /// An id from a client (ours are UUIDs): short and plain, or it names
 /// nothing that exists.
 pub fn id_like(raw: &str) -> bool {
-    (1..=64).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    (1..=64).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// One emoji per reaction: a short run of non-control, non-space chars
@@ -99,7 +135,7 @@ pub fn emoji(raw: &str) -> AppResult<()> {
     let ok = (1..=16).contains(&n)
         && raw.len() <= 64
         && !raw.chars().any(|c| c.is_control() || c.is_whitespace())
-        && raw.chars().any(|c| !c.is_ascii());
+        && !raw.is_ascii();
     if !ok {
         return Err(AppError::invalid("emoji", "emoji must be a single emoji"));
     }
@@ -125,7 +161,10 @@ mod tests {
         assert!(message_text("a\u{0}b", 10).is_err());
         assert!(message_text("a\u{85}b", 10).is_err());
         assert!(message_text("a\u{7f}b", 10).is_err());
-        assert!(matches!(message_text("ééééé", 4), Err(AppError::PayloadTooLarge(_))));
+        assert!(matches!(
+            message_text("ééééé", 4),
+            Err(AppError::PayloadTooLarge(_))
+        ));
         assert!(message_text("ééééé", 5).is_ok());
     }
 

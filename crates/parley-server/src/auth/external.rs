@@ -37,7 +37,11 @@ impl ExternalVerifier {
             "RS256" => Algorithm::RS256,
             "ES256" => Algorithm::ES256,
             "EdDSA" => Algorithm::EdDSA,
-            other => return Err(ExternalConfigError(format!("unsupported algorithm {other}"))),
+            other => {
+                return Err(ExternalConfigError(format!(
+                    "unsupported algorithm {other}"
+                )));
+            }
         };
         let mut keys = HashMap::new();
         match &cfg.key {
@@ -73,9 +77,8 @@ impl ExternalVerifier {
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = 30;
-        match &cfg.issuer {
-            Some(iss) => validation.set_issuer(&[iss]),
-            None => {}
+        if let Some(iss) = &cfg.issuer {
+            validation.set_issuer(&[iss])
         }
         match &cfg.audience {
             Some(aud) => validation.set_audience(&[aud]),
@@ -86,7 +89,10 @@ impl ExternalVerifier {
 
     pub fn verify(&self, token: &str) -> Option<ExternalClaims> {
         let header = decode_header(token).ok()?;
-        let key = self.keys.get(&header.kid).or_else(|| self.keys.get(&None))?;
+        let key = self
+            .keys
+            .get(&header.kid)
+            .or_else(|| self.keys.get(&None))?;
         let data = decode::<ExternalClaims>(token, key, &self.validation).ok()?;
         let sub = &data.claims.sub;
         if sub.is_empty() || sub.len() > 255 {

@@ -23,7 +23,10 @@ pub struct Principal {
 pub fn bearer(parts: &Parts) -> Option<&str> {
     let v = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 impl AppState {
@@ -34,17 +37,31 @@ impl AppState {
         }
         if credential.starts_with("pk_") {
             let hash = tokens::sha256_hex(credential);
-            let user_id = self.store.api_key_user(&hash).await?.ok_or(AppError::Unauthenticated("invalid API key"))?;
-            let user = self.store.user_by_id(&user_id).await?.ok_or(AppError::Unauthenticated("invalid API key"))?;
-            return Ok(Principal { user_id: user.id, role: user.role });
+            let user_id = self
+                .store
+                .api_key_user(&hash)
+                .await?
+                .ok_or(AppError::Unauthenticated("invalid API key"))?;
+            let user = self
+                .store
+                .user_by_id(&user_id)
+                .await?
+                .ok_or(AppError::Unauthenticated("invalid API key"))?;
+            return Ok(Principal {
+                user_id: user.id,
+                role: user.role,
+            });
         }
         if let Some(s) = self.tokens.verify_access(credential) {
-            return Ok(Principal { user_id: s.user_id, role: s.role });
+            return Ok(Principal {
+                user_id: s.user_id,
+                role: s.role,
+            });
         }
-        if let Some(verifier) = &self.external {
-            if let Some(claims) = verifier.verify(credential) {
-                return self.provision_external(claims).await;
-            }
+        if let Some(verifier) = &self.external
+            && let Some(claims) = verifier.verify(credential)
+        {
+            return self.provision_external(claims).await;
         }
         Err(AppError::Unauthenticated("invalid or expired token"))
     }
@@ -54,7 +71,9 @@ impl AppState {
             .roles
             .as_ref()
             .and_then(|roles| {
-                [Role::Admin, Role::Agent].into_iter().find(|r| roles.iter().any(|x| x == r.as_str()))
+                [Role::Admin, Role::Agent]
+                    .into_iter()
+                    .find(|r| roles.iter().any(|x| x == r.as_str()))
             })
             .unwrap_or(Role::User);
         // A username from the subject: folded, invalid characters dropped.
@@ -73,7 +92,11 @@ impl AppState {
             .as_deref()
             .and_then(|n| crate::validate::label("name", n, 64).ok())
             .unwrap_or_else(|| username.clone());
-        let avatar_url = c.picture.as_deref().and_then(|p| crate::validate::url("picture", p).ok()).filter(|p| !p.is_empty());
+        let avatar_url = c
+            .picture
+            .as_deref()
+            .and_then(|p| crate::validate::url("picture", p).ok())
+            .filter(|p| !p.is_empty());
         let user = self
             .store
             .upsert_external_user(NewUser {
@@ -88,7 +111,10 @@ impl AppState {
                 created_at: Timestamp::now(),
             })
             .await?;
-        Ok(Principal { user_id: user.id, role: user.role })
+        Ok(Principal {
+            user_id: user.id,
+            role: user.role,
+        })
     }
 }
 
@@ -98,8 +124,13 @@ pub struct Auth(pub Principal);
 impl FromRequestParts<AppState> for Auth {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let credential = bearer(parts).ok_or(AppError::Unauthenticated("missing Authorization: Bearer credential"))?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let credential = bearer(parts).ok_or(AppError::Unauthenticated(
+            "missing Authorization: Bearer credential",
+        ))?;
         state.authenticate(credential).await.map(Auth)
     }
 }

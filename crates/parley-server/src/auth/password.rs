@@ -3,8 +3,8 @@
 //! cannot starve the runtime or exhaust memory.
 
 use crate::error::{AppError, AppResult};
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
@@ -26,7 +26,11 @@ impl Passwords {
     }
 
     pub async fn hash(&self, password: &str) -> AppResult<String> {
-        let _permit = self.permits.acquire().await.map_err(|e| AppError::Internal(e.to_string()))?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
         let password = password.to_string();
         tokio::task::spawn_blocking(move || hash_now(&password))
             .await
@@ -35,13 +39,23 @@ impl Passwords {
 
     /// `hash` None means "no such user": verify against the dummy anyway.
     pub async fn verify(&self, hash: Option<&str>, password: &str) -> AppResult<bool> {
-        let _permit = self.permits.acquire().await.map_err(|e| AppError::Internal(e.to_string()))?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
         let known = hash.is_some();
-        let hash = hash.map(str::to_string).unwrap_or_else(|| self.dummy_hash.to_string());
+        let hash = hash
+            .map(str::to_string)
+            .unwrap_or_else(|| self.dummy_hash.to_string());
         let password = password.to_string();
         let ok = tokio::task::spawn_blocking(move || {
             PasswordHash::new(&hash)
-                .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+                .map(|parsed| {
+                    Argon2::default()
+                        .verify_password(password.as_bytes(), &parsed)
+                        .is_ok()
+                })
                 .unwrap_or(false)
         })
         .await

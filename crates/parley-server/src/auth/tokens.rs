@@ -90,7 +90,9 @@ impl Tokens {
         v.set_audience(&[aud]);
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         v.leeway = 5;
-        decode::<Claims>(token, &self.decoding, &v).ok().map(|d| d.claims)
+        decode::<Claims>(token, &self.decoding, &v)
+            .ok()
+            .map(|d| d.claims)
     }
 
     pub fn issue_access(&self, user_id: &str, role: Role) -> AppResult<String> {

@@ -14,14 +14,28 @@ pub enum Outbound {
     /// A reply or push written as is (ack, error, pong).
     Frame(Bytes),
     /// A conversation event; the writer keeps per-conversation order.
-    Event { conversation_id: Arc<str>, seq: u64, frame: Bytes },
+    Event {
+        conversation_id: Arc<str>,
+        seq: u64,
+        frame: Bytes,
+    },
     /// `conversation.added`; the connection continues from `last_seq`.
-    Added { conversation_id: Arc<str>, last_seq: u64, frame: Bytes },
+    Added {
+        conversation_id: Arc<str>,
+        last_seq: u64,
+        frame: Bytes,
+    },
     /// `conversation.removed`.
-    Removed { conversation_id: Arc<str>, frame: Bytes },
+    Removed {
+        conversation_id: Arc<str>,
+        frame: Bytes,
+    },
     /// A `sync` request, run by the writer so that its catch-up and live
     /// events leave in seq order.
-    Sync { reference: Option<String>, since: SinceMap },
+    Sync {
+        reference: Option<String>,
+        since: SinceMap,
+    },
 }
 
 /// One live connection as the registry sees it.
@@ -84,7 +98,11 @@ pub struct Registry {
 impl Registry {
     /// Adds a connection; returns its handle and the receiving end of its
     /// queue (bounded by `queue`).
-    pub fn register(&self, user_id: &str, queue: usize) -> (Arc<ConnHandle>, mpsc::Receiver<Outbound>) {
+    pub fn register(
+        &self,
+        user_id: &str,
+        queue: usize,
+    ) -> (Arc<ConnHandle>, mpsc::Receiver<Outbound>) {
         let (tx, rx) = mpsc::channel(queue);
         let handle = Arc::new(ConnHandle {
             id: self.next_id.fetch_add(1, Ordering::Relaxed) + 1,
@@ -93,23 +111,25 @@ impl Registry {
             close_code: watch::channel(0).0,
         });
         if let Ok(mut map) = self.by_user.write() {
-            map.entry(user_id.to_string()).or_default().push(handle.clone());
+            map.entry(user_id.to_string())
+                .or_default()
+                .push(handle.clone());
         }
         self.count.fetch_add(1, Ordering::Relaxed);
         (handle, rx)
     }
 
     pub fn unregister(&self, handle: &ConnHandle) {
-        if let Ok(mut map) = self.by_user.write() {
-            if let Some(list) = map.get_mut(&handle.user_id) {
-                let before = list.len();
-                list.retain(|h| h.id != handle.id);
-                if list.len() < before {
-                    self.count.fetch_sub(1, Ordering::Relaxed);
-                }
-                if list.is_empty() {
-                    map.remove(&handle.user_id);
-                }
+        if let Ok(mut map) = self.by_user.write()
+            && let Some(list) = map.get_mut(&handle.user_id)
+        {
+            let before = list.len();
+            list.retain(|h| h.id != handle.id);
+            if list.len() < before {
+                self.count.fetch_sub(1, Ordering::Relaxed);
+            }
+            if list.is_empty() {
+                map.remove(&handle.user_id);
             }
         }
     }
@@ -119,12 +139,19 @@ impl Registry {
     }
 
     pub fn is_online(&self, user_id: &str) -> bool {
-        self.by_user.read().map(|m| m.contains_key(user_id)).unwrap_or(false)
+        self.by_user
+            .read()
+            .map(|m| m.contains_key(user_id))
+            .unwrap_or(false)
     }
 
     /// Every connection of `user_id`.
     pub fn connections(&self, user_id: &str) -> Vec<Arc<ConnHandle>> {
-        self.by_user.read().ok().and_then(|m| m.get(user_id).cloned()).unwrap_or_default()
+        self.by_user
+            .read()
+            .ok()
+            .and_then(|m| m.get(user_id).cloned())
+            .unwrap_or_default()
     }
 
     /// Every connection (for shutdown).
@@ -138,7 +165,12 @@ impl Registry {
     pub fn deliver(&self, d: Delivery) {
         let Ok(map) = self.by_user.read() else { return };
         match d {
-            Delivery::Event { conversation_id, seq, recipients, frame } => {
+            Delivery::Event {
+                conversation_id,
+                seq,
+                recipients,
+                frame,
+            } => {
                 for user in recipients.iter() {
                     if let Some(conns) = map.get(user) {
                         for c in conns {
@@ -151,14 +183,30 @@ impl Registry {
                     }
                 }
             }
-            Delivery::Added { user_id, conversation_id, last_seq, frame } => {
+            Delivery::Added {
+                user_id,
+                conversation_id,
+                last_seq,
+                frame,
+            } => {
                 for c in map.get(&user_id).into_iter().flatten() {
-                    c.push(Outbound::Added { conversation_id: conversation_id.clone(), last_seq, frame: frame.clone() });
+                    c.push(Outbound::Added {
+                        conversation_id: conversation_id.clone(),
+                        last_seq,
+                        frame: frame.clone(),
+                    });
                 }
             }
-            Delivery::Removed { user_id, conversation_id, frame } => {
+            Delivery::Removed {
+                user_id,
+                conversation_id,
+                frame,
+            } => {
                 for c in map.get(&user_id).into_iter().flatten() {
-                    c.push(Outbound::Removed { conversation_id: conversation_id.clone(), frame: frame.clone() });
+                    c.push(Outbound::Removed {
+                        conversation_id: conversation_id.clone(),
+                        frame: frame.clone(),
+                    });
                 }
             }
         }

@@ -18,14 +18,22 @@ use tokio::sync::OwnedSemaphorePermit;
 const MAX_STRIKES: u32 = 20;
 const MAX_SINCE_ENTRIES: usize = 10_000;
 
-pub async fn run(state: AppState, who: Principal, socket: WebSocket, _permit: OwnedSemaphorePermit) {
+pub async fn run(
+    state: AppState,
+    who: Principal,
+    socket: WebSocket,
+    _permit: OwnedSemaphorePermit,
+) {
     let user = match state.store.user_by_id(&who.user_id).await {
         Ok(Some(u)) => u.to_wire(),
         _ => return,
     };
     // Register before `ready`: every event committed from here on reaches
     // this connection's queue; older ones come through `sync`.
-    let (handle, rx) = state.fanout.registry().register(&who.user_id, state.config.limits.outbound_queue);
+    let (handle, rx) = state
+        .fanout
+        .registry()
+        .register(&who.user_id, state.config.limits.outbound_queue);
     let (sink, mut stream) = socket.split();
     let last_heard = Arc::new(AtomicI64::new(Timestamp::now().millis()));
     let ready = ServerFrame::Ready {
@@ -92,7 +100,10 @@ pub async fn run(state: AppState, who: Principal, socket: WebSocket, _permit: Ow
     state.fanout.registry().unregister(&handle);
     handle.close(1000);
     // Let the writer send its close frame, but never wait on a dead peer.
-    if tokio::time::timeout(std::time::Duration::from_secs(2), &mut writer_task).await.is_err() {
+    if tokio::time::timeout(std::time::Duration::from_secs(2), &mut writer_task)
+        .await
+        .is_err()
+    {
         writer_task.abort();
     }
 }
@@ -107,7 +118,13 @@ fn reply(handle: &ConnHandle, frame: &ServerFrame) {
 }
 
 fn reply_error(handle: &ConnHandle, reference: Option<String>, e: &AppError) {
-    reply(handle, &ServerFrame::Error { reference, error: e.to_api() });
+    reply(
+        handle,
+        &ServerFrame::Error {
+            reference,
+            error: e.to_api(),
+        },
+    );
 }
 
 fn ack(handle: &ConnHandle, reference: Option<String>) {
@@ -117,19 +134,39 @@ fn ack(handle: &ConnHandle, reference: Option<String>) {
 }
 
 /// Handles one text frame. Returns false for a malformed frame.
-async fn handle_frame(state: &AppState, who: &Principal, handle: &Arc<ConnHandle>, text: &str) -> bool {
+async fn handle_frame(
+    state: &AppState,
+    who: &Principal,
+    handle: &Arc<ConnHandle>,
+    text: &str,
+) -> bool {
     let value: serde_json::Value = match serde_json::from_str(text) {
         Ok(v @ serde_json::Value::Object(_)) => v,
         _ => {
-            reply_error(handle, None, &AppError::Invalid { field: None, message: "a frame must be one JSON object".into() });
+            reply_error(
+                handle,
+                None,
+                &AppError::Invalid {
+                    field: None,
+                    message: "a frame must be one JSON object".into(),
+                },
+            );
             return false;
         }
     };
     let reference = match value.get("ref") {
         None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(r)) if r.chars().count() <= parley_protocol::limits::MAX_REF_CHARS => Some(r.clone()),
+        Some(serde_json::Value::String(r))
+            if r.chars().count() <= parley_protocol::limits::MAX_REF_CHARS =>
+        {
+            Some(r.clone())
+        }
         Some(_) => {
-            reply_error(handle, None, &AppError::invalid("ref", "ref must be a string of at most 64 characters"));
+            reply_error(
+                handle,
+                None,
+                &AppError::invalid("ref", "ref must be a string of at most 64 characters"),
+            );
             return false;
         }
     };
@@ -154,48 +191,118 @@ fn seq_of(seq: i64) -> Result<u64, AppError> {
     u64::try_from(seq).map_err(|_| AppError::invalid("seq", "seq must not be negative"))
 }
 
-async fn dispatch(state: &AppState, who: &Principal, handle: &Arc<ConnHandle>, frame: ClientFrame, reference: Option<String>) -> Result<(), AppError> {
+async fn dispatch(
+    state: &AppState,
+    who: &Principal,
+    handle: &Arc<ConnHandle>,
+    frame: ClientFrame,
+    reference: Option<String>,
+) -> Result<(), AppError> {
     match frame {
-        ClientFrame::MessageSend { conversation_id, client_id, text, attachments, reply_to, .. } => {
-            let req = SendMessageRequest { client_id, text, attachments, reply_to };
+        ClientFrame::MessageSend {
+            conversation_id,
+            client_id,
+            text,
+            attachments,
+            reply_to,
+            ..
+        } => {
+            let req = SendMessageRequest {
+                client_id,
+                text,
+                attachments,
+                reply_to,
+            };
             // The ack is queued by the store right after the commit and
             // before the event is fanned out, so this connection sees the
             // ack first and then its own event.
             let hook = reference.map(|r| {
                 let h = handle.clone();
                 Box::new(move |m: &parley_protocol::Message, _created: bool| {
-                    reply(&h, &ServerFrame::Ack { reference: r, message: Some(m.clone()), read_seq: None, delivered_seq: None, unread_count: None });
+                    reply(
+                        &h,
+                        &ServerFrame::Ack {
+                            reference: r,
+                            message: Some(m.clone()),
+                            read_seq: None,
+                            delivered_seq: None,
+                            unread_count: None,
+                        },
+                    );
                 }) as crate::store::AfterCommit
             });
             state.send_message(who, &conversation_id, req, hook).await?;
         }
-        ClientFrame::MessageDelivered { conversation_id, seq, .. } => {
+        ClientFrame::MessageDelivered {
+            conversation_id,
+            seq,
+            ..
+        } => {
             let seq = seq_of(seq)?;
             crate::app::AppState::check_id(&conversation_id, "conversation")?;
-            let delivered = state.store.mark_delivered(&who.user_id, &conversation_id, seq, Timestamp::now()).await?;
+            let delivered = state
+                .store
+                .mark_delivered(&who.user_id, &conversation_id, seq, Timestamp::now())
+                .await?;
             if let Some(r) = reference {
-                reply(handle, &ServerFrame::Ack { reference: r, message: None, read_seq: None, delivered_seq: Some(delivered), unread_count: None });
+                reply(
+                    handle,
+                    &ServerFrame::Ack {
+                        reference: r,
+                        message: None,
+                        read_seq: None,
+                        delivered_seq: Some(delivered),
+                        unread_count: None,
+                    },
+                );
             }
         }
-        ClientFrame::MessageRead { conversation_id, seq, .. } => {
+        ClientFrame::MessageRead {
+            conversation_id,
+            seq,
+            ..
+        } => {
             let seq = seq_of(seq)?;
             crate::app::AppState::check_id(&conversation_id, "conversation")?;
-            let r = state.store.mark_read(&who.user_id, &conversation_id, seq, Timestamp::now()).await?;
+            let r = state
+                .store
+                .mark_read(&who.user_id, &conversation_id, seq, Timestamp::now())
+                .await?;
             if let Some(reference) = reference {
-                reply(handle, &ServerFrame::Ack { reference, message: None, read_seq: Some(r.read_seq), delivered_seq: None, unread_count: Some(r.unread_count) });
+                reply(
+                    handle,
+                    &ServerFrame::Ack {
+                        reference,
+                        message: None,
+                        read_seq: Some(r.read_seq),
+                        delivered_seq: None,
+                        unread_count: Some(r.unread_count),
+                    },
+                );
             }
         }
-        ClientFrame::TypingStart { conversation_id, .. } | ClientFrame::TypingStop { conversation_id, .. } => {
+        ClientFrame::TypingStart {
+            conversation_id, ..
+        }
+        | ClientFrame::TypingStop {
+            conversation_id, ..
+        } => {
             // Typing pushes arrive with the receipts release; the request is
             // checked now so that foreign ids are refused the same way.
             crate::app::AppState::check_id(&conversation_id, "conversation")?;
-            state.store.conversation(&who.user_id, &conversation_id).await?;
+            state
+                .store
+                .conversation(&who.user_id, &conversation_id)
+                .await?;
             ack(handle, reference);
         }
         ClientFrame::PresenceSet { .. } => ack(handle, reference),
         ClientFrame::Sync { since, .. } => {
             if since.len() > MAX_SINCE_ENTRIES {
-                return Err(AppError::invalid("since", "since lists too many conversations"));
+                return Err(AppError::invalid(
+                    "since",
+                    "since lists too many conversations",
+                ));
             }
             if since.values().any(|s| *s < 0) {
                 return Err(AppError::invalid("since", "seqs must not be negative"));

@@ -28,7 +28,10 @@ pub struct GatewayParams {
 
 #[utoipa::path(post, path = "/gateway/ticket", tag = "gateway",
     responses((status = 200, body = TicketResponse), (status = 401, body = ErrorBody)))]
-pub async fn ticket(State(state): State<AppState>, crate::auth::Auth(who): crate::auth::Auth) -> AppResult<axum::Json<TicketResponse>> {
+pub async fn ticket(
+    State(state): State<AppState>,
+    crate::auth::Auth(who): crate::auth::Auth,
+) -> AppResult<axum::Json<TicketResponse>> {
     Ok(axum::Json(TicketResponse {
         ticket: state.tokens.issue_ticket(&who.user_id, who.role)?,
         expires_in: state.tokens.ticket_ttl_secs,
@@ -43,15 +46,19 @@ fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
         return true;
     };
     let origin = origin.trim_end_matches('/');
-    if state.config.allowed_origins.iter().any(|a| a == "*" || a.trim_end_matches('/') == origin) {
+    if state
+        .config
+        .allowed_origins
+        .iter()
+        .any(|a| a == "*" || a.trim_end_matches('/') == origin)
+    {
         return true;
     }
-    if let Some(public) = &state.config.public_url {
-        if let Ok(u) = url::Url::parse(public) {
-            if u.origin().ascii_serialization() == origin {
-                return true;
-            }
-        }
+    if let Some(public) = &state.config.public_url
+        && let Ok(u) = url::Url::parse(public)
+        && u.origin().ascii_serialization() == origin
+    {
+        return true;
     }
     // Same origin: the Origin's host:port is the Host we were reached at.
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
@@ -62,7 +69,11 @@ fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
                 _ => return false,
             };
             let default_port = if o.scheme() == "https" { 443 } else { 80 };
-            let host_with_port = if host.contains(':') && !host.ends_with(']') { host.to_string() } else { format!("{host}:{default_port}") };
+            let host_with_port = if host.contains(':') && !host.ends_with(']') {
+                host.to_string()
+            } else {
+                format!("{host}:{default_port}")
+            };
             o_host.eq_ignore_ascii_case(&host_with_port)
         }
         _ => false,
@@ -90,20 +101,35 @@ pub async fn upgrade(State(state): State<AppState>, req: axum::extract::Request)
     }
 }
 
-async fn authorize(state: &AppState, parts: &mut Parts) -> AppResult<(Principal, WebSocketUpgrade)> {
+async fn authorize(
+    state: &AppState,
+    parts: &mut Parts,
+) -> AppResult<(Principal, WebSocketUpgrade)> {
     if !origin_allowed(state, &parts.headers) {
-        return Err(AppError::Forbidden("cross-origin gateway connections are not allowed from this origin".into()));
+        return Err(AppError::Forbidden(
+            "cross-origin gateway connections are not allowed from this origin".into(),
+        ));
     }
     let params = axum::extract::Query::<GatewayParams>::from_request_parts(parts, state)
         .await
         .map_err(|_| AppError::invalid("ticket", "invalid query"))?;
     let who = match (&params.ticket, bearer(parts)) {
         (Some(t), _) => {
-            let s = state.tokens.redeem_ticket(t).ok_or(AppError::Unauthenticated("invalid, expired or used ticket"))?;
-            Principal { user_id: s.user_id, role: s.role }
+            let s = state
+                .tokens
+                .redeem_ticket(t)
+                .ok_or(AppError::Unauthenticated("invalid, expired or used ticket"))?;
+            Principal {
+                user_id: s.user_id,
+                role: s.role,
+            }
         }
         (None, Some(token)) => state.authenticate(token).await?,
-        (None, None) => return Err(AppError::Unauthenticated("a ticket or Bearer token is required")),
+        (None, None) => {
+            return Err(AppError::Unauthenticated(
+                "a ticket or Bearer token is required",
+            ));
+        }
     };
     let ws = WebSocketUpgrade::from_request_parts(parts, state)
         .await

@@ -78,7 +78,12 @@ impl Writer {
         let mut from = after;
         while from + 1 < before {
             let want = ((before - from - 1) as u32).min(SYNC_PAGE);
-            let page = match self.state.store.raw_events(&self.user_id, conv, from, want).await {
+            let page = match self
+                .state
+                .store
+                .raw_events(&self.user_id, conv, from, want)
+                .await
+            {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::warn!(error = %e, "gap fill failed; closing so the client resyncs");
@@ -106,7 +111,12 @@ impl Writer {
             Ok(m) => m,
             Err(e) => {
                 let err = crate::error::AppError::from(e).to_api();
-                return self.frame(&ServerFrame::Error { reference, error: err }).await;
+                return self
+                    .frame(&ServerFrame::Error {
+                        reference,
+                        error: err,
+                    })
+                    .await;
             }
         };
         let mut resync = Vec::new();
@@ -124,23 +134,35 @@ impl Writer {
                     *c = (*c).max(m.last_seq);
                 }
                 None => {
-                    let Ok(view) = self.state.store.conversation(&self.user_id, &m.conversation_id).await else {
+                    let Ok(view) = self
+                        .state
+                        .store
+                        .conversation(&self.user_id, &m.conversation_id)
+                        .await
+                    else {
                         continue;
                     };
                     let last_seq = view.last_seq;
-                    self.frame(&ServerFrame::ConversationAdded { conversation: view }).await?;
+                    self.frame(&ServerFrame::ConversationAdded { conversation: view })
+                        .await?;
                     let c = self.cursors.entry(conv).or_insert(0);
                     *c = (*c).max(last_seq);
                 }
             }
         }
-        self.frame(&ServerFrame::SyncDone { reference, resync }).await
+        self.frame(&ServerFrame::SyncDone { reference, resync })
+            .await
     }
 
     /// Every stored event after `from`, in order, however many pages.
     async fn catch_up(&mut self, conv: &Arc<str>, mut from: u64) -> Result<(), Gone> {
         loop {
-            let page = match self.state.store.raw_events(&self.user_id, conv, from, SYNC_PAGE).await {
+            let page = match self
+                .state
+                .store
+                .raw_events(&self.user_id, conv, from, SYNC_PAGE)
+                .await
+            {
                 Ok(p) => p,
                 Err(_) => return Err(Gone),
             };
@@ -165,14 +187,25 @@ impl Writer {
     async fn handle(&mut self, item: Outbound) -> Result<(), Gone> {
         match item {
             Outbound::Frame(b) => self.write(b).await,
-            Outbound::Event { conversation_id, seq, frame } => self.event(conversation_id, seq, frame).await,
-            Outbound::Added { conversation_id, last_seq, frame } => {
+            Outbound::Event {
+                conversation_id,
+                seq,
+                frame,
+            } => self.event(conversation_id, seq, frame).await,
+            Outbound::Added {
+                conversation_id,
+                last_seq,
+                frame,
+            } => {
                 self.write(frame).await?;
                 let c = self.cursors.entry(conversation_id).or_insert(0);
                 *c = (*c).max(last_seq);
                 Ok(())
             }
-            Outbound::Removed { conversation_id, frame } => {
+            Outbound::Removed {
+                conversation_id,
+                frame,
+            } => {
                 self.cursors.remove(&conversation_id);
                 self.write(frame).await
             }
@@ -182,10 +215,24 @@ impl Writer {
 }
 
 pub async fn run(ctx: WriterCtx) {
-    let WriterCtx { state, user_id, handle, mut rx, sink, ready, last_heard } = ctx;
+    let WriterCtx {
+        state,
+        user_id,
+        handle,
+        mut rx,
+        sink,
+        ready,
+        last_heard,
+    } = ctx;
     let heartbeat = Duration::from_millis(state.config.heartbeat_ms);
     let mut closing = handle.close_signal();
-    let mut w = Writer { state, user_id, sink, cursors: HashMap::new(), closing: handle.close_signal() };
+    let mut w = Writer {
+        state,
+        user_id,
+        sink,
+        cursors: HashMap::new(),
+        closing: handle.close_signal(),
+    };
     if w.frame(&ready).await.is_err() {
         return;
     }
@@ -259,8 +306,12 @@ pub async fn run(ctx: WriterCtx) {
         close_code::UNAUTHENTICATED => "unauthenticated",
         _ => "",
     };
-    let close = WsMessage::Close(Some(CloseFrame { code: close_code, reason: reason.into() }));
-    // A stalled peer gets a few seconds to read up to the close frame.
-    let _ = tokio::time::timeout(Duration::from_secs(5), w.sink.send(close)).await;
+    let close = WsMessage::Close(Some(CloseFrame {
+        code: close_code,
+        reason: reason.into(),
+    }));
+    // A stalled peer gets a little while to read up to the close frame,
+    // then the socket is dropped.
+    let _ = tokio::time::timeout(Duration::from_secs(15), w.sink.send(close)).await;
     let _ = tokio::time::timeout(Duration::from_secs(1), w.sink.close()).await;
 }

@@ -10,17 +10,27 @@ use crate::{ids, validate};
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use parley_protocol::{AuthResponse, ErrorBody, LoginRequest, RefreshRequest, RegisterRequest, Role, Timestamp};
+use parley_protocol::{
+    AuthResponse, ErrorBody, LoginRequest, RefreshRequest, RegisterRequest, Role, Timestamp,
+};
 use std::net::SocketAddr;
 
 async fn limit(state: &AppState, bucket: Bucket, key: &str) -> AppResult<()> {
-    state.limiter.check(bucket, key).await.map_err(|wait| AppError::RateLimited {
-        retry_after_ms: wait.as_millis().max(1) as u64,
-    })
+    state
+        .limiter
+        .check(bucket, key)
+        .await
+        .map_err(|wait| AppError::RateLimited {
+            retry_after_ms: wait.as_millis().max(1) as u64,
+        })
 }
 
 /// Issues an access token and a refresh token in `family`.
-async fn session(state: &AppState, user: &UserRow, family: Option<String>) -> AppResult<AuthResponse> {
+async fn session(
+    state: &AppState,
+    user: &UserRow,
+    family: Option<String>,
+) -> AppResult<AuthResponse> {
     let refresh = format!("rt_{}", random_token(32));
     let now = Timestamp::now();
     let row = RefreshTokenRow {
@@ -47,7 +57,9 @@ pub async fn register(
     Json(req): Json<RegisterRequest>,
 ) -> AppResult<impl IntoResponse> {
     if !state.config.registration_open {
-        return Err(AppError::Forbidden("registration is closed on this server".into()));
+        return Err(AppError::Forbidden(
+            "registration is closed on this server".into(),
+        ));
     }
     let username = validate::username(&req.username)?;
     validate::password(&req.password)?;
@@ -74,7 +86,10 @@ pub async fn register(
             created_at: Timestamp::now(),
         })
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(session(&state, &user, None).await?)))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(session(&state, &user, None).await?),
+    ))
 }
 
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
@@ -93,7 +108,10 @@ pub async fn login(
     let user = state.store.user_by_username(&username).await?;
     let ok = state
         .passwords
-        .verify(user.as_ref().and_then(|u| u.password_hash.as_deref()), &req.password)
+        .verify(
+            user.as_ref().and_then(|u| u.password_hash.as_deref()),
+            &req.password,
+        )
         .await?;
     match (ok, user) {
         (true, Some(user)) => Ok(axum::Json(session(&state, &user, None).await?)),
@@ -103,7 +121,10 @@ pub async fn login(
 
 #[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = AuthResponse), (status = 401, body = ErrorBody)))]
-pub async fn refresh(State(state): State<AppState>, Json(req): Json<RefreshRequest>) -> AppResult<axum::Json<AuthResponse>> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    Json(req): Json<RefreshRequest>,
+) -> AppResult<axum::Json<AuthResponse>> {
     if req.refresh_token.len() > 256 {
         return Err(AppError::Unauthenticated("invalid refresh token"));
     }
@@ -116,9 +137,17 @@ pub async fn refresh(State(state): State<AppState>, Json(req): Json<RefreshReque
         created_at: now,
         expires_at: Timestamp(now.millis() + state.config.refresh_token_ttl_secs as i64 * 1000),
     };
-    match state.store.rotate_refresh_token(&sha256_hex(&req.refresh_token), row).await? {
+    match state
+        .store
+        .rotate_refresh_token(&sha256_hex(&req.refresh_token), row)
+        .await?
+    {
         RotateOutcome::Rotated { user_id } => {
-            let user = state.store.user_by_id(&user_id).await?.ok_or(AppError::Unauthenticated("invalid refresh token"))?;
+            let user = state
+                .store
+                .user_by_id(&user_id)
+                .await?
+                .ok_or(AppError::Unauthenticated("invalid refresh token"))?;
             Ok(axum::Json(AuthResponse {
                 user: user.to_wire(),
                 access_token: state.tokens.issue_access(&user.id, user.role)?,
@@ -128,7 +157,9 @@ pub async fn refresh(State(state): State<AppState>, Json(req): Json<RefreshReque
         }
         RotateOutcome::Reused => {
             tracing::warn!("refresh token reused; family revoked");
-            Err(AppError::Unauthenticated("refresh token already used; sign in again"))
+            Err(AppError::Unauthenticated(
+                "refresh token already used; sign in again",
+            ))
         }
         RotateOutcome::Invalid => Err(AppError::Unauthenticated("invalid refresh token")),
     }
@@ -136,9 +167,15 @@ pub async fn refresh(State(state): State<AppState>, Json(req): Json<RefreshReque
 
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body = RefreshRequest,
     responses((status = 204), (status = 400, body = ErrorBody)))]
-pub async fn logout(State(state): State<AppState>, Json(req): Json<RefreshRequest>) -> AppResult<StatusCode> {
+pub async fn logout(
+    State(state): State<AppState>,
+    Json(req): Json<RefreshRequest>,
+) -> AppResult<StatusCode> {
     if req.refresh_token.len() <= 256 {
-        state.store.revoke_refresh_family(&sha256_hex(&req.refresh_token)).await?;
+        state
+            .store
+            .revoke_refresh_family(&sha256_hex(&req.refresh_token))
+            .await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,8 +11,9 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use base64::Engine as _;
 use parley_protocol::{
-    AddMembersRequest, ChangeRoleRequest, Conversation, ConversationList, CreateConversationRequest, ErrorBody, Member,
-    MemberList, MuteRequest, MuteResponse, ReadRequest, ReadResponse, Timestamp, UnreadSummary, UpdateConversationRequest,
+    AddMembersRequest, ChangeRoleRequest, Conversation, ConversationList,
+    CreateConversationRequest, ErrorBody, Member, MemberList, MuteRequest, MuteResponse,
+    ReadRequest, ReadResponse, Timestamp, UnreadSummary, UpdateConversationRequest,
 };
 use serde::Deserialize;
 
@@ -21,14 +22,25 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL
 #[utoipa::path(post, path = "/conversations", tag = "conversations", request_body = CreateConversationRequest,
     responses((status = 201, body = Conversation), (status = 200, body = Conversation, description = "the direct conversation already existed"),
         (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn create(State(state): State<AppState>, Auth(who): Auth, Json(req): Json<CreateConversationRequest>) -> AppResult<impl IntoResponse> {
+pub async fn create(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Json(req): Json<CreateConversationRequest>,
+) -> AppResult<impl IntoResponse> {
     let now = Timestamp::now();
     match req {
         CreateConversationRequest::Direct { user_id } => {
             AppState::check_id(&user_id, "user")?;
-            let (id, created) = state.store.get_or_create_direct(&ids::new_id(), &who.user_id, &user_id, now).await?;
+            let (id, created) = state
+                .store
+                .get_or_create_direct(&ids::new_id(), &who.user_id, &user_id, now)
+                .await?;
             let view = state.store.conversation(&who.user_id, &id).await?;
-            let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+            let status = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
             Ok((status, axum::Json(view)))
         }
         CreateConversationRequest::Group { title, member_ids } => {
@@ -43,14 +55,26 @@ pub async fn create(State(state): State<AppState>, Auth(who): Auth, Json(req): J
             }
             let max = state.config.limits.group_max_members as usize;
             if members.len() + 1 < 3 {
-                return Err(AppError::invalid("member_ids", "a group needs at least 2 other members"));
+                return Err(AppError::invalid(
+                    "member_ids",
+                    "a group needs at least 2 other members",
+                ));
             }
             if members.len() + 1 > max {
-                return Err(AppError::invalid("member_ids", format!("a group has at most {max} members")));
+                return Err(AppError::invalid(
+                    "member_ids",
+                    format!("a group has at most {max} members"),
+                ));
             }
             let id = ids::new_id();
-            state.store.create_group(&id, &who.user_id, &title, &members, now).await?;
-            Ok((StatusCode::CREATED, axum::Json(state.store.conversation(&who.user_id, &id).await?)))
+            state
+                .store
+                .create_group(&id, &who.user_id, &title, &members, now)
+                .await?;
+            Ok((
+                StatusCode::CREATED,
+                axum::Json(state.store.conversation(&who.user_id, &id).await?),
+            ))
         }
     }
 }
@@ -62,44 +86,86 @@ pub struct ListParams {
 }
 
 fn decode_cursor(raw: Option<&str>) -> AppResult<Option<ActivityCursor>> {
-    let Some(raw) = raw.filter(|c| !c.is_empty()) else { return Ok(None) };
+    let Some(raw) = raw.filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
     let bad = || AppError::invalid("cursor", "invalid cursor");
     let text = String::from_utf8(B64.decode(raw).map_err(|_| bad())?).map_err(|_| bad())?;
     let (at, id) = text.split_once('|').ok_or_else(bad)?;
-    Ok(Some(ActivityCursor { last_activity_ms: at.parse().map_err(|_| bad())?, id: id.to_string() }))
+    Ok(Some(ActivityCursor {
+        last_activity_ms: at.parse().map_err(|_| bad())?,
+        id: id.to_string(),
+    }))
 }
 
 #[utoipa::path(get, path = "/conversations", tag = "conversations",
     params(("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query)),
     responses((status = 200, body = ConversationList), (status = 400, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, Auth(who): Auth, Query(p): Query<ListParams>) -> AppResult<axum::Json<ConversationList>> {
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Query(p): Query<ListParams>,
+) -> AppResult<axum::Json<ConversationList>> {
     let limit = page_limit(p.limit.as_deref())?;
     let cursor = decode_cursor(p.cursor.as_deref())?;
-    let (conversations, next) = state.store.list_conversations(&who.user_id, cursor, limit).await?;
+    let (conversations, next) = state
+        .store
+        .list_conversations(&who.user_id, cursor, limit)
+        .await?;
     let next_cursor = next.map(|c| B64.encode(format!("{}|{}", c.last_activity_ms, c.id)));
-    Ok(axum::Json(ConversationList { conversations, next_cursor }))
+    Ok(axum::Json(ConversationList {
+        conversations,
+        next_cursor,
+    }))
 }
 
 #[utoipa::path(get, path = "/conversations/unread", tag = "conversations", responses((status = 200, body = UnreadSummary)))]
-pub async fn unread(State(state): State<AppState>, Auth(who): Auth) -> AppResult<axum::Json<UnreadSummary>> {
+pub async fn unread(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+) -> AppResult<axum::Json<UnreadSummary>> {
     Ok(axum::Json(state.store.unread_summary(&who.user_id).await?))
 }
 
 #[utoipa::path(get, path = "/conversations/{id}", tag = "conversations", params(("id" = String, Path)),
     responses((status = 200, body = Conversation), (status = 404, body = ErrorBody)))]
-pub async fn get(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<String>) -> AppResult<axum::Json<Conversation>> {
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> AppResult<axum::Json<Conversation>> {
     AppState::check_id(&id, "conversation")?;
-    Ok(axum::Json(state.store.conversation(&who.user_id, &id).await?))
+    Ok(axum::Json(
+        state.store.conversation(&who.user_id, &id).await?,
+    ))
 }
 
 #[utoipa::path(patch, path = "/conversations/{id}", tag = "conversations", params(("id" = String, Path)), request_body = UpdateConversationRequest,
     responses((status = 200, body = Conversation), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn update(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<String>, Json(req): Json<UpdateConversationRequest>) -> AppResult<axum::Json<Conversation>> {
+pub async fn update(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Json(req): Json<UpdateConversationRequest>,
+) -> AppResult<axum::Json<Conversation>> {
     AppState::check_id(&id, "conversation")?;
-    let title = req.title.as_deref().map(|t| validate::label("title", t, 100)).transpose()?;
-    let avatar = req.avatar_url.as_deref().map(|u| validate::url("avatar_url", u)).transpose()?;
-    state.store.update_conversation(&who.user_id, &id, title, avatar, Timestamp::now()).await?;
-    Ok(axum::Json(state.store.conversation(&who.user_id, &id).await?))
+    let title = req
+        .title
+        .as_deref()
+        .map(|t| validate::label("title", t, 100))
+        .transpose()?;
+    let avatar = req
+        .avatar_url
+        .as_deref()
+        .map(|u| validate::url("avatar_url", u))
+        .transpose()?;
+    state
+        .store
+        .update_conversation(&who.user_id, &id, title, avatar, Timestamp::now())
+        .await?;
+    Ok(axum::Json(
+        state.store.conversation(&who.user_id, &id).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -111,74 +177,151 @@ pub struct MemberParams {
 #[utoipa::path(get, path = "/conversations/{id}/members", tag = "conversations",
     params(("id" = String, Path), ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query)),
     responses((status = 200, body = MemberList), (status = 404, body = ErrorBody)))]
-pub async fn members(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<String>, Query(p): Query<MemberParams>) -> AppResult<axum::Json<MemberList>> {
+pub async fn members(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Query(p): Query<MemberParams>,
+) -> AppResult<axum::Json<MemberList>> {
     AppState::check_id(&id, "conversation")?;
     let limit = page_limit(p.limit.as_deref())?;
     let after = match p.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => Some(
-            B64.decode(c).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(|| AppError::invalid("cursor", "invalid cursor"))?,
+            B64.decode(c)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| AppError::invalid("cursor", "invalid cursor"))?,
         ),
     };
-    let mut members = state.store.members(&who.user_id, &id, after, limit + 1).await?;
+    let mut members = state
+        .store
+        .members(&who.user_id, &id, after, limit + 1)
+        .await?;
     let more = members.len() > limit as usize;
     members.truncate(limit as usize);
-    let next_cursor = if more { members.last().map(|m| B64.encode(&m.user_id)) } else { None };
-    Ok(axum::Json(MemberList { members, next_cursor }))
+    let next_cursor = if more {
+        members.last().map(|m| B64.encode(&m.user_id))
+    } else {
+        None
+    };
+    Ok(axum::Json(MemberList {
+        members,
+        next_cursor,
+    }))
 }
 
 #[utoipa::path(post, path = "/conversations/{id}/members", tag = "conversations", params(("id" = String, Path)), request_body = AddMembersRequest,
     responses((status = 200, body = MemberList), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn add_members(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<String>, Json(req): Json<AddMembersRequest>) -> AppResult<axum::Json<MemberList>> {
+pub async fn add_members(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Json(req): Json<AddMembersRequest>,
+) -> AppResult<axum::Json<MemberList>> {
     AppState::check_id(&id, "conversation")?;
-    if req.user_ids.is_empty() || req.user_ids.len() > state.config.limits.group_max_members as usize {
-        return Err(AppError::invalid("user_ids", "user_ids must name 1 or more users"));
+    if req.user_ids.is_empty()
+        || req.user_ids.len() > state.config.limits.group_max_members as usize
+    {
+        return Err(AppError::invalid(
+            "user_ids",
+            "user_ids must name 1 or more users",
+        ));
     }
     for u in &req.user_ids {
         AppState::check_id(u, "user")?;
     }
     state
         .store
-        .add_members(&who.user_id, &id, &req.user_ids, state.config.limits.group_max_members, Timestamp::now())
+        .add_members(
+            &who.user_id,
+            &id,
+            &req.user_ids,
+            state.config.limits.group_max_members,
+            Timestamp::now(),
+        )
         .await?;
-    let members = state.store.members(&who.user_id, &id, None, parley_protocol::limits::MAX_PAGE).await?;
-    Ok(axum::Json(MemberList { next_cursor: None, members }))
+    let members = state
+        .store
+        .members(&who.user_id, &id, None, parley_protocol::limits::MAX_PAGE)
+        .await?;
+    Ok(axum::Json(MemberList {
+        next_cursor: None,
+        members,
+    }))
 }
 
 #[utoipa::path(delete, path = "/conversations/{id}/members/{user_id}", tag = "conversations",
     params(("id" = String, Path), ("user_id" = String, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn remove_member(State(state): State<AppState>, Auth(who): Auth, Path((id, user_id)): Path<(String, String)>) -> AppResult<StatusCode> {
+pub async fn remove_member(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path((id, user_id)): Path<(String, String)>,
+) -> AppResult<StatusCode> {
     AppState::check_id(&id, "conversation")?;
     AppState::check_id(&user_id, "member")?;
-    state.store.remove_member(&who.user_id, &id, &user_id, Timestamp::now()).await?;
+    state
+        .store
+        .remove_member(&who.user_id, &id, &user_id, Timestamp::now())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(patch, path = "/conversations/{id}/members/{user_id}", tag = "conversations",
     params(("id" = String, Path), ("user_id" = String, Path)), request_body = ChangeRoleRequest,
     responses((status = 200, body = Member), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn change_role(State(state): State<AppState>, Auth(who): Auth, Path((id, user_id)): Path<(String, String)>, Json(req): Json<ChangeRoleRequest>) -> AppResult<axum::Json<Member>> {
+pub async fn change_role(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path((id, user_id)): Path<(String, String)>,
+    Json(req): Json<ChangeRoleRequest>,
+) -> AppResult<axum::Json<Member>> {
     AppState::check_id(&id, "conversation")?;
     AppState::check_id(&user_id, "member")?;
-    state.store.change_role(&who.user_id, &id, &user_id, req.role, Timestamp::now()).await?;
-    let members = state.store.members(&who.user_id, &id, None, u32::MAX).await?;
-    members.into_iter().find(|m| m.user_id == user_id).map(axum::Json).ok_or(AppError::NotFound("member"))
+    state
+        .store
+        .change_role(&who.user_id, &id, &user_id, req.role, Timestamp::now())
+        .await?;
+    let members = state
+        .store
+        .members(&who.user_id, &id, None, u32::MAX)
+        .await?;
+    members
+        .into_iter()
+        .find(|m| m.user_id == user_id)
+        .map(axum::Json)
+        .ok_or(AppError::NotFound("member"))
 }
 
 #[utoipa::path(post, path = "/conversations/{id}/read", tag = "conversations", params(("id" = String, Path)), request_body = ReadRequest,
     responses((status = 200, body = ReadResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn read(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<String>, Json(req): Json<ReadRequest>) -> AppResult<axum::Json<ReadResponse>> {
+pub async fn read(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Json(req): Json<ReadRequest>,
+) -> AppResult<axum::Json<ReadResponse>> {
     AppState::check_id(&id, "conversation")?;
     if req.seq < 0 {
         return Err(AppError::invalid("seq", "seq must not be negative"));
     }
-    Ok(axum::Json(state.store.mark_read(&who.user_id, &id, req.seq as u64, Timestamp::now()).await?))
+    Ok(axum::Json(
+        state
+            .store
+            .mark_read(&who.user_id, &id, req.seq as u64, Timestamp::now())
+            .await?,
+    ))
 }
 
 #[utoipa::path(put, path = "/conversations/{id}/mute", tag = "conversations", params(("id" = String, Path)), request_body = MuteRequest,
     responses((status = 200, body = MuteResponse), (status = 404, body = ErrorBody)))]
-pub async fn mute(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<String>, Json(req): Json<MuteRequest>) -> AppResult<axum::Json<MuteResponse>> {
+pub async fn mute(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Json(req): Json<MuteRequest>,
+) -> AppResult<axum::Json<MuteResponse>> {
     AppState::check_id(&id, "conversation")?;
     let muted_until = state.store.set_mute(&who.user_id, &id, req.until).await?;
     Ok(axum::Json(MuteResponse { muted_until }))

@@ -21,7 +21,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
             .and_then(|v| v.to_str().ok())
             .map(|v| {
                 let essence = v.split(';').next().unwrap_or("").trim();
-                essence.eq_ignore_ascii_case("application/json") || essence.to_ascii_lowercase().ends_with("+json")
+                essence.eq_ignore_ascii_case("application/json")
+                    || essence.to_ascii_lowercase().ends_with("+json")
             })
             .unwrap_or(false);
         if !is_json {
@@ -34,7 +35,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 AppError::PayloadTooLarge("request body is too large".into())
             } else {
-                AppError::Invalid { field: None, message: "could not read the request body".into() }
+                AppError::Invalid {
+                    field: None,
+                    message: "could not read the request body".into(),
+                }
             }
         })?;
         parse_json(&bytes).map(Json)
@@ -53,7 +57,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
             }
             _ => strip_position(&inner.to_string()),
         };
-        let field = (!path.is_empty() && path != ".").then_some(path).or_else(|| missing_field(&message));
+        let field = (!path.is_empty() && path != ".")
+            .then_some(path)
+            .or_else(|| missing_field(&message));
         AppError::Invalid { field, message }
     })
 }
@@ -93,13 +99,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let q = parts.uri.query().unwrap_or("");
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(q.as_bytes()));
-        serde_path_to_error::deserialize(de).map(Query).map_err(|e| {
-            let path = e.path().to_string();
-            AppError::Invalid {
-                field: (!path.is_empty() && path != ".").then_some(path),
-                message: format!("invalid query: {}", e.into_inner()),
-            }
-        })
+        serde_path_to_error::deserialize(de)
+            .map(Query)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                AppError::Invalid {
+                    field: (!path.is_empty() && path != ".").then_some(path),
+                    message: format!("invalid query: {}", e.into_inner()),
+                }
+            })
     }
 }
 
@@ -109,7 +117,10 @@ pub fn page_limit(raw: Option<&str>) -> Result<u32, AppError> {
         None | Some("") => Ok(parley_protocol::limits::DEFAULT_PAGE),
         Some(s) => match s.parse::<u32>() {
             Ok(n) if (1..=parley_protocol::limits::MAX_PAGE).contains(&n) => Ok(n),
-            _ => Err(AppError::invalid("limit", "limit must be an integer from 1 to 200")),
+            _ => Err(AppError::invalid(
+                "limit",
+                "limit must be an integer from 1 to 200",
+            )),
         },
     }
 }
@@ -118,9 +129,8 @@ pub fn page_limit(raw: Option<&str>) -> Result<u32, AppError> {
 pub fn seq_param(field: &str, raw: Option<&str>) -> Result<Option<u64>, AppError> {
     match raw {
         None | Some("") => Ok(None),
-        Some(s) => s
-            .parse::<u64>()
-            .map(Some)
-            .map_err(|_| AppError::invalid(field, format!("{field} must be a non-negative integer"))),
+        Some(s) => s.parse::<u64>().map(Some).map_err(|_| {
+            AppError::invalid(field, format!("{field} must be a non-negative integer"))
+        }),
     }
 }

@@ -10,17 +10,26 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use parley_protocol::{
-    EditMessageRequest, ErrorBody, EventPage, Message, MessageContext, MessagePage, ReactionResponse, SendMessageRequest,
-    Timestamp,
+    EditMessageRequest, ErrorBody, EventPage, Message, MessageContext, MessagePage,
+    ReactionResponse, SendMessageRequest, Timestamp,
 };
 use serde::Deserialize;
 
 #[utoipa::path(post, path = "/conversations/{id}/messages", tag = "messages", params(("id" = String, Path)), request_body = SendMessageRequest,
     responses((status = 201, body = Message), (status = 200, body = Message, description = "a retry of an earlier send with the same client_id"),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
-pub async fn send(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<String>, Json(req): Json<SendMessageRequest>) -> AppResult<impl IntoResponse> {
+pub async fn send(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Json(req): Json<SendMessageRequest>,
+) -> AppResult<impl IntoResponse> {
     let (message, created) = state.send_message(&who, &id, req, None).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, axum::Json(message)))
 }
 
@@ -34,16 +43,31 @@ pub struct HistoryParams {
 #[utoipa::path(get, path = "/conversations/{id}/messages", tag = "messages",
     params(("id" = String, Path), ("before" = Option<u64>, Query), ("after" = Option<u64>, Query), ("limit" = Option<u32>, Query)),
     responses((status = 200, body = MessagePage), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn history(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<String>, Query(p): Query<HistoryParams>) -> AppResult<axum::Json<MessagePage>> {
+pub async fn history(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Query(p): Query<HistoryParams>,
+) -> AppResult<axum::Json<MessagePage>> {
     AppState::check_id(&id, "conversation")?;
     let limit = page_limit(p.limit.as_deref())?;
-    let page = match (seq_param("before", p.before.as_deref())?, seq_param("after", p.after.as_deref())?) {
-        (Some(_), Some(_)) => return Err(AppError::invalid("before", "give before or after, not both")),
+    let page = match (
+        seq_param("before", p.before.as_deref())?,
+        seq_param("after", p.after.as_deref())?,
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(AppError::invalid(
+                "before",
+                "give before or after, not both",
+            ));
+        }
         (Some(b), None) => HistoryPage::Before(b),
         (None, Some(a)) => HistoryPage::After(a),
         (None, None) => HistoryPage::Latest,
     };
-    Ok(axum::Json(state.store.messages(&who.user_id, &id, page, limit).await?))
+    Ok(axum::Json(
+        state.store.messages(&who.user_id, &id, page, limit).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -55,16 +79,27 @@ pub struct EventParams {
 #[utoipa::path(get, path = "/conversations/{id}/events", tag = "messages",
     params(("id" = String, Path), ("after" = Option<u64>, Query), ("limit" = Option<u32>, Query)),
     responses((status = 200, body = EventPage), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn events(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<String>, Query(p): Query<EventParams>) -> AppResult<axum::Json<EventPage>> {
+pub async fn events(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Query(p): Query<EventParams>,
+) -> AppResult<axum::Json<EventPage>> {
     AppState::check_id(&id, "conversation")?;
     let limit = page_limit(p.limit.as_deref())?;
     let after = seq_param("after", p.after.as_deref())?.unwrap_or(0);
-    Ok(axum::Json(state.store.events(&who.user_id, &id, after, limit).await?))
+    Ok(axum::Json(
+        state.store.events(&who.user_id, &id, after, limit).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/messages/{id}", tag = "messages", params(("id" = String, Path)),
     responses((status = 200, body = Message), (status = 404, body = ErrorBody)))]
-pub async fn get(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<String>) -> AppResult<axum::Json<Message>> {
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> AppResult<axum::Json<Message>> {
     AppState::check_id(&id, "message")?;
     Ok(axum::Json(state.store.message(&who.user_id, &id).await?))
 }
@@ -76,46 +111,95 @@ pub struct ContextParams {
 
 #[utoipa::path(get, path = "/messages/{id}/context", tag = "messages", params(("id" = String, Path), ("limit" = Option<u32>, Query)),
     responses((status = 200, body = MessageContext), (status = 404, body = ErrorBody)))]
-pub async fn context(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<String>, Query(p): Query<ContextParams>) -> AppResult<axum::Json<MessageContext>> {
+pub async fn context(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Query(p): Query<ContextParams>,
+) -> AppResult<axum::Json<MessageContext>> {
     AppState::check_id(&id, "message")?;
     let limit = match p.limit.as_deref() {
         None | Some("") => 10,
         other => page_limit(other)?.min(100),
     };
-    Ok(axum::Json(state.store.message_context(&who.user_id, &id, limit).await?))
+    Ok(axum::Json(
+        state
+            .store
+            .message_context(&who.user_id, &id, limit)
+            .await?,
+    ))
 }
 
 #[utoipa::path(patch, path = "/messages/{id}", tag = "messages", params(("id" = String, Path)), request_body = EditMessageRequest,
     responses((status = 200, body = Message), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn edit(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<String>, Json(req): Json<EditMessageRequest>) -> AppResult<axum::Json<Message>> {
+pub async fn edit(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Json(req): Json<EditMessageRequest>,
+) -> AppResult<axum::Json<Message>> {
     AppState::check_id(&id, "message")?;
     validate::message_text(&req.text, state.config.limits.message_chars)?;
     let window_ms = state.config.limits.edit_window_secs as i64 * 1000;
-    Ok(axum::Json(state.store.edit_message(&who.user_id, &id, &req.text, window_ms, Timestamp::now()).await?))
+    Ok(axum::Json(
+        state
+            .store
+            .edit_message(&who.user_id, &id, &req.text, window_ms, Timestamp::now())
+            .await?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/messages/{id}", tag = "messages", params(("id" = String, Path)),
     responses((status = 200, body = Message, description = "the tombstone"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn delete(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<String>) -> AppResult<axum::Json<Message>> {
+pub async fn delete(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> AppResult<axum::Json<Message>> {
     AppState::check_id(&id, "message")?;
-    Ok(axum::Json(state.store.delete_message(&who.user_id, &id, Timestamp::now()).await?))
+    Ok(axum::Json(
+        state
+            .store
+            .delete_message(&who.user_id, &id, Timestamp::now())
+            .await?,
+    ))
 }
 
-async fn react(state: AppState, user: &str, id: &str, emoji: &str, add: bool) -> AppResult<axum::Json<ReactionResponse>> {
+async fn react(
+    state: AppState,
+    user: &str,
+    id: &str,
+    emoji: &str,
+    add: bool,
+) -> AppResult<axum::Json<ReactionResponse>> {
     AppState::check_id(id, "message")?;
     validate::emoji(emoji)?;
-    let reactions = state.store.react(user, id, emoji, add, Timestamp::now()).await?;
-    Ok(axum::Json(ReactionResponse { message_id: id.to_string(), reactions }))
+    let reactions = state
+        .store
+        .react(user, id, emoji, add, Timestamp::now())
+        .await?;
+    Ok(axum::Json(ReactionResponse {
+        message_id: id.to_string(),
+        reactions,
+    }))
 }
 
 #[utoipa::path(put, path = "/messages/{id}/reactions/{emoji}", tag = "messages", params(("id" = String, Path), ("emoji" = String, Path)),
     responses((status = 200, body = ReactionResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn add_reaction(State(state): State<AppState>, Auth(who): Auth, Path((id, emoji)): Path<(String, String)>) -> AppResult<axum::Json<ReactionResponse>> {
+pub async fn add_reaction(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path((id, emoji)): Path<(String, String)>,
+) -> AppResult<axum::Json<ReactionResponse>> {
     react(state, &who.user_id, &id, &emoji, true).await
 }
 
 #[utoipa::path(delete, path = "/messages/{id}/reactions/{emoji}", tag = "messages", params(("id" = String, Path), ("emoji" = String, Path)),
     responses((status = 200, body = ReactionResponse), (status = 404, body = ErrorBody)))]
-pub async fn remove_reaction(State(state): State<AppState>, Auth(who): Auth, Path((id, emoji)): Path<(String, String)>) -> AppResult<axum::Json<ReactionResponse>> {
+pub async fn remove_reaction(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path((id, emoji)): Path<(String, String)>,
+) -> AppResult<axum::Json<ReactionResponse>> {
     react(state, &who.user_id, &id, &emoji, false).await
 }

@@ -43,7 +43,12 @@ impl utoipa::Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }
@@ -64,7 +69,10 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(conversations::unread))
         .routes(routes!(conversations::get, conversations::update))
         .routes(routes!(conversations::members, conversations::add_members))
-        .routes(routes!(conversations::remove_member, conversations::change_role))
+        .routes(routes!(
+            conversations::remove_member,
+            conversations::change_role
+        ))
         .routes(routes!(conversations::read))
         .routes(routes!(conversations::mute))
         .routes(routes!(messages::send, messages::history))
@@ -86,10 +94,18 @@ pub fn router(state: AppState) -> Router {
     let (api, doc) = api();
     let doc = Arc::new(doc.to_pretty_json().unwrap_or_else(|_| "{}".into()));
     let api = api
-        .route("/openapi.json", get(move || {
-            let doc = doc.clone();
-            async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned()) }
-        }))
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        doc.as_str().to_owned(),
+                    )
+                }
+            }),
+        )
         .route("/gateway", get(gateway::upgrade))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
@@ -119,6 +135,8 @@ async fn not_found() -> AppError {
 }
 
 async fn method_not_allowed() -> Response {
-    let body = ErrorBody { error: ApiError::new(ErrorCode::InvalidRequest, "method not allowed on this path") };
+    let body = ErrorBody {
+        error: ApiError::new(ErrorCode::InvalidRequest, "method not allowed on this path"),
+    };
     (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
 }

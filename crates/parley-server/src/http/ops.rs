@@ -7,7 +7,10 @@ use parley_protocol::HealthResponse;
 use serde_json::json;
 
 pub async fn healthz() -> axum::Json<HealthResponse> {
-    axum::Json(HealthResponse { status: "ok".into(), checks: json!({}) })
+    axum::Json(HealthResponse {
+        status: "ok".into(),
+        checks: json!({}),
+    })
 }
 
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, axum::Json<HealthResponse>) {
@@ -24,5 +27,12 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, axum::Json<He
             "connections": state.fanout.registry().connection_count(),
         }),
     };
-    (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, axum::Json(body))
+    (
+        if ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        axum::Json(body),
+    )
 }

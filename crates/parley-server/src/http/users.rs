@@ -13,27 +13,61 @@ use serde::Deserialize;
 
 #[utoipa::path(get, path = "/users/me", tag = "users", responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
 pub async fn me(State(state): State<AppState>, Auth(who): Auth) -> AppResult<axum::Json<User>> {
-    let u = state.store.user_by_id(&who.user_id).await?.ok_or(AppError::Unauthenticated("account no longer exists"))?;
+    let u = state
+        .store
+        .user_by_id(&who.user_id)
+        .await?
+        .ok_or(AppError::Unauthenticated("account no longer exists"))?;
     Ok(axum::Json(u.to_wire()))
 }
 
 #[utoipa::path(patch, path = "/users/me", tag = "users", request_body = UpdateMeRequest,
     responses((status = 200, body = User), (status = 400, body = ErrorBody)))]
-pub async fn update_me(State(state): State<AppState>, Auth(who): Auth, Json(req): Json<UpdateMeRequest>) -> AppResult<axum::Json<User>> {
+pub async fn update_me(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Json(req): Json<UpdateMeRequest>,
+) -> AppResult<axum::Json<User>> {
     let patch = UserPatch {
-        display_name: req.display_name.as_deref().map(|d| validate::label("display_name", d, 64)).transpose()?,
-        avatar_url: req.avatar_url.as_deref().map(|u| validate::url("avatar_url", u)).transpose()?,
-        about: req.about.as_deref().map(|a| validate::free_text("about", a, 500)).transpose()?,
+        display_name: req
+            .display_name
+            .as_deref()
+            .map(|d| validate::label("display_name", d, 64))
+            .transpose()?,
+        avatar_url: req
+            .avatar_url
+            .as_deref()
+            .map(|u| validate::url("avatar_url", u))
+            .transpose()?,
+        about: req
+            .about
+            .as_deref()
+            .map(|a| validate::free_text("about", a, 500))
+            .transpose()?,
         role: None,
     };
-    Ok(axum::Json(state.store.update_user(&who.user_id, patch).await?.to_wire()))
+    Ok(axum::Json(
+        state
+            .store
+            .update_user(&who.user_id, patch)
+            .await?
+            .to_wire(),
+    ))
 }
 
 #[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = String, Path)),
     responses((status = 200, body = User), (status = 404, body = ErrorBody)))]
-pub async fn user(State(state): State<AppState>, Auth(_): Auth, Path(id): Path<String>) -> AppResult<axum::Json<User>> {
+pub async fn user(
+    State(state): State<AppState>,
+    Auth(_): Auth,
+    Path(id): Path<String>,
+) -> AppResult<axum::Json<User>> {
     AppState::check_id(&id, "user")?;
-    let u = state.store.user_by_id(&id).await?.ok_or(AppError::NotFound("user"))?;
+    let u = state
+        .store
+        .user_by_id(&id)
+        .await?
+        .ok_or(AppError::NotFound("user"))?;
     Ok(axum::Json(u.to_wire()))
 }
 
@@ -47,11 +81,18 @@ pub struct SearchParams {
 #[utoipa::path(get, path = "/users", tag = "users",
     params(("query" = Option<String>, Query), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = UserList), (status = 400, body = ErrorBody)))]
-pub async fn search(State(state): State<AppState>, Auth(_): Auth, Query(p): Query<SearchParams>) -> AppResult<axum::Json<UserList>> {
+pub async fn search(
+    State(state): State<AppState>,
+    Auth(_): Auth,
+    Query(p): Query<SearchParams>,
+) -> AppResult<axum::Json<UserList>> {
     let limit = page_limit(p.limit.as_deref())?;
     let query = p.query.unwrap_or_default();
     if query.chars().count() > 64 || query.chars().any(char::is_control) {
-        return Err(AppError::invalid("query", "query must be at most 64 characters"));
+        return Err(AppError::invalid(
+            "query",
+            "query must be at most 64 characters",
+        ));
     }
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let after = match p.cursor.as_deref() {
@@ -63,9 +104,20 @@ pub async fn search(State(state): State<AppState>, Auth(_): Auth, Query(p): Quer
                 .ok_or_else(|| AppError::invalid("cursor", "invalid cursor"))?,
         ),
     };
-    let rows = state.store.search_users(&query.to_lowercase(), after, limit + 1).await?;
+    let rows = state
+        .store
+        .search_users(&query.to_lowercase(), after, limit + 1)
+        .await?;
     let more = rows.len() > limit as usize;
-    let users: Vec<User> = rows.iter().take(limit as usize).map(|u| u.to_wire()).collect();
-    let next_cursor = if more { users.last().map(|u| b64.encode(&u.username)) } else { None };
+    let users: Vec<User> = rows
+        .iter()
+        .take(limit as usize)
+        .map(|u| u.to_wire())
+        .collect();
+    let next_cursor = if more {
+        users.last().map(|u| b64.encode(&u.username))
+    } else {
+        None
+    };
     Ok(axum::Json(UserList { users, next_cursor }))
 }

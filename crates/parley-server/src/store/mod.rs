@@ -258,8 +258,13 @@ pub trait Store: Send + Sync + 'static {
         at: Timestamp,
     ) -> StoreResult<ReadResponse>;
     /// Moves delivered forward; clamps to `last_seq`. Returns the watermark.
-    async fn mark_delivered(&self, user: &str, id: &str, seq: u64, at: Timestamp)
-    -> StoreResult<u64>;
+    async fn mark_delivered(
+        &self,
+        user: &str,
+        id: &str,
+        seq: u64,
+        at: Timestamp,
+    ) -> StoreResult<u64>;
     async fn set_mute(
         &self,
         user: &str,
@@ -282,7 +287,13 @@ pub trait Store: Send + Sync + 'static {
         page: HistoryPage,
         limit: u32,
     ) -> StoreResult<MessagePage>;
-    async fn events(&self, viewer: &str, id: &str, after: u64, limit: u32) -> StoreResult<EventPage>;
+    async fn events(
+        &self,
+        viewer: &str,
+        id: &str,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<EventPage>;
     /// Stored event JSON after `after`, visible to `viewer`, ascending.
     async fn raw_events(
         &self,

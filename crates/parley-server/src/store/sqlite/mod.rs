@@ -164,17 +164,23 @@ fn message_page(
     let cols = rows::MESSAGE_COLS;
     let (sql, bound, descending) = match page {
         HistoryPage::Latest => (
-            format!("SELECT {cols} FROM messages WHERE conversation_id = ?1 AND seq >= ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4"),
+            format!(
+                "SELECT {cols} FROM messages WHERE conversation_id = ?1 AND seq >= ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4"
+            ),
             i64::MAX,
             true,
         ),
         HistoryPage::Before(s) => (
-            format!("SELECT {cols} FROM messages WHERE conversation_id = ?1 AND seq >= ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4"),
+            format!(
+                "SELECT {cols} FROM messages WHERE conversation_id = ?1 AND seq >= ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4"
+            ),
             s.min(i64::MAX as u64) as i64,
             true,
         ),
         HistoryPage::After(s) => (
-            format!("SELECT {cols} FROM messages WHERE conversation_id = ?1 AND seq >= ?2 AND seq > ?3 ORDER BY seq ASC LIMIT ?4"),
+            format!(
+                "SELECT {cols} FROM messages WHERE conversation_id = ?1 AND seq >= ?2 AND seq > ?3 ORDER BY seq ASC LIMIT ?4"
+            ),
             s.min(i64::MAX as u64) as i64,
             false,
         ),
@@ -206,7 +212,9 @@ fn raw_event_rows(
     limit: u32,
 ) -> StoreResult<Vec<(u64, String)>> {
     let me = rows::require_member(conn, conv, viewer)?;
-    let from = after.max(me.joined_seq.saturating_sub(1)).min(i64::MAX as u64) as i64;
+    let from = after
+        .max(me.joined_seq.saturating_sub(1))
+        .min(i64::MAX as u64) as i64;
     let mut stmt = conn
         .prepare_cached(
             "SELECT seq, body FROM events WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
@@ -225,11 +233,8 @@ fn raw_event_rows(
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
-        self.read(|c| {
-            c.query_row("SELECT 1", [], |_| Ok(()))
-                .map_err(db_err)
-        })
-        .await
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(db_err))
+            .await
     }
 
     async fn create_user(&self, user: NewUser) -> StoreResult<UserRow> {
@@ -244,11 +249,14 @@ impl Store for SqliteStore {
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<UserRow>> {
         let username = username.to_string();
         self.read(move |c| {
-            c.prepare_cached(&format!("SELECT {} FROM users WHERE username = ?1", rows::USER_COLS))
-                .map_err(db_err)?
-                .query_row([username], rows::user_row)
-                .optional()
-                .map_err(db_err)
+            c.prepare_cached(&format!(
+                "SELECT {} FROM users WHERE username = ?1",
+                rows::USER_COLS
+            ))
+            .map_err(db_err)?
+            .query_row([username], rows::user_row)
+            .optional()
+            .map_err(db_err)
         })
         .await
     }
@@ -261,25 +269,46 @@ impl Store for SqliteStore {
         let id = id.to_string();
         self.write(move |s, _| {
             let c = &s.conn;
-            let blank = |v: &Option<String>| v.as_ref().map(|x| if x.is_empty() { None } else { Some(x.clone()) });
+            let blank = |v: &Option<String>| {
+                v.as_ref()
+                    .map(|x| if x.is_empty() { None } else { Some(x.clone()) })
+            };
             if let Some(d) = &patch.display_name {
-                c.execute("UPDATE users SET display_name = ?2 WHERE id = ?1", params![id, d]).map_err(db_err)?;
+                c.execute(
+                    "UPDATE users SET display_name = ?2 WHERE id = ?1",
+                    params![id, d],
+                )
+                .map_err(db_err)?;
             }
             if let Some(a) = blank(&patch.avatar_url) {
-                c.execute("UPDATE users SET avatar_url = ?2 WHERE id = ?1", params![id, a]).map_err(db_err)?;
+                c.execute(
+                    "UPDATE users SET avatar_url = ?2 WHERE id = ?1",
+                    params![id, a],
+                )
+                .map_err(db_err)?;
             }
             if let Some(a) = blank(&patch.about) {
-                c.execute("UPDATE users SET about = ?2 WHERE id = ?1", params![id, a]).map_err(db_err)?;
+                c.execute("UPDATE users SET about = ?2 WHERE id = ?1", params![id, a])
+                    .map_err(db_err)?;
             }
             if let Some(r) = patch.role {
-                c.execute("UPDATE users SET role = ?2 WHERE id = ?1", params![id, r.as_str()]).map_err(db_err)?;
+                c.execute(
+                    "UPDATE users SET role = ?2 WHERE id = ?1",
+                    params![id, r.as_str()],
+                )
+                .map_err(db_err)?;
             }
             rows::user_by_id(c, &id)?.ok_or(StoreError::NotFound("user"))
         })
         .await
     }
 
-    async fn search_users(&self, prefix: &str, after_username: Option<String>, limit: u32) -> StoreResult<Vec<UserRow>> {
+    async fn search_users(
+        &self,
+        prefix: &str,
+        after_username: Option<String>,
+        limit: u32,
+    ) -> StoreResult<Vec<UserRow>> {
         let escaped: String = prefix
             .chars()
             .flat_map(|ch| match ch {
@@ -321,9 +350,14 @@ impl Store for SqliteStore {
         self.write(move |s, _| s.insert_refresh_token(&token)).await
     }
 
-    async fn rotate_refresh_token(&self, old_hash: &str, new: RefreshTokenRow) -> StoreResult<RotateOutcome> {
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        new: RefreshTokenRow,
+    ) -> StoreResult<RotateOutcome> {
         let old_hash = old_hash.to_string();
-        self.write(move |s, _| s.rotate_refresh_token(&old_hash, &new)).await
+        self.write(move |s, _| s.rotate_refresh_token(&old_hash, &new))
+            .await
     }
 
     async fn revoke_refresh_family(&self, token_hash: &str) -> StoreResult<()> {
@@ -340,8 +374,20 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn insert_api_key(&self, id: &str, name: &str, key_hash: &str, user_id: &str, at: Timestamp) -> StoreResult<()> {
-        let (id, name, key_hash, user_id) = (id.to_string(), name.to_string(), key_hash.to_string(), user_id.to_string());
+    async fn insert_api_key(
+        &self,
+        id: &str,
+        name: &str,
+        key_hash: &str,
+        user_id: &str,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        let (id, name, key_hash, user_id) = (
+            id.to_string(),
+            name.to_string(),
+            key_hash.to_string(),
+            user_id.to_string(),
+        );
         self.write(move |s, _| {
             s.conn
                 .execute(
@@ -366,22 +412,48 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn get_or_create_direct(&self, id: &str, me: &str, peer: &str, at: Timestamp) -> StoreResult<(String, bool)> {
+    async fn get_or_create_direct(
+        &self,
+        id: &str,
+        me: &str,
+        peer: &str,
+        at: Timestamp,
+    ) -> StoreResult<(String, bool)> {
         let (id, me, peer) = (id.to_string(), me.to_string(), peer.to_string());
-        self.write(move |s, out| s.get_or_create_direct(&id, &me, &peer, at, out)).await
+        self.write(move |s, out| s.get_or_create_direct(&id, &me, &peer, at, out))
+            .await
     }
 
-    async fn create_group(&self, id: &str, creator: &str, title: &str, member_ids: &[String], at: Timestamp) -> StoreResult<()> {
-        let (id, creator, title, member_ids) = (id.to_string(), creator.to_string(), title.to_string(), member_ids.to_vec());
-        self.write(move |s, out| s.create_group(&id, &creator, &title, &member_ids, at, out)).await
+    async fn create_group(
+        &self,
+        id: &str,
+        creator: &str,
+        title: &str,
+        member_ids: &[String],
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        let (id, creator, title, member_ids) = (
+            id.to_string(),
+            creator.to_string(),
+            title.to_string(),
+            member_ids.to_vec(),
+        );
+        self.write(move |s, out| s.create_group(&id, &creator, &title, &member_ids, at, out))
+            .await
     }
 
     async fn conversation(&self, viewer: &str, id: &str) -> StoreResult<Conversation> {
         let (viewer, id) = (viewer.to_string(), id.to_string());
-        self.read(move |c| rows::conversation_view(c, &viewer, &id)).await
+        self.read(move |c| rows::conversation_view(c, &viewer, &id))
+            .await
     }
 
-    async fn list_conversations(&self, viewer: &str, cursor: Option<ActivityCursor>, limit: u32) -> StoreResult<(Vec<Conversation>, Option<ActivityCursor>)> {
+    async fn list_conversations(
+        &self,
+        viewer: &str,
+        cursor: Option<ActivityCursor>,
+        limit: u32,
+    ) -> StoreResult<(Vec<Conversation>, Option<ActivityCursor>)> {
         let viewer = viewer.to_string();
         self.read(move |c| {
             let (at, id) = match &cursor {
@@ -440,12 +512,26 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn update_conversation(&self, actor: &str, id: &str, title: Option<String>, avatar_url: Option<String>, at: Timestamp) -> StoreResult<()> {
+    async fn update_conversation(
+        &self,
+        actor: &str,
+        id: &str,
+        title: Option<String>,
+        avatar_url: Option<String>,
+        at: Timestamp,
+    ) -> StoreResult<()> {
         let (actor, id) = (actor.to_string(), id.to_string());
-        self.write(move |s, out| s.update_conversation(&actor, &id, title, avatar_url, at, out)).await
+        self.write(move |s, out| s.update_conversation(&actor, &id, title, avatar_url, at, out))
+            .await
     }
 
-    async fn members(&self, viewer: &str, id: &str, after_user: Option<String>, limit: u32) -> StoreResult<Vec<Member>> {
+    async fn members(
+        &self,
+        viewer: &str,
+        id: &str,
+        after_user: Option<String>,
+        limit: u32,
+    ) -> StoreResult<Vec<Member>> {
         let (viewer, id) = (viewer.to_string(), id.to_string());
         self.read(move |c| {
             rows::require_member(c, &id, &viewer)?;
@@ -454,48 +540,110 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn add_members(&self, actor: &str, id: &str, user_ids: &[String], max_members: u32, at: Timestamp) -> StoreResult<()> {
+    async fn add_members(
+        &self,
+        actor: &str,
+        id: &str,
+        user_ids: &[String],
+        max_members: u32,
+        at: Timestamp,
+    ) -> StoreResult<()> {
         let (actor, id, user_ids) = (actor.to_string(), id.to_string(), user_ids.to_vec());
-        self.write(move |s, out| s.add_members(&actor, &id, &user_ids, max_members, at, out)).await
+        self.write(move |s, out| s.add_members(&actor, &id, &user_ids, max_members, at, out))
+            .await
     }
 
-    async fn remove_member(&self, actor: &str, id: &str, user_id: &str, at: Timestamp) -> StoreResult<()> {
+    async fn remove_member(
+        &self,
+        actor: &str,
+        id: &str,
+        user_id: &str,
+        at: Timestamp,
+    ) -> StoreResult<()> {
         let (actor, id, user_id) = (actor.to_string(), id.to_string(), user_id.to_string());
-        self.write(move |s, out| s.remove_member(&actor, &id, &user_id, at, out)).await
+        self.write(move |s, out| s.remove_member(&actor, &id, &user_id, at, out))
+            .await
     }
 
-    async fn change_role(&self, actor: &str, id: &str, user_id: &str, role: MemberRole, at: Timestamp) -> StoreResult<()> {
+    async fn change_role(
+        &self,
+        actor: &str,
+        id: &str,
+        user_id: &str,
+        role: MemberRole,
+        at: Timestamp,
+    ) -> StoreResult<()> {
         let (actor, id, user_id) = (actor.to_string(), id.to_string(), user_id.to_string());
-        self.write(move |s, out| s.change_role(&actor, &id, &user_id, role, at, out)).await
+        self.write(move |s, out| s.change_role(&actor, &id, &user_id, role, at, out))
+            .await
     }
 
-    async fn mark_read(&self, user: &str, id: &str, seq: u64, _at: Timestamp) -> StoreResult<ReadResponse> {
+    async fn mark_read(
+        &self,
+        user: &str,
+        id: &str,
+        seq: u64,
+        _at: Timestamp,
+    ) -> StoreResult<ReadResponse> {
         let (user, id) = (user.to_string(), id.to_string());
-        self.write(move |s, _| s.mark_read(&user, &id, seq, false)).await
+        self.write(move |s, _| s.mark_read(&user, &id, seq, false))
+            .await
     }
 
-    async fn mark_delivered(&self, user: &str, id: &str, seq: u64, _at: Timestamp) -> StoreResult<u64> {
+    async fn mark_delivered(
+        &self,
+        user: &str,
+        id: &str,
+        seq: u64,
+        _at: Timestamp,
+    ) -> StoreResult<u64> {
         let (user, id) = (user.to_string(), id.to_string());
-        self.write(move |s, _| s.mark_delivered(&user, &id, seq)).await
+        self.write(move |s, _| s.mark_delivered(&user, &id, seq))
+            .await
     }
 
-    async fn set_mute(&self, user: &str, id: &str, until: Option<Timestamp>) -> StoreResult<Option<Timestamp>> {
+    async fn set_mute(
+        &self,
+        user: &str,
+        id: &str,
+        until: Option<Timestamp>,
+    ) -> StoreResult<Option<Timestamp>> {
         let (user, id) = (user.to_string(), id.to_string());
         self.write(move |s, _| s.set_mute(&user, &id, until)).await
     }
 
-    async fn send_message(&self, msg: NewMessage, after_commit: Option<AfterCommit>) -> StoreResult<(Message, bool)> {
-        let hook: Option<Box<dyn FnOnce(&(Message, bool)) + Send>> =
-            after_commit.map(|h| Box::new(move |r: &(Message, bool)| h(&r.0, r.1)) as Box<dyn FnOnce(&(Message, bool)) + Send>);
-        self.writer.write(move |s, out| s.send_message(&msg, out), hook).await
+    async fn send_message(
+        &self,
+        msg: NewMessage,
+        after_commit: Option<AfterCommit>,
+    ) -> StoreResult<(Message, bool)> {
+        let hook: Option<writer::Hook<(Message, bool)>> = after_commit.map(|h| {
+            Box::new(move |r: &(Message, bool)| h(&r.0, r.1)) as writer::Hook<(Message, bool)>
+        });
+        self.writer
+            .write(move |s, out| s.send_message(&msg, out), hook)
+            .await
     }
 
-    async fn messages(&self, viewer: &str, id: &str, page: HistoryPage, limit: u32) -> StoreResult<MessagePage> {
+    async fn messages(
+        &self,
+        viewer: &str,
+        id: &str,
+        page: HistoryPage,
+        limit: u32,
+    ) -> StoreResult<MessagePage> {
         let (viewer, id) = (viewer.to_string(), id.to_string());
-        self.read(move |c| message_page(c, &viewer, &id, page, limit)).await
+        self.read(move |c| message_page(c, &viewer, &id, page, limit))
+            .await
     }
 
-    async fn events(&self, viewer: &str, id: &str, after: u64, limit: u32) -> StoreResult<EventPage> {
+    async fn events(
+        &self,
+        viewer: &str,
+        id: &str,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<EventPage> {
         let (viewer, id) = (viewer.to_string(), id.to_string());
         self.read(move |c| {
             let mut rows = raw_event_rows(c, &viewer, &id, after, limit + 1)?;
@@ -503,14 +651,22 @@ impl Store for SqliteStore {
             rows.truncate(limit as usize);
             let events = rows
                 .iter()
-                .map(|(_, body)| serde_json::from_str(body).map_err(|e| StoreError::Internal(e.to_string())))
+                .map(|(_, body)| {
+                    serde_json::from_str(body).map_err(|e| StoreError::Internal(e.to_string()))
+                })
                 .collect::<StoreResult<Vec<_>>>()?;
             Ok(EventPage { events, has_more })
         })
         .await
     }
 
-    async fn raw_events(&self, viewer: &str, id: &str, after: u64, limit: u32) -> StoreResult<Vec<(u64, bytes::Bytes)>> {
+    async fn raw_events(
+        &self,
+        viewer: &str,
+        id: &str,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<(u64, bytes::Bytes)>> {
         let (viewer, id) = (viewer.to_string(), id.to_string());
         self.read(move |c| {
             Ok(raw_event_rows(c, &viewer, &id, after, limit)?
@@ -530,12 +686,29 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn message_context(&self, viewer: &str, message_id: &str, limit: u32) -> StoreResult<MessageContext> {
+    async fn message_context(
+        &self,
+        viewer: &str,
+        message_id: &str,
+        limit: u32,
+    ) -> StoreResult<MessageContext> {
         let (viewer, message_id) = (viewer.to_string(), message_id.to_string());
         self.read(move |c| {
             let (row, _) = rows::visible_message(c, &viewer, &message_id)?;
-            let before = message_page(c, &viewer, &row.conversation_id, HistoryPage::Before(row.seq), limit)?;
-            let after = message_page(c, &viewer, &row.conversation_id, HistoryPage::After(row.seq), limit)?;
+            let before = message_page(
+                c,
+                &viewer,
+                &row.conversation_id,
+                HistoryPage::Before(row.seq),
+                limit,
+            )?;
+            let after = message_page(
+                c,
+                &viewer,
+                &row.conversation_id,
+                HistoryPage::After(row.seq),
+                limit,
+            )?;
             let message = rows::message_view(c, &viewer, &row, None)?;
             let mut messages = before.messages;
             messages.push(message.clone());
@@ -550,19 +723,43 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn edit_message(&self, actor: &str, message_id: &str, text: &str, window_ms: i64, at: Timestamp) -> StoreResult<Message> {
-        let (actor, message_id, text) = (actor.to_string(), message_id.to_string(), text.to_string());
-        self.write(move |s, out| s.edit_message(&actor, &message_id, &text, window_ms, at, out)).await
+    async fn edit_message(
+        &self,
+        actor: &str,
+        message_id: &str,
+        text: &str,
+        window_ms: i64,
+        at: Timestamp,
+    ) -> StoreResult<Message> {
+        let (actor, message_id, text) =
+            (actor.to_string(), message_id.to_string(), text.to_string());
+        self.write(move |s, out| s.edit_message(&actor, &message_id, &text, window_ms, at, out))
+            .await
     }
 
-    async fn delete_message(&self, actor: &str, message_id: &str, at: Timestamp) -> StoreResult<Message> {
+    async fn delete_message(
+        &self,
+        actor: &str,
+        message_id: &str,
+        at: Timestamp,
+    ) -> StoreResult<Message> {
         let (actor, message_id) = (actor.to_string(), message_id.to_string());
-        self.write(move |s, out| s.delete_message(&actor, &message_id, at, out)).await
+        self.write(move |s, out| s.delete_message(&actor, &message_id, at, out))
+            .await
     }
 
-    async fn react(&self, actor: &str, message_id: &str, emoji: &str, add: bool, at: Timestamp) -> StoreResult<Vec<ReactionSummary>> {
-        let (actor, message_id, emoji) = (actor.to_string(), message_id.to_string(), emoji.to_string());
-        self.write(move |s, out| s.react(&actor, &message_id, &emoji, add, at, out)).await
+    async fn react(
+        &self,
+        actor: &str,
+        message_id: &str,
+        emoji: &str,
+        add: bool,
+        at: Timestamp,
+    ) -> StoreResult<Vec<ReactionSummary>> {
+        let (actor, message_id, emoji) =
+            (actor.to_string(), message_id.to_string(), emoji.to_string());
+        self.write(move |s, out| s.react(&actor, &message_id, &emoji, add, at, out))
+            .await
     }
 
     async fn memberships(&self, user: &str) -> StoreResult<Vec<Membership>> {

@@ -153,7 +153,11 @@ impl MessageRow {
             sender_id: self.sender_id.clone(),
             client_id: self.client_id.clone(),
             kind: self.kind,
-            text: if self.deleted { None } else { self.text.clone() },
+            text: if self.deleted {
+                None
+            } else {
+                self.text.clone()
+            },
             attachments: if self.deleted {
                 Vec::new()
             } else {
@@ -171,11 +175,13 @@ impl MessageRow {
 }
 
 pub fn message_by_id(conn: &Connection, id: &str) -> StoreResult<Option<MessageRow>> {
-    conn.prepare_cached(&format!("SELECT {MESSAGE_COLS} FROM messages WHERE id = ?1"))
-        .map_err(db_err)?
-        .query_row([id], message_row)
-        .optional()
-        .map_err(db_err)
+    conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLS} FROM messages WHERE id = ?1"
+    ))
+    .map_err(db_err)?
+    .query_row([id], message_row)
+    .optional()
+    .map_err(db_err)
 }
 
 /// A message the viewer may see: they are a member and it is not older than
@@ -194,7 +200,11 @@ pub fn visible_message(
     Ok((row, member))
 }
 
-pub fn reactions(conn: &Connection, message_id: &str, viewer: &str) -> StoreResult<Vec<ReactionSummary>> {
+pub fn reactions(
+    conn: &Connection,
+    message_id: &str,
+    viewer: &str,
+) -> StoreResult<Vec<ReactionSummary>> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT emoji, count(*), max(user_id = ?2) FROM reactions WHERE message_id = ?1
@@ -294,7 +304,15 @@ pub fn conversation_view(conn: &Connection, viewer: &str, id: &str) -> StoreResu
         )
         .map_err(db_err)?
         .query_row([id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
         })
         .map_err(db_err)?;
     let kind = ConversationKind::parse(&kind).unwrap_or(ConversationKind::Group);

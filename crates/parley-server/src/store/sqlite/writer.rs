@@ -19,6 +19,8 @@ const MAX_BATCH: usize = 512;
 
 /// Answers a job once its fate (commit or rollback) is known.
 type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
+/// Runs after a job's commit, before the batch's deliveries go out.
+pub type Hook<T> = Box<dyn FnOnce(&T) + Send>;
 type Job = Box<dyn FnOnce(&mut WriterState, &mut Vec<Delivery>) -> (bool, Completion) + Send>;
 
 #[derive(Clone)]
@@ -39,11 +41,7 @@ impl Writer {
     /// Runs `f` in the next transaction and returns its result after the
     /// commit. `after_commit` (if any) runs once committed, before the
     /// batch's deliveries go to the sink.
-    pub async fn write<T, F>(
-        &self,
-        f: F,
-        after_commit: Option<Box<dyn FnOnce(&T) + Send>>,
-    ) -> StoreResult<T>
+    pub async fn write<T, F>(&self, f: F, after_commit: Option<Hook<T>>) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut WriterState, &mut Vec<Delivery>) -> StoreResult<T> + Send + 'static,
@@ -141,7 +139,10 @@ fn run_batch(state: &mut WriterState, batch: Vec<Job>, sink: &DeliverySink) {
     let commit = if failed {
         Err("savepoint failure".to_string())
     } else {
-        state.conn.execute_batch("COMMIT").map_err(|e| e.to_string())
+        state
+            .conn
+            .execute_batch("COMMIT")
+            .map_err(|e| e.to_string())
     };
     match commit {
         Ok(()) => {

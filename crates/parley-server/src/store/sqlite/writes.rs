@@ -2,10 +2,12 @@
 //! `writer.rs`): checks, seq allocation, the event row and its delivery
 //! happen atomically, so no reader ever sees a seq without its event.
 
-use super::rows::{self, db_err, is_unique_violation, require_member, MessageRow};
 use super::WriterState;
+use super::rows::{self, MessageRow, db_err, is_unique_violation, require_member};
 use crate::delivery::{Delivery, event_frame};
-use crate::store::{NewMessage, NewUser, RefreshTokenRow, RotateOutcome, StoreError, StoreResult, UserRow};
+use crate::store::{
+    NewMessage, NewUser, RefreshTokenRow, RotateOutcome, StoreError, StoreResult, UserRow,
+};
 use parley_protocol::{
     ConversationKind, Event, MemberRole, Message, ReactionSummary, ReadResponse, ServerFrame,
     Timestamp, event_type,
@@ -45,9 +47,12 @@ impl WriterState {
             at,
             data,
         };
-        let body = serde_json::to_string(&event).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let body =
+            serde_json::to_string(&event).map_err(|e| StoreError::Internal(e.to_string()))?;
         self.conn
-            .prepare_cached("INSERT INTO events (conversation_id, seq, type, body) VALUES (?1, ?2, ?3, ?4)")
+            .prepare_cached(
+                "INSERT INTO events (conversation_id, seq, type, body) VALUES (?1, ?2, ?3, ?4)",
+            )
             .map_err(db_err)?
             .execute(params![conv, seq, kind, body])
             .map_err(db_err)?;
@@ -108,7 +113,14 @@ impl WriterState {
         })
     }
 
-    fn insert_member(&mut self, conv: &str, user: &str, role: MemberRole, joined_seq: u64, at: Timestamp) -> StoreResult<()> {
+    fn insert_member(
+        &mut self,
+        conv: &str,
+        user: &str,
+        role: MemberRole,
+        joined_seq: u64,
+        at: Timestamp,
+    ) -> StoreResult<()> {
         self.conn
             .prepare_cached(
                 "INSERT INTO members (conversation_id, user_id, role, joined_seq, joined_at, read_seq, delivered_seq, muted_until, active)
@@ -208,7 +220,11 @@ impl WriterState {
         Err(StoreError::Conflict("username taken"))
     }
 
-    pub fn rotate_refresh_token(&mut self, old_hash: &str, new: &RefreshTokenRow) -> StoreResult<RotateOutcome> {
+    pub fn rotate_refresh_token(
+        &mut self,
+        old_hash: &str,
+        new: &RefreshTokenRow,
+    ) -> StoreResult<RotateOutcome> {
         let row: Option<(String, String, i64, Option<i64>, i64)> = self
             .conn
             .prepare_cached(
@@ -268,10 +284,17 @@ impl WriterState {
         out: &mut Vec<Delivery>,
     ) -> StoreResult<(String, bool)> {
         if me == peer {
-            return Err(StoreError::Invalid { field: "user_id", message: "cannot start a direct conversation with yourself" });
+            return Err(StoreError::Invalid {
+                field: "user_id",
+                message: "cannot start a direct conversation with yourself",
+            });
         }
         self.require_user(peer)?;
-        let key = if me < peer { format!("{me}:{peer}") } else { format!("{peer}:{me}") };
+        let key = if me < peer {
+            format!("{me}:{peer}")
+        } else {
+            format!("{peer}:{me}")
+        };
         let existing: Option<String> = self
             .conn
             .prepare_cached("SELECT id FROM conversations WHERE direct_key = ?1")
@@ -364,22 +387,41 @@ impl WriterState {
             return Err(StoreError::Forbidden("only groups can be renamed"));
         }
         if !me.role.can_manage() {
-            return Err(StoreError::Forbidden("only the owner or an admin can change the group"));
+            return Err(StoreError::Forbidden(
+                "only the owner or an admin can change the group",
+            ));
         }
         let mut data = serde_json::Map::new();
         if let Some(t) = &title {
-            self.conn.execute("UPDATE conversations SET title = ?2 WHERE id = ?1", params![id, t]).map_err(db_err)?;
+            self.conn
+                .execute(
+                    "UPDATE conversations SET title = ?2 WHERE id = ?1",
+                    params![id, t],
+                )
+                .map_err(db_err)?;
             data.insert("title".into(), json!(t));
         }
         if let Some(a) = &avatar_url {
             let v = if a.is_empty() { None } else { Some(a.as_str()) };
-            self.conn.execute("UPDATE conversations SET avatar_url = ?2 WHERE id = ?1", params![id, v]).map_err(db_err)?;
+            self.conn
+                .execute(
+                    "UPDATE conversations SET avatar_url = ?2 WHERE id = ?1",
+                    params![id, v],
+                )
+                .map_err(db_err)?;
             data.insert("avatar_url".into(), json!(v));
         }
         if data.is_empty() {
             return Ok(());
         }
-        self.append_event(id, event_type::CONVERSATION_UPDATED, Some(actor), at, Value::Object(data), out)?;
+        self.append_event(
+            id,
+            event_type::CONVERSATION_UPDATED,
+            Some(actor),
+            at,
+            Value::Object(data),
+            out,
+        )?;
         Ok(())
     }
 
@@ -397,7 +439,9 @@ impl WriterState {
             return Err(StoreError::Forbidden("members can only be added to groups"));
         }
         if !me.role.can_manage() {
-            return Err(StoreError::Forbidden("only the owner or an admin can add members"));
+            return Err(StoreError::Forbidden(
+                "only the owner or an admin can add members",
+            ));
         }
         let mut new = Vec::new();
         for u in user_ids {
@@ -408,7 +452,10 @@ impl WriterState {
         }
         let count = self.members_of(id)?.len();
         if count + new.len() > max_members as usize {
-            return Err(StoreError::Invalid { field: "user_ids", message: "the group would exceed its member limit" });
+            return Err(StoreError::Invalid {
+                field: "user_ids",
+                message: "the group would exceed its member limit",
+            });
         }
         for u in &new {
             // The member row goes in first so the member receives its own
@@ -451,23 +498,27 @@ impl WriterState {
     ) -> StoreResult<()> {
         let me = require_member(&self.conn, id, actor)?;
         let kind = self.conversation_kind(id)?;
-        let them = rows::member_info(&self.conn, id, target)?.ok_or(StoreError::NotFound("member"))?;
+        let them =
+            rows::member_info(&self.conn, id, target)?.ok_or(StoreError::NotFound("member"))?;
         if kind != ConversationKind::Group {
-            return Err(StoreError::Forbidden("members can only leave or be removed from groups"));
+            return Err(StoreError::Forbidden(
+                "members can only leave or be removed from groups",
+            ));
         }
         let leaving = actor == target;
         if !leaving {
-            let allowed = match (me.role, them.role) {
-                (MemberRole::Owner, _) => true,
-                (MemberRole::Admin, MemberRole::Member) => true,
-                _ => false,
-            };
+            let allowed = matches!(
+                (me.role, them.role),
+                (MemberRole::Owner, _) | (MemberRole::Admin, MemberRole::Member)
+            );
             if !allowed {
                 return Err(StoreError::Forbidden("not allowed to remove this member"));
             }
         }
         self.conn
-            .prepare_cached("UPDATE members SET active = 0 WHERE conversation_id = ?1 AND user_id = ?2")
+            .prepare_cached(
+                "UPDATE members SET active = 0 WHERE conversation_id = ?1 AND user_id = ?2",
+            )
             .map_err(db_err)?
             .execute(params![id, target])
             .map_err(db_err)?;
@@ -509,7 +560,9 @@ impl WriterState {
 
     fn set_role(&mut self, id: &str, user: &str, role: MemberRole) -> StoreResult<()> {
         self.conn
-            .prepare_cached("UPDATE members SET role = ?3 WHERE conversation_id = ?1 AND user_id = ?2")
+            .prepare_cached(
+                "UPDATE members SET role = ?3 WHERE conversation_id = ?1 AND user_id = ?2",
+            )
             .map_err(db_err)?
             .execute(params![id, user, role.as_str()])
             .map_err(db_err)?;
@@ -529,27 +582,51 @@ impl WriterState {
         if self.conversation_kind(id)? != ConversationKind::Group {
             return Err(StoreError::Forbidden("roles exist only in groups"));
         }
-        let them = rows::member_info(&self.conn, id, target)?.ok_or(StoreError::NotFound("member"))?;
+        let them =
+            rows::member_info(&self.conn, id, target)?.ok_or(StoreError::NotFound("member"))?;
         if me.role != MemberRole::Owner {
             return Err(StoreError::Forbidden("only the owner can change roles"));
         }
         if actor == target {
-            return Err(StoreError::Invalid { field: "user_id", message: "the owner cannot change their own role; hand ownership to another member" });
+            return Err(StoreError::Invalid {
+                field: "user_id",
+                message: "the owner cannot change their own role; hand ownership to another member",
+            });
         }
         if them.role == role {
             return Ok(());
         }
         self.set_role(id, target, role)?;
-        self.append_event(id, event_type::MEMBER_ROLE_CHANGED, Some(actor), at, json!({"user_id": target, "role": role.as_str()}), out)?;
+        self.append_event(
+            id,
+            event_type::MEMBER_ROLE_CHANGED,
+            Some(actor),
+            at,
+            json!({"user_id": target, "role": role.as_str()}),
+            out,
+        )?;
         if role == MemberRole::Owner {
             // Hand-over: the previous owner stays on as an admin.
             self.set_role(id, actor, MemberRole::Admin)?;
-            self.append_event(id, event_type::MEMBER_ROLE_CHANGED, Some(actor), at, json!({"user_id": actor, "role": "admin"}), out)?;
+            self.append_event(
+                id,
+                event_type::MEMBER_ROLE_CHANGED,
+                Some(actor),
+                at,
+                json!({"user_id": actor, "role": "admin"}),
+                out,
+            )?;
         }
         Ok(())
     }
 
-    pub fn mark_read(&mut self, user: &str, id: &str, seq: u64, delivered_only: bool) -> StoreResult<ReadResponse> {
+    pub fn mark_read(
+        &mut self,
+        user: &str,
+        id: &str,
+        seq: u64,
+        delivered_only: bool,
+    ) -> StoreResult<ReadResponse> {
         let me = require_member(&self.conn, id, user)?;
         let last_seq: i64 = self
             .conn
@@ -581,13 +658,22 @@ impl WriterState {
         // Same clamping and forward-only rule as read; read_seq untouched.
         let me = require_member(&self.conn, id, user)?;
         self.mark_read(user, id, seq, true)?;
-        Ok(rows::require_member(&self.conn, id, user).map(|m| m.delivered_seq).unwrap_or(me.delivered_seq))
+        Ok(rows::require_member(&self.conn, id, user)
+            .map(|m| m.delivered_seq)
+            .unwrap_or(me.delivered_seq))
     }
 
-    pub fn set_mute(&mut self, user: &str, id: &str, until: Option<Timestamp>) -> StoreResult<Option<Timestamp>> {
+    pub fn set_mute(
+        &mut self,
+        user: &str,
+        id: &str,
+        until: Option<Timestamp>,
+    ) -> StoreResult<Option<Timestamp>> {
         require_member(&self.conn, id, user)?;
         self.conn
-            .prepare_cached("UPDATE members SET muted_until = ?3 WHERE conversation_id = ?1 AND user_id = ?2")
+            .prepare_cached(
+                "UPDATE members SET muted_until = ?3 WHERE conversation_id = ?1 AND user_id = ?2",
+            )
             .map_err(db_err)?
             .execute(params![id, user, until.map(|t| t.millis())])
             .map_err(db_err)?;
@@ -596,7 +682,11 @@ impl WriterState {
 
     // ---------------------------------------------------------- messages
 
-    pub fn send_message(&mut self, m: &NewMessage, out: &mut Vec<Delivery>) -> StoreResult<(Message, bool)> {
+    pub fn send_message(
+        &mut self,
+        m: &NewMessage,
+        out: &mut Vec<Delivery>,
+    ) -> StoreResult<(Message, bool)> {
         let member = require_member(&self.conn, &m.conversation_id, &m.sender_id)?;
         if let Some(client_id) = &m.client_id {
             let existing = self
@@ -610,14 +700,20 @@ impl WriterState {
                 .optional()
                 .map_err(db_err)?;
             if let Some(row) = existing {
-                return Ok((rows::message_view(&self.conn, &m.sender_id, &row, None)?, false));
+                return Ok((
+                    rows::message_view(&self.conn, &m.sender_id, &row, None)?,
+                    false,
+                ));
             }
         }
         if let Some(reply_to) = &m.reply_to {
             let target = rows::message_by_id(&self.conn, reply_to)?;
             let ok = matches!(&target, Some(t) if t.conversation_id == m.conversation_id && t.seq >= member.joined_seq);
             if !ok {
-                return Err(StoreError::Invalid { field: "reply_to", message: "no such message in this conversation" });
+                return Err(StoreError::Invalid {
+                    field: "reply_to",
+                    message: "no such message in this conversation",
+                });
             }
         }
         let seq = self.peek_next_seq(&m.conversation_id)?;
@@ -669,10 +765,21 @@ impl WriterState {
             .map_err(db_err)?
             .execute(params![m.conversation_id, m.sender_id, seq as i64])
             .map_err(db_err)?;
-        Ok((rows::message_view(&self.conn, &m.sender_id, &row, None)?, true))
+        Ok((
+            rows::message_view(&self.conn, &m.sender_id, &row, None)?,
+            true,
+        ))
     }
 
-    pub fn edit_message(&mut self, actor: &str, id: &str, text: &str, window_ms: i64, at: Timestamp, out: &mut Vec<Delivery>) -> StoreResult<Message> {
+    pub fn edit_message(
+        &mut self,
+        actor: &str,
+        id: &str,
+        text: &str,
+        window_ms: i64,
+        at: Timestamp,
+        out: &mut Vec<Delivery>,
+    ) -> StoreResult<Message> {
         let (mut row, _) = rows::visible_message(&self.conn, actor, id)?;
         if row.sender_id != actor {
             return Err(StoreError::Forbidden("only the sender can edit a message"));
@@ -704,17 +811,27 @@ impl WriterState {
         rows::message_view(&self.conn, actor, &row, None)
     }
 
-    pub fn delete_message(&mut self, actor: &str, id: &str, at: Timestamp, out: &mut Vec<Delivery>) -> StoreResult<Message> {
+    pub fn delete_message(
+        &mut self,
+        actor: &str,
+        id: &str,
+        at: Timestamp,
+        out: &mut Vec<Delivery>,
+    ) -> StoreResult<Message> {
         let (mut row, me) = rows::visible_message(&self.conn, actor, id)?;
         if row.deleted {
             return rows::message_view(&self.conn, actor, &row, None);
         }
         let is_group = self.conversation_kind(&row.conversation_id)? == ConversationKind::Group;
         if row.sender_id != actor && !(is_group && me.role.can_manage()) {
-            return Err(StoreError::Forbidden("only the sender or a group admin can delete a message"));
+            return Err(StoreError::Forbidden(
+                "only the sender or a group admin can delete a message",
+            ));
         }
         self.conn
-            .prepare_cached("UPDATE messages SET deleted = 1, text = NULL, attachments = '[]' WHERE id = ?1")
+            .prepare_cached(
+                "UPDATE messages SET deleted = 1, text = NULL, attachments = '[]' WHERE id = ?1",
+            )
             .map_err(db_err)?
             .execute([id])
             .map_err(db_err)?;
@@ -736,7 +853,15 @@ impl WriterState {
         rows::message_view(&self.conn, actor, &row, None)
     }
 
-    pub fn react(&mut self, actor: &str, id: &str, emoji: &str, add: bool, at: Timestamp, out: &mut Vec<Delivery>) -> StoreResult<Vec<ReactionSummary>> {
+    pub fn react(
+        &mut self,
+        actor: &str,
+        id: &str,
+        emoji: &str,
+        add: bool,
+        at: Timestamp,
+        out: &mut Vec<Delivery>,
+    ) -> StoreResult<Vec<ReactionSummary>> {
         let (row, _) = rows::visible_message(&self.conn, actor, id)?;
         let exists: bool = self
             .conn
@@ -755,23 +880,40 @@ impl WriterState {
                 .query_row(params![id, emoji], |r| Ok((r.get(0)?, r.get(1)?)))
                 .map_err(db_err)?;
             if !has_emoji && distinct >= MAX_DISTINCT_REACTIONS {
-                return Err(StoreError::Invalid { field: "emoji", message: "a message carries at most 20 distinct emoji" });
+                return Err(StoreError::Invalid {
+                    field: "emoji",
+                    message: "a message carries at most 20 distinct emoji",
+                });
             }
             self.conn
                 .prepare_cached("INSERT INTO reactions (message_id, user_id, emoji, created_at) VALUES (?1, ?2, ?3, ?4)")
                 .map_err(db_err)?
                 .execute(params![id, actor, emoji, at.millis()])
                 .map_err(db_err)?;
-            self.append_event(&row.conversation_id, event_type::REACTION_ADDED, Some(actor), at,
-                json!({"message_id": id, "seq": row.seq, "emoji": emoji, "user_id": actor}), out)?;
+            self.append_event(
+                &row.conversation_id,
+                event_type::REACTION_ADDED,
+                Some(actor),
+                at,
+                json!({"message_id": id, "seq": row.seq, "emoji": emoji, "user_id": actor}),
+                out,
+            )?;
         } else if !add && exists {
             self.conn
-                .prepare_cached("DELETE FROM reactions WHERE message_id = ?1 AND emoji = ?2 AND user_id = ?3")
+                .prepare_cached(
+                    "DELETE FROM reactions WHERE message_id = ?1 AND emoji = ?2 AND user_id = ?3",
+                )
                 .map_err(db_err)?
                 .execute(params![id, emoji, actor])
                 .map_err(db_err)?;
-            self.append_event(&row.conversation_id, event_type::REACTION_REMOVED, Some(actor), at,
-                json!({"message_id": id, "seq": row.seq, "emoji": emoji, "user_id": actor}), out)?;
+            self.append_event(
+                &row.conversation_id,
+                event_type::REACTION_REMOVED,
+                Some(actor),
+                at,
+                json!({"message_id": id, "seq": row.seq, "emoji": emoji, "user_id": actor}),
+                out,
+            )?;
         }
         rows::reactions(&self.conn, id, actor)
     }

@@ -1,0 +1,180 @@
+//! `spawn_app()`: the real server on a random port with a fresh data
+//! directory, and typed helpers from the SDK.
+
+use parley_protocol::{Conversation, User};
+use parley_sdk::{Client, Gateway};
+use parley_server::config::{Config, Settings};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+pub const WAIT: Duration = Duration::from_secs(10);
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base_url: String,
+    pub dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+static NEXT_USER: AtomicUsize = AtomicUsize::new(0);
+
+/// A username no other test uses.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", NEXT_USER.fetch_add(1, Ordering::Relaxed))
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Settings {
+        rate_limits: Some("off".into()),
+        ..Settings::default()
+    })
+    .await
+}
+
+pub async fn spawn_app_with(settings: Settings) -> TestApp {
+    if std::env::var("TEST_LOG").is_ok() {
+        parley_server::telemetry::init(false);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let settings = Settings {
+        data_dir: Some(dir.path().to_path_buf()),
+        ..settings
+    };
+    let config = Config::from_settings(settings).expect("config");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(parley_server::run(listener, config, async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        addr,
+        base_url: format!("http://{addr}"),
+        dir,
+        stop: Some(stop),
+        task: Some(task),
+    }
+}
+
+impl TestApp {
+    pub fn client(&self) -> Client {
+        Client::new(&self.base_url).expect("client")
+    }
+
+    /// Registers a fresh user; the client carries their token.
+    pub async fn user(&self, prefix: &str) -> (Client, User) {
+        let c = self.client();
+        let auth = c
+            .register(&unique(prefix), PASSWORD, None)
+            .await
+            .expect("register");
+        (c, auth.user)
+    }
+
+    pub async fn users(&self, n: usize) -> Vec<(Client, User)> {
+        let mut out = Vec::new();
+        for i in 0..n {
+            out.push(self.user(&format!("u{i}_")).await);
+        }
+        out
+    }
+
+    pub async fn gateway(&self, c: &Client) -> Gateway {
+        let g = Gateway::connect(c).await.expect("gateway");
+        // Sync at once so that live events are not held for a first sync.
+        g.sync(Default::default()).await.expect("initial sync");
+        g
+    }
+
+    /// Drains pushes until `conversation.added` etc. settle; returns events.
+    pub async fn direct(&self, a: &Client, b: &User) -> Conversation {
+        a.create_direct(&b.id).await.expect("direct").0
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+    }
+}
+
+/// The server binary as a child process (for kill -9 and CLI tests).
+pub struct ServerProcess {
+    pub child: std::process::Child,
+    pub base_url: String,
+}
+
+impl ServerProcess {
+    pub fn start(data_dir: &std::path::Path, extra: &[&str]) -> ServerProcess {
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_parley"))
+            .arg("serve")
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--rate-limits",
+                "off",
+                "--data-dir",
+            ])
+            .arg(data_dir)
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn parley");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read url");
+        let url = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .expect("url")
+            .trim_end_matches('/')
+            .to_string();
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "unexpected first line: {line:?}"
+        );
+        ServerProcess {
+            child,
+            base_url: url,
+        }
+    }
+
+    pub fn kill9(mut self) {
+        // std's kill() is SIGKILL on Unix: no shutdown path runs.
+        self.child.kill().expect("kill");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Asserts an SDK result is the protocol error `code`.
+#[track_caller]
+pub fn assert_code<T: std::fmt::Debug>(r: Result<T, parley_sdk::Error>, code: &str) {
+    match r {
+        Err(parley_sdk::Error::Api { error, .. }) => {
+            assert_eq!(error.code.as_str(), code, "message: {}", error.message)
+        }
+        other => panic!("expected {code}, got {other:?}"),
+    }
+}

@@ -1,0 +1,12 @@
+//! API tests: the real server on a random port, driven over real HTTP and
+//! WebSocket sockets by the SDK. One binary, one module per area.
+
+mod auth;
+mod authz;
+mod bad_input;
+mod conversations;
+mod gateway;
+mod guarantees;
+mod helpers;
+mod messages;
+mod ops;
