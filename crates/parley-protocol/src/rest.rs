@@ -386,6 +386,47 @@ pub struct ReactionResponse {
     pub reactions: Vec<ReactionSummary>,
 }
 
+/// One member's receipt for a message (`GET /messages/{id}/receipts`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Receipt {
+    pub user_id: String,
+    pub delivered_at: Option<Timestamp>,
+    pub read_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReceiptList {
+    pub message_id: String,
+    pub receipts: Vec<Receipt>,
+}
+
+// ----------------------------------------------------------------- blocks
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BlockRequest {
+    pub user_id: String,
+}
+
+/// `GET /blocks/{user_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BlockStatus {
+    pub blocked_by_me: bool,
+    pub blocked_me: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Block {
+    pub user_id: String,
+    pub user: User,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BlockList {
+    pub blocks: Vec<Block>,
+    pub next_cursor: Option<String>,
+}
+
 // ----------------------------------------------------------------- events
 
 /// One entry of a conversation's log (protocol.md §5).

@@ -10,11 +10,12 @@ use crate::endpoint::{BaseUrl, with_query};
 use crate::error::Result;
 use http::NO_BODY;
 use parley_protocol::{
-    AddMembersRequest, AuthResponse, ChangeRoleRequest, Conversation, ConversationList,
-    CreateConversationRequest, EditMessageRequest, EventPage, LoginRequest, Member, MemberList,
-    MemberRole, Message, MessageContext, MessagePage, MuteRequest, MuteResponse, ReactionResponse,
-    ReadRequest, ReadResponse, RefreshRequest, RegisterRequest, SendMessageRequest, TicketResponse,
-    Timestamp, UnreadSummary, UpdateConversationRequest, UpdateMeRequest, User, UserList,
+    AddMembersRequest, AuthResponse, BlockList, BlockRequest, BlockStatus, ChangeRoleRequest,
+    Conversation, ConversationList, CreateConversationRequest, EditMessageRequest, EventPage,
+    LoginRequest, Member, MemberList, MemberRole, Message, MessageContext, MessagePage,
+    MuteRequest, MuteResponse, ReactionResponse, ReadRequest, ReadResponse, ReceiptList,
+    RefreshRequest, RegisterRequest, SendMessageRequest, TicketResponse, Timestamp, UnreadSummary,
+    UpdateConversationRequest, UpdateMeRequest, User, UserList,
 };
 use reqwest::Method;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -399,6 +400,56 @@ impl Client {
         )
         .await
         .map(|(_, r)| r)
+    }
+
+    /// `GET /messages/{id}/receipts`: when each other member received and
+    /// read the message.
+    pub async fn receipts(&self, message_id: &str) -> Result<ReceiptList> {
+        self.call(
+            Method::GET,
+            &["messages", message_id, "receipts"],
+            &[],
+            NO_BODY,
+        )
+        .await
+        .map(|(_, r)| r)
+    }
+
+    // -------------------------------------------------------------- blocks
+
+    /// `POST /blocks {user_id}`; `true` when the block is new (201).
+    pub async fn block(&self, user_id: &str) -> Result<(BlockStatus, bool)> {
+        let body = BlockRequest {
+            user_id: user_id.to_owned(),
+        };
+        let (status, s) = self
+            .call(Method::POST, &["blocks"], &[], Some(&body))
+            .await?;
+        Ok((s, status == 201))
+    }
+
+    /// `DELETE /blocks/{user_id}`.
+    pub async fn unblock(&self, user_id: &str) -> Result<()> {
+        self.call_empty(Method::DELETE, &["blocks", user_id], NO_BODY)
+            .await
+    }
+
+    /// `GET /blocks/{user_id}`.
+    pub async fn block_status(&self, user_id: &str) -> Result<BlockStatus> {
+        self.call(Method::GET, &["blocks", user_id], &[], NO_BODY)
+            .await
+            .map(|(_, s)| s)
+    }
+
+    /// `GET /blocks`: the users the caller blocks, newest first.
+    pub async fn blocks(&self, cursor: Option<&str>, limit: Option<u32>) -> Result<BlockList> {
+        let params = [
+            ("cursor", cursor.map(str::to_owned)),
+            ("limit", limit.map(|l| l.to_string())),
+        ];
+        self.call(Method::GET, &["blocks"], &params, NO_BODY)
+            .await
+            .map(|(_, l)| l)
     }
 
     // ------------------------------------------------------------- gateway

@@ -30,6 +30,8 @@ pub struct Inner {
     pub shutdown: watch::Receiver<bool>,
     /// Caps live gateway connections.
     pub connection_permits: Arc<Semaphore>,
+    pub presence: crate::presence::PresenceTracker,
+    pub typing: crate::typing::TypingTracker,
 }
 
 impl Deref for AppState {
@@ -93,6 +95,50 @@ impl AppState {
             mentions: Vec::new(),
             at: Timestamp::now(),
         };
-        Ok(self.store.send_message(msg, after_commit).await?)
+        let sent = self.store.send_message(msg, after_commit).await?;
+        if sent.1 {
+            self.stop_typing_on_send(conversation_id, &who.user_id)
+                .await;
+        }
+        Ok(sent)
+    }
+
+    /// Users hidden from `viewer` by a block in either direction.
+    pub async fn hidden_from(&self, viewer: &str) -> AppResult<Vec<String>> {
+        Ok(self.store.block_partners(viewer).await?)
+    }
+
+    /// The conversation as `viewer` sees it, presence included.
+    pub async fn conversation_for(
+        &self,
+        viewer: &str,
+        id: &str,
+    ) -> AppResult<parley_protocol::Conversation> {
+        let mut c = self.store.conversation(viewer, id).await?;
+        self.present_conversation(&mut c, &self.hidden_from(viewer).await?);
+        Ok(c)
+    }
+
+    /// Members as `viewer` sees them, presence included.
+    pub async fn members_for(
+        &self,
+        viewer: &str,
+        id: &str,
+        after: Option<String>,
+        limit: u32,
+    ) -> AppResult<Vec<parley_protocol::Member>> {
+        let mut members = self.store.members(viewer, id, after, limit).await?;
+        let hidden = self.hidden_from(viewer).await?;
+        for m in &mut members {
+            self.present(&mut m.user, &hidden);
+        }
+        Ok(members)
+    }
+
+    /// A conversation with its peer's presence as `viewer` may see it.
+    pub fn present_conversation(&self, c: &mut parley_protocol::Conversation, hidden: &[String]) {
+        if let Some(peer) = c.peer.as_mut() {
+            self.present(peer, hidden);
+        }
     }
 }

@@ -109,6 +109,10 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_MAX_CONNECTIONS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<usize>,
+    /// Seconds without activity after which a connection counts as away.
+    #[arg(long, env = "PARLEY_PRESENCE_IDLE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presence_idle: Option<u64>,
     /// `text` or `json` logs.
     #[arg(long, env = "PARLEY_LOG_FORMAT")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -194,6 +198,7 @@ pub struct Config {
     pub external_jwt: Option<ExternalJwt>,
     pub limits: Limits,
     pub heartbeat_ms: u64,
+    pub presence_idle_secs: u64,
     pub json_logs: bool,
 }
 
@@ -313,6 +318,7 @@ impl Config {
                 body_bytes: 1024 * 1024,
             },
             heartbeat_ms: s.heartbeat_ms.unwrap_or(25_000).max(100),
+            presence_idle_secs: s.presence_idle.unwrap_or(300).max(1),
             json_logs: on_off("log_format", s.log_format.as_deref(), false, "json", "text")?,
         })
     }

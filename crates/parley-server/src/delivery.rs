@@ -24,6 +24,12 @@ pub enum Delivery {
         last_seq: u64,
         frame: Bytes,
     },
+    /// A push that is not an event (receipt, typing, presence): written as
+    /// is to every live connection of every recipient, outside seq order.
+    Ephemeral {
+        recipients: Arc<[String]>,
+        frame: Bytes,
+    },
     /// `conversation.removed` for one user.
     Removed {
         user_id: String,

@@ -24,9 +24,11 @@ pub mod fanout;
 pub mod gateway;
 pub mod http;
 pub mod ids;
+pub mod presence;
 pub mod ratelimit;
 pub mod store;
 pub mod telemetry;
+pub mod typing;
 pub mod validate;
 
 use crate::app::{AppState, Inner};
@@ -108,7 +110,10 @@ pub fn build_state(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::R
     let hash_concurrency = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
-    Ok(AppState::new(Inner {
+    let (presence, presence_changes) = crate::presence::PresenceTracker::new(
+        std::time::Duration::from_secs(config.presence_idle_secs),
+    );
+    let state = AppState::new(Inner {
         tokens: crate::auth::tokens::Tokens::new(
             &secret,
             config.access_token_ttl_secs,
@@ -122,7 +127,12 @@ pub fn build_state(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::R
         external,
         limiter,
         shutdown,
-    }))
+        presence,
+        typing: crate::typing::TypingTracker::default(),
+    });
+    tokio::spawn(crate::presence::run(state.clone(), presence_changes));
+    tokio::spawn(crate::typing::run(state.clone()));
+    Ok(state)
 }
 
 /// Serves until `shutdown` resolves, then closes gateway connections with

@@ -197,6 +197,13 @@ impl Registry {
                     });
                 }
             }
+            Delivery::Ephemeral { recipients, frame } => {
+                for user in recipients.iter() {
+                    for c in map.get(user).into_iter().flatten() {
+                        c.push(Outbound::Frame(frame.clone()));
+                    }
+                }
+            }
             Delivery::Removed {
                 user_id,
                 conversation_id,

@@ -24,8 +24,12 @@ pub async fn run(
     socket: WebSocket,
     _permit: OwnedSemaphorePermit,
 ) {
-    let user = match state.store.user_by_id(&who.user_id).await {
-        Ok(Some(u)) => u.to_wire(),
+    let mut user = match state.store.user_by_id(&who.user_id).await {
+        Ok(Some(u)) => {
+            let mut user = u.to_wire();
+            state.present(&mut user, &[]);
+            user
+        }
         _ => return,
     };
     // Register before `ready`: every event committed from here on reaches
@@ -34,8 +38,10 @@ pub async fn run(
         .fanout
         .registry()
         .register(&who.user_id, state.config.limits.outbound_queue);
+    state.presence.connected(&who.user_id, handle.id);
     let (sink, mut stream) = socket.split();
     let last_heard = Arc::new(AtomicI64::new(Timestamp::now().millis()));
+    state.present(&mut user, &[]);
     let ready = ServerFrame::Ready {
         session_id: crate::ids::new_id(),
         user,
@@ -89,6 +95,7 @@ pub async fn run(
             }
             _ = &mut writer_task => {
                 state.fanout.registry().unregister(&handle);
+                state.presence.disconnected(&who.user_id, handle.id);
                 return;
             }
             _ = shutdown.changed() => {
@@ -98,6 +105,7 @@ pub async fn run(
         }
     }
     state.fanout.registry().unregister(&handle);
+    state.presence.disconnected(&who.user_id, handle.id);
     handle.close(1000);
     // Let the writer send its close frame, but never wait on a dead peer.
     if tokio::time::timeout(std::time::Duration::from_secs(2), &mut writer_task)
@@ -198,6 +206,12 @@ async fn dispatch(
     frame: ClientFrame,
     reference: Option<String>,
 ) -> Result<(), AppError> {
+    if !matches!(
+        frame,
+        ClientFrame::Ping { .. } | ClientFrame::PresenceSet { .. }
+    ) {
+        state.presence.active(&who.user_id, handle.id);
+    }
     match frame {
         ClientFrame::MessageSend {
             conversation_id,
@@ -283,20 +297,50 @@ async fn dispatch(
         }
         ClientFrame::TypingStart {
             conversation_id, ..
+        } => {
+            crate::app::AppState::check_id(&conversation_id, "conversation")?;
+            // Membership first: a foreign id is not_found, and a typist who
+            // is not a member tells nobody anything.
+            state
+                .store
+                .member_ids(&who.user_id, &conversation_id)
+                .await?;
+            let now = tokio::time::Instant::now();
+            if state.typing.start(&conversation_id, &who.user_id, now)
+                == crate::typing::Start::Started
+            {
+                state
+                    .push_typing(&conversation_id, &who.user_id, true)
+                    .await;
+            }
+            ack(handle, reference);
         }
-        | ClientFrame::TypingStop {
+        ClientFrame::TypingStop {
             conversation_id, ..
         } => {
-            // Typing pushes arrive with the receipts release; the request is
-            // checked now so that foreign ids are refused the same way.
             crate::app::AppState::check_id(&conversation_id, "conversation")?;
             state
                 .store
-                .conversation(&who.user_id, &conversation_id)
+                .member_ids(&who.user_id, &conversation_id)
                 .await?;
+            if state.typing.stop(&conversation_id, &who.user_id) {
+                state
+                    .push_typing(&conversation_id, &who.user_id, false)
+                    .await;
+            }
             ack(handle, reference);
         }
-        ClientFrame::PresenceSet { .. } => ack(handle, reference),
+        ClientFrame::PresenceSet { state: wanted, .. } => {
+            let hidden = match wanted {
+                parley_protocol::PresenceState::Online => false,
+                parley_protocol::PresenceState::Away => true,
+                parley_protocol::PresenceState::Offline => {
+                    return Err(AppError::invalid("state", "state must be online or away"));
+                }
+            };
+            state.presence.set_hidden(&who.user_id, handle.id, hidden);
+            ack(handle, reference);
+        }
         ClientFrame::Sync { since, .. } => {
             if since.len() > MAX_SINCE_ENTRIES {
                 return Err(AppError::invalid(

@@ -35,7 +35,7 @@ pub async fn create(
                 .store
                 .get_or_create_direct(&ids::new_id(), &who.user_id, &user_id, now)
                 .await?;
-            let view = state.store.conversation(&who.user_id, &id).await?;
+            let view = state.conversation_for(&who.user_id, &id).await?;
             let status = if created {
                 StatusCode::CREATED
             } else {
@@ -73,7 +73,7 @@ pub async fn create(
                 .await?;
             Ok((
                 StatusCode::CREATED,
-                axum::Json(state.store.conversation(&who.user_id, &id).await?),
+                axum::Json(state.conversation_for(&who.user_id, &id).await?),
             ))
         }
     }
@@ -108,10 +108,14 @@ pub async fn list(
 ) -> AppResult<axum::Json<ConversationList>> {
     let limit = page_limit(p.limit.as_deref())?;
     let cursor = decode_cursor(p.cursor.as_deref())?;
-    let (conversations, next) = state
+    let (mut conversations, next) = state
         .store
         .list_conversations(&who.user_id, cursor, limit)
         .await?;
+    let hidden = state.hidden_from(&who.user_id).await?;
+    for c in &mut conversations {
+        state.present_conversation(c, &hidden);
+    }
     let next_cursor = next.map(|c| B64.encode(format!("{}|{}", c.last_activity_ms, c.id)));
     Ok(axum::Json(ConversationList {
         conversations,
@@ -135,9 +139,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> AppResult<axum::Json<Conversation>> {
     AppState::check_id(&id, "conversation")?;
-    Ok(axum::Json(
-        state.store.conversation(&who.user_id, &id).await?,
-    ))
+    Ok(axum::Json(state.conversation_for(&who.user_id, &id).await?))
 }
 
 #[utoipa::path(patch, path = "/conversations/{id}", tag = "conversations", params(("id" = String, Path)), request_body = UpdateConversationRequest,
@@ -163,9 +165,7 @@ pub async fn update(
         .store
         .update_conversation(&who.user_id, &id, title, avatar, Timestamp::now())
         .await?;
-    Ok(axum::Json(
-        state.store.conversation(&who.user_id, &id).await?,
-    ))
+    Ok(axum::Json(state.conversation_for(&who.user_id, &id).await?))
 }
 
 #[derive(Deserialize)]
@@ -195,8 +195,7 @@ pub async fn members(
         ),
     };
     let mut members = state
-        .store
-        .members(&who.user_id, &id, after, limit + 1)
+        .members_for(&who.user_id, &id, after, limit + 1)
         .await?;
     let more = members.len() > limit as usize;
     members.truncate(limit as usize);
@@ -242,8 +241,7 @@ pub async fn add_members(
         )
         .await?;
     let members = state
-        .store
-        .members(&who.user_id, &id, None, parley_protocol::limits::MAX_PAGE)
+        .members_for(&who.user_id, &id, None, parley_protocol::limits::MAX_PAGE)
         .await?;
     Ok(axum::Json(MemberList {
         next_cursor: None,
@@ -283,10 +281,7 @@ pub async fn change_role(
         .store
         .change_role(&who.user_id, &id, &user_id, req.role, Timestamp::now())
         .await?;
-    let members = state
-        .store
-        .members(&who.user_id, &id, None, u32::MAX)
-        .await?;
+    let members = state.members_for(&who.user_id, &id, None, u32::MAX).await?;
     members
         .into_iter()
         .find(|m| m.user_id == user_id)

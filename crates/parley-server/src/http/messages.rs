@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use parley_protocol::{
     EditMessageRequest, ErrorBody, EventPage, Message, MessageContext, MessagePage,
-    ReactionResponse, SendMessageRequest, Timestamp,
+    ReactionResponse, ReceiptList, SendMessageRequest, Timestamp,
 };
 use serde::Deserialize;
 
@@ -202,4 +202,19 @@ pub async fn remove_reaction(
     Path((id, emoji)): Path<(String, String)>,
 ) -> AppResult<axum::Json<ReactionResponse>> {
     react(state, &who.user_id, &id, &emoji, false).await
+}
+
+#[utoipa::path(get, path = "/messages/{id}/receipts", tag = "messages", params(("id" = String, Path)),
+    responses((status = 200, body = ReceiptList), (status = 404, body = ErrorBody)))]
+pub async fn receipts(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> AppResult<axum::Json<ReceiptList>> {
+    AppState::check_id(&id, "message")?;
+    let receipts = state.store.receipts(&who.user_id, &id).await?;
+    Ok(axum::Json(ReceiptList {
+        message_id: id,
+        receipts,
+    }))
 }

@@ -2,6 +2,7 @@
 //! and the OpenAPI document generated from the handlers' annotations.
 
 mod auth;
+mod blocks;
 mod conversations;
 pub mod extract;
 mod messages;
@@ -80,6 +81,9 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(messages::get, messages::edit, messages::delete))
         .routes(routes!(messages::context))
         .routes(routes!(messages::add_reaction, messages::remove_reaction))
+        .routes(routes!(messages::receipts))
+        .routes(routes!(blocks::block, blocks::list))
+        .routes(routes!(blocks::unblock, blocks::status))
         .routes(routes!(gateway::ticket))
         .split_for_parts()
 }

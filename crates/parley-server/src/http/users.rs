@@ -18,7 +18,9 @@ pub async fn me(State(state): State<AppState>, Auth(who): Auth) -> AppResult<axu
         .user_by_id(&who.user_id)
         .await?
         .ok_or(AppError::Unauthenticated("account no longer exists"))?;
-    Ok(axum::Json(u.to_wire()))
+    let mut user = u.to_wire();
+    state.present(&mut user, &[]);
+    Ok(axum::Json(user))
 }
 
 #[utoipa::path(patch, path = "/users/me", tag = "users", request_body = UpdateMeRequest,
@@ -46,20 +48,20 @@ pub async fn update_me(
             .transpose()?,
         role: None,
     };
-    Ok(axum::Json(
-        state
-            .store
-            .update_user(&who.user_id, patch)
-            .await?
-            .to_wire(),
-    ))
+    let mut user = state
+        .store
+        .update_user(&who.user_id, patch)
+        .await?
+        .to_wire();
+    state.present(&mut user, &[]);
+    Ok(axum::Json(user))
 }
 
 #[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = String, Path)),
     responses((status = 200, body = User), (status = 404, body = ErrorBody)))]
 pub async fn user(
     State(state): State<AppState>,
-    Auth(_): Auth,
+    Auth(who): Auth,
     Path(id): Path<String>,
 ) -> AppResult<axum::Json<User>> {
     AppState::check_id(&id, "user")?;
@@ -68,7 +70,9 @@ pub async fn user(
         .user_by_id(&id)
         .await?
         .ok_or(AppError::NotFound("user"))?;
-    Ok(axum::Json(u.to_wire()))
+    let mut user = u.to_wire();
+    state.present(&mut user, &state.hidden_from(&who.user_id).await?);
+    Ok(axum::Json(user))
 }
 
 #[derive(Deserialize)]
@@ -83,7 +87,7 @@ pub struct SearchParams {
     responses((status = 200, body = UserList), (status = 400, body = ErrorBody)))]
 pub async fn search(
     State(state): State<AppState>,
-    Auth(_): Auth,
+    Auth(who): Auth,
     Query(p): Query<SearchParams>,
 ) -> AppResult<axum::Json<UserList>> {
     let limit = page_limit(p.limit.as_deref())?;
@@ -109,10 +113,15 @@ pub async fn search(
         .search_users(&query.to_lowercase(), after, limit + 1)
         .await?;
     let more = rows.len() > limit as usize;
+    let hidden = state.hidden_from(&who.user_id).await?;
     let users: Vec<User> = rows
         .iter()
         .take(limit as usize)
-        .map(|u| u.to_wire())
+        .map(|u| {
+            let mut user = u.to_wire();
+            state.present(&mut user, &hidden);
+            user
+        })
         .collect();
     let next_cursor = if more {
         users.last().map(|u| b64.encode(&u.username))

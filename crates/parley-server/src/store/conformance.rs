@@ -82,6 +82,103 @@ pub async fn run_all(factory: Factory) {
     owner_leaving_hands_over(&factory).await;
     refresh_token_rotation_detects_reuse(&factory).await;
     deliveries_follow_commit_order(&factory).await;
+    blocks_refuse_direct_contact(&factory).await;
+    receipts_record_first_times(&factory).await;
+}
+
+pub async fn blocks_refuse_direct_contact(factory: &Factory) {
+    let f = fresh(factory).await;
+    let u = users(&f.store, &["x1", "x2", "x3"]).await;
+    let now = Timestamp::now();
+    let (d, _) = f
+        .store
+        .get_or_create_direct(&crate::ids::new_id(), &u[0], &u[1], now)
+        .await
+        .expect("direct");
+    assert!(
+        f.store.block(&u[1], &u[0], now).await.expect("block"),
+        "new block"
+    );
+    assert!(
+        !f.store.block(&u[1], &u[0], now).await.expect("again"),
+        "repeat is not new"
+    );
+    assert_eq!(
+        f.store.block_status(&u[0], &u[1]).await.expect("status"),
+        (false, true)
+    );
+    assert_eq!(
+        f.store.block_partners(&u[0]).await.expect("partners"),
+        vec![u[1].clone()]
+    );
+    let sent = f
+        .store
+        .send_message(text(&d, &u[0], "b1", "hi"), None)
+        .await;
+    assert!(matches!(sent, Err(StoreError::Blocked)), "{sent:?}");
+    let direct = f
+        .store
+        .get_or_create_direct(&crate::ids::new_id(), &u[0], &u[1], now)
+        .await;
+    assert!(matches!(direct, Err(StoreError::Blocked)), "{direct:?}");
+    let group = f
+        .store
+        .create_group(
+            &crate::ids::new_id(),
+            &u[0],
+            "g",
+            &[u[1].clone(), u[2].clone()],
+            now,
+        )
+        .await;
+    assert!(matches!(group, Err(StoreError::Blocked)), "{group:?}");
+    f.store.unblock(&u[1], &u[0]).await.expect("unblock");
+    f.store
+        .send_message(text(&d, &u[0], "b2", "hi"), None)
+        .await
+        .expect("works again");
+    assert!(matches!(
+        f.store.block(&u[0], "no-such-user", now).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+pub async fn receipts_record_first_times(factory: &Factory) {
+    let f = fresh(factory).await;
+    let u = users(&f.store, &["y1", "y2", "y3"]).await;
+    let g = group(&f, &u[0], &u[1..]).await;
+    let (m, _) = f
+        .store
+        .send_message(text(&g, &u[0], "r", "x"), None)
+        .await
+        .expect("send");
+    let t1 = Timestamp(Timestamp::now().millis() + 1_000);
+    let t2 = Timestamp(t1.millis() + 1_000);
+    f.store
+        .mark_delivered(&u[1], &g, m.seq, t1)
+        .await
+        .expect("delivered");
+    f.store.mark_read(&u[1], &g, m.seq, t2).await.expect("read");
+    f.store
+        .mark_read(&u[1], &g, m.seq, Timestamp(t2.millis() + 5_000))
+        .await
+        .expect("repeat read");
+    let r = f.store.receipts(&u[0], &m.id).await.expect("receipts");
+    assert_eq!(r.len(), 2);
+    let r1 = r.iter().find(|x| x.user_id == u[1]).expect("y2");
+    assert_eq!(
+        (r1.delivered_at, r1.read_at),
+        (Some(t1), Some(t2)),
+        "the first move to the seq"
+    );
+    let r2 = r.iter().find(|x| x.user_id == u[2]).expect("y3");
+    assert_eq!((r2.delivered_at, r2.read_at), (None, None));
+    let mine = f.store.message(&u[0], &m.id).await.expect("message");
+    assert_eq!(
+        mine.status,
+        Some(MessageStatus::Sent),
+        "not everyone has it yet"
+    );
 }
 
 pub async fn usernames_are_unique(factory: &Factory) {

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use parley_protocol::{
     Conversation, EventPage, Member, MemberRole, Message, MessageContext, MessageKind, MessagePage,
-    ReactionSummary, ReadResponse, Role, Timestamp, UnreadSummary,
+    ReactionSummary, ReadResponse, Receipt, Role, Timestamp, UnreadSummary,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +51,8 @@ pub struct UserRow {
     pub role: Role,
     pub password_hash: Option<String>,
     pub created_at: Timestamp,
+    /// When the user was last seen (last connection closed or went idle).
+    pub last_seen_at: Option<Timestamp>,
 }
 
 impl std::fmt::Debug for UserRow {
@@ -335,4 +337,28 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every conversation the user is a member of now.
     async fn memberships(&self, user: &str) -> StoreResult<Vec<Membership>>;
+    /// Current members of a conversation the viewer belongs to.
+    async fn member_ids(&self, viewer: &str, id: &str) -> StoreResult<Vec<String>>;
+    /// Everyone who shares at least one conversation with `user`.
+    async fn contacts(&self, user: &str) -> StoreResult<Vec<String>>;
+    async fn set_last_seen(&self, user: &str, at: Timestamp) -> StoreResult<()>;
+
+    // ---- receipts and blocks
+    /// Per other member who was there when it was sent (and is not in a
+    /// block with the viewer): when they received and read the message.
+    async fn receipts(&self, viewer: &str, message_id: &str) -> StoreResult<Vec<Receipt>>;
+    /// Returns whether the block is new.
+    async fn block(&self, blocker: &str, blocked: &str, at: Timestamp) -> StoreResult<bool>;
+    async fn unblock(&self, blocker: &str, blocked: &str) -> StoreResult<()>;
+    /// Users `user` blocks, newest first, after the keyset cursor.
+    async fn blocks(
+        &self,
+        user: &str,
+        before: Option<(i64, String)>,
+        limit: u32,
+    ) -> StoreResult<Vec<(UserRow, Timestamp)>>;
+    /// (a blocks b, b blocks a).
+    async fn block_status(&self, a: &str, b: &str) -> StoreResult<(bool, bool)>;
+    /// Everyone `user` blocks or is blocked by.
+    async fn block_partners(&self, user: &str) -> StoreResult<Vec<String>>;
 }

@@ -4,9 +4,12 @@
 mod auth;
 mod authz;
 mod bad_input;
+mod blocking;
 mod conversations;
 mod gateway;
 mod guarantees;
 mod helpers;
 mod messages;
 mod ops;
+mod realtime;
+mod receipts;

@@ -2,10 +2,16 @@
 
 use rusqlite::Connection;
 
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    include_str!("../../../migrations/sqlite/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        include_str!("../../../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        include_str!("../../../migrations/sqlite/0002_receipts_blocks.sql"),
+    ),
+];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<usize> {
     conn.execute_batch(

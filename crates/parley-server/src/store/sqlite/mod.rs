@@ -14,7 +14,7 @@ use crate::store::*;
 use async_trait::async_trait;
 use parley_protocol::{
     Conversation, EventPage, Member, MemberRole, Message, MessageContext, MessagePage,
-    ReactionSummary, ReadResponse, Timestamp, UnreadSummary,
+    ReactionSummary, ReadResponse, Receipt, Role, Timestamp, UnreadSummary,
 };
 use rows::db_err;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -583,10 +583,10 @@ impl Store for SqliteStore {
         user: &str,
         id: &str,
         seq: u64,
-        _at: Timestamp,
+        at: Timestamp,
     ) -> StoreResult<ReadResponse> {
         let (user, id) = (user.to_string(), id.to_string());
-        self.write(move |s, _| s.mark_read(&user, &id, seq, false))
+        self.write(move |s, out| s.mark_read(&user, &id, seq, false, at, out))
             .await
     }
 
@@ -595,10 +595,10 @@ impl Store for SqliteStore {
         user: &str,
         id: &str,
         seq: u64,
-        _at: Timestamp,
+        at: Timestamp,
     ) -> StoreResult<u64> {
         let (user, id) = (user.to_string(), id.to_string());
-        self.write(move |s, _| s.mark_delivered(&user, &id, seq))
+        self.write(move |s, out| s.mark_delivered(&user, &id, seq, at, out))
             .await
     }
 
@@ -783,5 +783,179 @@ impl Store for SqliteStore {
             .map_err(db_err)
         })
         .await
+    }
+
+    async fn member_ids(&self, viewer: &str, id: &str) -> StoreResult<Vec<String>> {
+        let (viewer, id) = (viewer.to_string(), id.to_string());
+        self.read(move |c| {
+            rows::require_member(c, &id, &viewer)?;
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT user_id FROM members WHERE conversation_id = ?1 AND active = 1",
+                )
+                .map_err(db_err)?;
+            stmt.query_map([id], |r| r.get(0))
+                .map_err(db_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn contacts(&self, user: &str) -> StoreResult<Vec<String>> {
+        let user = user.to_string();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT DISTINCT o.user_id FROM members m
+                     JOIN members o ON o.conversation_id = m.conversation_id AND o.active = 1
+                     WHERE m.user_id = ?1 AND m.active = 1 AND o.user_id <> ?1",
+                )
+                .map_err(db_err)?;
+            stmt.query_map([user], |r| r.get(0))
+                .map_err(db_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn set_last_seen(&self, user: &str, at: Timestamp) -> StoreResult<()> {
+        let user = user.to_string();
+        self.write(move |s, _| {
+            s.conn
+                .prepare_cached("UPDATE users SET last_seen_at = ?2 WHERE id = ?1")
+                .map_err(db_err)?
+                .execute(params![user, at.millis()])
+                .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn receipts(&self, viewer: &str, message_id: &str) -> StoreResult<Vec<Receipt>> {
+        let (viewer, message_id) = (viewer.to_string(), message_id.to_string());
+        self.read(move |c| {
+            let (row, _) = rows::visible_message(c, &viewer, &message_id)?;
+            let hidden = rows::block_partners(c, &viewer)?;
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT m.user_id,
+                       (SELECT min(w.at) FROM watermark_moves w WHERE w.conversation_id = m.conversation_id
+                          AND w.user_id = m.user_id AND w.seq >= ?2),
+                       (SELECT min(w.at) FROM watermark_moves w WHERE w.conversation_id = m.conversation_id
+                          AND w.user_id = m.user_id AND w.kind = 'read' AND w.seq >= ?2)
+                     FROM members m
+                     WHERE m.conversation_id = ?1 AND m.active = 1 AND m.user_id <> ?3 AND m.joined_seq <= ?2
+                     ORDER BY m.user_id",
+                )
+                .map_err(db_err)?;
+            let all = stmt
+                .query_map(params![row.conversation_id, row.seq as i64, row.sender_id], |r| {
+                    Ok(Receipt {
+                        user_id: r.get(0)?,
+                        delivered_at: r.get::<_, Option<i64>>(1)?.map(Timestamp),
+                        read_at: r.get::<_, Option<i64>>(2)?.map(Timestamp),
+                    })
+                })
+                .map_err(db_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err)?;
+            Ok(all.into_iter().filter(|r| !hidden.contains(&r.user_id)).collect())
+        })
+        .await
+    }
+
+    async fn block(&self, blocker: &str, blocked: &str, at: Timestamp) -> StoreResult<bool> {
+        let (blocker, blocked) = (blocker.to_string(), blocked.to_string());
+        self.write(move |s, _| {
+            if rows::user_by_id(&s.conn, &blocked)?.is_none() {
+                return Err(StoreError::NotFound("user"));
+            }
+            let n = s
+                .conn
+                .prepare_cached("INSERT OR IGNORE INTO blocks (blocker_id, blocked_id, created_at) VALUES (?1, ?2, ?3)")
+                .map_err(db_err)?
+                .execute(params![blocker, blocked, at.millis()])
+                .map_err(db_err)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn unblock(&self, blocker: &str, blocked: &str) -> StoreResult<()> {
+        let (blocker, blocked) = (blocker.to_string(), blocked.to_string());
+        self.write(move |s, _| {
+            s.conn
+                .prepare_cached("DELETE FROM blocks WHERE blocker_id = ?1 AND blocked_id = ?2")
+                .map_err(db_err)?
+                .execute(params![blocker, blocked])
+                .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn blocks(
+        &self,
+        user: &str,
+        before: Option<(i64, String)>,
+        limit: u32,
+    ) -> StoreResult<Vec<(UserRow, Timestamp)>> {
+        let user = user.to_string();
+        self.read(move |c| {
+            let (at, id) = before.clone().unwrap_or((i64::MAX, String::new()));
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT b.created_at, {} FROM blocks b JOIN users u ON u.id = b.blocked_id
+                     WHERE b.blocker_id = ?1 AND (?4 = 0 OR b.created_at < ?2 OR (b.created_at = ?2 AND b.blocked_id < ?3))
+                     ORDER BY b.created_at DESC, b.blocked_id DESC LIMIT ?5",
+                    rows::USER_COLS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
+                ))
+                .map_err(db_err)?;
+            stmt.query_map(params![user, at, id, before.is_some() as i64, limit], |r| {
+                let at = Timestamp(r.get(0)?);
+                let role: String = r.get(6)?;
+                Ok((
+                    UserRow {
+                        id: r.get(1)?,
+                        username: r.get(2)?,
+                        display_name: r.get(3)?,
+                        avatar_url: r.get(4)?,
+                        about: r.get(5)?,
+                        role: Role::parse(&role).unwrap_or(Role::User),
+                        password_hash: None,
+                        created_at: Timestamp(r.get(8)?),
+                        last_seen_at: r.get::<_, Option<i64>>(9)?.map(Timestamp),
+                    },
+                    at,
+                ))
+            })
+            .map_err(db_err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn block_status(&self, a: &str, b: &str) -> StoreResult<(bool, bool)> {
+        let (a, b) = (a.to_string(), b.to_string());
+        self.read(move |c| {
+            let q = |x: &str, y: &str| -> StoreResult<bool> {
+                c.prepare_cached(
+                    "SELECT EXISTS(SELECT 1 FROM blocks WHERE blocker_id = ?1 AND blocked_id = ?2)",
+                )
+                .map_err(db_err)?
+                .query_row(params![x, y], |r| r.get(0))
+                .map_err(db_err)
+            };
+            Ok((q(&a, &b)?, q(&b, &a)?))
+        })
+        .await
+    }
+
+    async fn block_partners(&self, user: &str) -> StoreResult<Vec<String>> {
+        let user = user.to_string();
+        self.read(move |c| rows::block_partners(c, &user)).await
     }
 }

@@ -29,7 +29,7 @@ pub fn is_unique_violation(e: &rusqlite::Error) -> bool {
 }
 
 pub const USER_COLS: &str =
-    "id, username, display_name, avatar_url, about, role, password_hash, created_at";
+    "id, username, display_name, avatar_url, about, role, password_hash, created_at, last_seen_at";
 
 pub fn user_row(r: &Row<'_>) -> rusqlite::Result<UserRow> {
     let role: String = r.get(5)?;
@@ -42,6 +42,7 @@ pub fn user_row(r: &Row<'_>) -> rusqlite::Result<UserRow> {
         role: Role::parse(&role).unwrap_or(Role::User),
         password_hash: r.get(6)?,
         created_at: Timestamp(r.get(7)?),
+        last_seen_at: r.get::<_, Option<i64>>(8)?.map(Timestamp),
     })
 }
 
@@ -54,7 +55,10 @@ impl UserRow {
             avatar_url: self.avatar_url.clone(),
             about: self.about.clone(),
             role: self.role,
-            presence: Presence::offline(),
+            presence: Presence {
+                state: parley_protocol::PresenceState::Offline,
+                last_seen_at: self.last_seen_at,
+            },
         }
     }
 }
@@ -234,7 +238,9 @@ pub struct OthersWatermarks {
 pub fn others_watermarks(conn: &Connection, conv: &str, me: &str) -> StoreResult<OthersWatermarks> {
     conn.prepare_cached(
         "SELECT min(delivered_seq), min(read_seq) FROM members
-         WHERE conversation_id = ?1 AND user_id <> ?2 AND active = 1",
+         WHERE conversation_id = ?1 AND user_id <> ?2 AND active = 1
+           AND user_id NOT IN (SELECT blocked_id FROM blocks WHERE blocker_id = ?2
+                               UNION SELECT blocker_id FROM blocks WHERE blocked_id = ?2)",
     )
     .map_err(db_err)?
     .query_row(params![conv, me], |r| {
@@ -401,6 +407,7 @@ pub fn members_page(
                 role: Role::parse(&r.get::<_, String>(8)?).unwrap_or(Role::User),
                 password_hash: None,
                 created_at: Timestamp(r.get(10)?),
+                last_seen_at: r.get::<_, Option<i64>>(11)?.map(Timestamp),
             };
             Ok(Member {
                 user_id: user.id.clone(),
@@ -412,4 +419,29 @@ pub fn members_page(
         })
         .map_err(db_err)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
+}
+
+/// Whether either user blocks the other.
+pub fn blocked_between(conn: &Connection, a: &str, b: &str) -> StoreResult<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS(SELECT 1 FROM blocks WHERE (blocker_id = ?1 AND blocked_id = ?2)
+                                            OR (blocker_id = ?2 AND blocked_id = ?1))",
+    )
+    .map_err(db_err)?
+    .query_row(params![a, b], |r| r.get(0))
+    .map_err(db_err)
+}
+
+/// Everyone `user` blocks or is blocked by.
+pub fn block_partners(conn: &Connection, user: &str) -> StoreResult<Vec<String>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT blocked_id FROM blocks WHERE blocker_id = ?1
+             UNION SELECT blocker_id FROM blocks WHERE blocked_id = ?1",
+        )
+        .map_err(db_err)?;
+    stmt.query_map([user], |r| r.get(0))
+        .map_err(db_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db_err)
 }

@@ -290,6 +290,9 @@ impl WriterState {
             });
         }
         self.require_user(peer)?;
+        if rows::blocked_between(&self.conn, me, peer)? {
+            return Err(StoreError::Blocked);
+        }
         let key = if me < peer {
             format!("{me}:{peer}")
         } else {
@@ -341,6 +344,9 @@ impl WriterState {
     ) -> StoreResult<()> {
         for m in member_ids {
             self.require_user(m)?;
+            if rows::blocked_between(&self.conn, creator, m)? {
+                return Err(StoreError::Blocked);
+            }
         }
         self.conn
             .prepare_cached(
@@ -446,6 +452,9 @@ impl WriterState {
         let mut new = Vec::new();
         for u in user_ids {
             self.require_user(u)?;
+            if rows::blocked_between(&self.conn, actor, u)? {
+                return Err(StoreError::Blocked);
+            }
             if rows::member_info(&self.conn, id, u)?.is_none() && !new.contains(u) {
                 new.push(u.clone());
             }
@@ -626,6 +635,8 @@ impl WriterState {
         id: &str,
         seq: u64,
         delivered_only: bool,
+        at: Timestamp,
+        out: &mut Vec<Delivery>,
     ) -> StoreResult<ReadResponse> {
         let me = require_member(&self.conn, id, user)?;
         let last_seq: i64 = self
@@ -647,6 +658,19 @@ impl WriterState {
                 .map_err(db_err)?
                 .execute(params![id, user, read as i64, delivered as i64])
                 .map_err(db_err)?;
+            for (kind, value, moved) in [
+                ("delivered", delivered, delivered != me.delivered_seq),
+                ("read", read, read != me.read_seq),
+            ] {
+                if moved {
+                    self.conn
+                        .prepare_cached("INSERT INTO watermark_moves (conversation_id, user_id, kind, seq, at) VALUES (?1, ?2, ?3, ?4, ?5)")
+                        .map_err(db_err)?
+                        .execute(params![id, user, kind, value as i64, at.millis()])
+                        .map_err(db_err)?;
+                }
+            }
+            self.push_receipt(id, user, delivered, read, out)?;
         }
         Ok(ReadResponse {
             read_seq: read,
@@ -654,10 +678,50 @@ impl WriterState {
         })
     }
 
-    pub fn mark_delivered(&mut self, user: &str, id: &str, seq: u64) -> StoreResult<u64> {
+    /// `receipt` to the other members, except those in a block with `user`.
+    fn push_receipt(
+        &mut self,
+        id: &str,
+        user: &str,
+        delivered: u64,
+        read: u64,
+        out: &mut Vec<Delivery>,
+    ) -> StoreResult<()> {
+        let hidden = rows::block_partners(&self.conn, user)?;
+        let recipients: Vec<String> = self
+            .members_of(id)?
+            .iter()
+            .filter(|u| u.as_str() != user && !hidden.contains(u))
+            .cloned()
+            .collect();
+        if recipients.is_empty() {
+            return Ok(());
+        }
+        let frame = serde_json::to_vec(&ServerFrame::Receipt {
+            conversation_id: id.to_string(),
+            user_id: user.to_string(),
+            delivered_seq: delivered,
+            read_seq: read,
+        })
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+        out.push(Delivery::Ephemeral {
+            recipients: Arc::from(recipients),
+            frame: frame.into(),
+        });
+        Ok(())
+    }
+
+    pub fn mark_delivered(
+        &mut self,
+        user: &str,
+        id: &str,
+        seq: u64,
+        at: Timestamp,
+        out: &mut Vec<Delivery>,
+    ) -> StoreResult<u64> {
         // Same clamping and forward-only rule as read; read_seq untouched.
         let me = require_member(&self.conn, id, user)?;
-        self.mark_read(user, id, seq, true)?;
+        self.mark_read(user, id, seq, true, at, out)?;
         Ok(rows::require_member(&self.conn, id, user)
             .map(|m| m.delivered_seq)
             .unwrap_or(me.delivered_seq))
@@ -688,6 +752,14 @@ impl WriterState {
         out: &mut Vec<Delivery>,
     ) -> StoreResult<(Message, bool)> {
         let member = require_member(&self.conn, &m.conversation_id, &m.sender_id)?;
+        if self.conversation_kind(&m.conversation_id)? == ConversationKind::Direct {
+            let members = self.members_of(&m.conversation_id)?;
+            if let Some(peer) = members.iter().find(|u| **u != m.sender_id)
+                && rows::blocked_between(&self.conn, &m.sender_id, peer)?
+            {
+                return Err(StoreError::Blocked);
+            }
+        }
         if let Some(client_id) = &m.client_id {
             let existing = self
                 .conn
