@@ -28,6 +28,7 @@ pub enum ClientFrame {
         #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
         conversation_id: String,
+        #[serde(deserialize_with = "crate::rest::saturating_i64")]
         seq: i64,
     },
     #[serde(rename = "message.read")]
@@ -35,6 +36,7 @@ pub enum ClientFrame {
         #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
         conversation_id: String,
+        #[serde(deserialize_with = "crate::rest::saturating_i64")]
         seq: i64,
     },
     #[serde(rename = "typing.start")]

@@ -261,7 +261,28 @@ pub struct ChangeRoleRequest {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReadRequest {
+    #[serde(deserialize_with = "saturating_i64")]
     pub seq: i64,
+}
+
+/// Any JSON integer; values past `i64::MAX` saturate. Seqs above a
+/// conversation's `last_seq` are clamped anyway, so a client's huge value is
+/// not an error.
+pub fn saturating_i64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    struct Saturating;
+    impl serde::de::Visitor<'_> for Saturating {
+        type Value = i64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an integer")
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
+            Ok(v)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
+            Ok(i64::try_from(v).unwrap_or(i64::MAX))
+        }
+    }
+    d.deserialize_i64(Saturating)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

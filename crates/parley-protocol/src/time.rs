@@ -8,7 +8,15 @@ use time::{OffsetDateTime, format_description::well_known::Rfc3339, macros::form
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub i64);
 
+/// 0001-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z: the range RFC 3339
+/// can write with a four-digit year.
+const MIN_MS: i64 = -62_135_596_800_000;
+const MAX_MS: i64 = 253_402_300_799_999;
+
 impl Timestamp {
+    /// The latest time the wire format can carry ("forever", for mutes).
+    pub const MAX: Timestamp = Timestamp(MAX_MS);
+
     pub fn now() -> Self {
         let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
         Timestamp((nanos / 1_000_000) as i64)
@@ -18,9 +26,11 @@ impl Timestamp {
         self.0
     }
 
+    /// Parses RFC 3339; `None` if malformed or outside years 1-9999 in UTC.
     pub fn parse(s: &str) -> Option<Self> {
         let dt = OffsetDateTime::parse(s, &Rfc3339).ok()?;
-        Some(Timestamp((dt.unix_timestamp_nanos() / 1_000_000) as i64))
+        let ms = i64::try_from(dt.unix_timestamp_nanos() / 1_000_000).ok()?;
+        (MIN_MS..=MAX_MS).contains(&ms).then_some(Timestamp(ms))
     }
 }
 
@@ -29,10 +39,16 @@ impl fmt::Display for Timestamp {
         let fmt = format_description!(
             "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
         );
-        let dt = OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
-            .map_err(|_| fmt::Error)?;
-        let s = dt.format(&fmt).map_err(|_| fmt::Error)?;
-        f.write_str(&s)
+        // Clamped so that formatting cannot fail: serde_json panics when a
+        // Display impl returns an error.
+        let ms = self.0.clamp(MIN_MS, MAX_MS);
+        match OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+            .ok()
+            .and_then(|dt| dt.format(&fmt).ok())
+        {
+            Some(s) => f.write_str(&s),
+            None => f.write_str("1970-01-01T00:00:00.000Z"),
+        }
     }
 }
 
@@ -72,6 +88,15 @@ mod tests {
         let s = t.to_string();
         assert!(s.ends_with(".123Z"), "{s}");
         assert_eq!(Timestamp::parse(&s), Some(t));
+    }
+
+    #[test]
+    fn refuses_years_outside_rfc3339_and_never_fails_to_print() {
+        assert_eq!(Timestamp::parse("9999-12-31T23:59:59.999-23:59"), None);
+        assert_eq!(Timestamp::parse("0000-01-01T00:00:00+23:59"), None);
+        assert!(Timestamp::parse("9999-12-31T23:59:59.999Z").is_some());
+        assert_eq!(Timestamp(i64::MAX).to_string(), "9999-12-31T23:59:59.999Z");
+        assert_eq!(Timestamp(i64::MIN).to_string(), "0001-01-01T00:00:00.000Z");
     }
 
     #[test]

@@ -39,7 +39,6 @@ use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 use anyhow::Context as _;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
@@ -135,31 +134,74 @@ pub fn build_state(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::R
     Ok(state)
 }
 
+/// How long a client may take to send a request's headers.
+const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long in-flight requests get to finish after shutdown begins.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Serves until `shutdown` resolves, then closes gateway connections with
 /// 1001 and lets in-flight requests finish.
+///
+/// The accept loop is hyper's own (not `axum::serve`) so that slow clients
+/// get a header read timeout: a connection that never finishes its headers
+/// is closed instead of held forever.
 pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::service::TowerToHyperService;
+    use tower::ServiceExt as _;
+
     let (stop_tx, stop_rx) = watch::channel(false);
     let state = build_state(config, stop_rx)?;
     let app = http::router(state.clone());
-    let registry_state = state.clone();
-    let graceful = async move {
-        shutdown.await;
-        tracing::info!("shutting down: closing gateway connections");
-        let _ = stop_tx.send(true);
-        for conn in registry_state.fanout.registry().all() {
-            conn.close(parley_protocol::gateway::close_code::GOING_AWAY);
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, remote) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off, keep serving.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let service = app.clone().map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(axum::extract::ConnectInfo(remote));
+                    req
+                });
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service));
+                let conn = graceful.watch(conn.into_owned());
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            _ = &mut shutdown => break,
         }
-    };
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(graceful)
-    .await
-    .context("server error")?;
+    }
+    tracing::info!("shutting down: closing gateway connections");
+    drop(listener);
+    let _ = stop_tx.send(true);
+    for conn in state.fanout.registry().all() {
+        conn.close(parley_protocol::gateway::close_code::GOING_AWAY);
+    }
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some requests did not finish in time");
+    }
     Ok(())
 }

@@ -128,14 +128,24 @@ pub fn id_like(raw: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// One emoji per reaction: a short run of non-control, non-space chars
-/// with at least one non-ASCII (so plain words are refused).
+/// Characters that make a grapheme an emoji: the pictographic blocks,
+/// regional indicators (flags) and the keycap mark.
+fn is_emoji_char(c: char) -> bool {
+    matches!(c as u32,
+        0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2300..=0x23FF | 0x2B00..=0x2BFF
+        | 0x2190..=0x21FF | 0x25A0..=0x25FF | 0x2900..=0x297F | 0x3030 | 0x303D
+        | 0x3297 | 0x3299 | 0x00A9 | 0x00AE | 0x203C | 0x2049 | 0x2122 | 0x2139
+        | 0x24C2 | 0x20E3 | 0xE0020..=0xE007F)
+}
+
+/// One emoji per reaction: exactly one grapheme cluster (so skin tones,
+/// ZWJ families and flags count as one) that is an emoji.
 pub fn emoji(raw: &str) -> AppResult<()> {
-    let n = raw.chars().count();
-    let ok = (1..=16).contains(&n)
-        && raw.len() <= 64
-        && !raw.chars().any(|c| c.is_control() || c.is_whitespace())
-        && !raw.is_ascii();
+    use unicode_segmentation::UnicodeSegmentation as _;
+    let mut graphemes = raw.graphemes(true);
+    let ok = raw.len() <= 64
+        && matches!((graphemes.next(), graphemes.next()), (Some(g), None) if g.chars().any(is_emoji_char))
+        && !raw.chars().any(|c| c.is_control() || c.is_whitespace());
     if !ok {
         return Err(AppError::invalid("emoji", "emoji must be a single emoji"));
     }
@@ -173,6 +183,14 @@ mod tests {
         assert!(emoji("👍").is_ok());
         assert!(emoji("👍🏽").is_ok());
         assert!(emoji("like").is_err());
+        assert!(emoji("👍👎").is_err(), "two emoji");
+        assert!(emoji("👍/x").is_err());
+        assert!(emoji("é").is_err());
+        assert!(emoji("中").is_err());
+        assert!(emoji("❤️").is_ok());
+        assert!(emoji("🇫🇷").is_ok(), "a flag is one grapheme");
+        assert!(emoji("👨‍👩‍👧").is_ok(), "a ZWJ family is one grapheme");
+        assert!(emoji("1️⃣").is_ok(), "keycap");
         assert!(emoji("").is_err());
     }
 }

@@ -110,6 +110,19 @@ impl Tokens {
         self.issue(user_id, role, TICKET_AUDIENCE, self.ticket_ttl_secs)
     }
 
+    /// Whether the ticket would be accepted, without using it up.
+    pub fn peek_ticket(&self, ticket: &str) -> Option<TokenSubject> {
+        let c = self.check(ticket, TICKET_AUDIENCE)?;
+        let used = self.used_tickets.lock().ok()?;
+        if used.contains_key(&c.jti) {
+            return None;
+        }
+        Some(TokenSubject {
+            user_id: c.sub,
+            role: Role::parse(&c.role).unwrap_or(Role::User),
+        })
+    }
+
     /// Valid, unexpired and not used before; using it marks it used.
     pub fn redeem_ticket(&self, ticket: &str) -> Option<TokenSubject> {
         let c = self.check(ticket, TICKET_AUDIENCE)?;

@@ -181,9 +181,19 @@ async fn handle_frame(
     let frame: ClientFrame = match parse_json(text.as_bytes()) {
         Ok(f) => f,
         Err(e) => {
-            let e = match value.get("type").and_then(|t| t.as_str()) {
-                None => AppError::invalid("type", "type is required"),
-                Some(_) => e,
+            let e = match (value.get("type").and_then(|t| t.as_str()), e) {
+                (None, _) => AppError::invalid("type", "type is required"),
+                (
+                    Some(_),
+                    AppError::Invalid {
+                        field: None,
+                        message,
+                    },
+                ) => AppError::Invalid {
+                    field: mistyped_field(&value),
+                    message,
+                },
+                (Some(_), e) => e,
             };
             reply_error(handle, reference, &e);
             return false;
@@ -193,6 +203,25 @@ async fn handle_frame(
         reply_error(handle, reference, &e);
     }
     true
+}
+
+/// Frames are a tagged enum, so serde's error loses the field's name; find
+/// the first field whose JSON type is not what any frame carries under that
+/// name.
+fn mistyped_field(frame: &serde_json::Value) -> Option<String> {
+    use serde_json::Value as V;
+    let obj = frame.as_object()?;
+    obj.iter().find_map(|(k, v)| {
+        let ok = match k.as_str() {
+            "type" | "ref" | "conversation_id" | "client_id" | "state" => v.is_string(),
+            "text" | "reply_to" => v.is_string() || v.is_null(),
+            "attachments" => matches!(v, V::Array(a) if a.iter().all(V::is_string)) || v.is_null(),
+            "seq" => v.is_i64() || v.is_u64(),
+            "since" => matches!(v, V::Object(m) if m.values().all(|s| s.is_i64() || s.is_u64())),
+            _ => false,
+        };
+        (!ok).then(|| k.clone())
+    })
 }
 
 fn seq_of(seq: i64) -> Result<u64, AppError> {

@@ -110,15 +110,20 @@ async fn authorize(
             "cross-origin gateway connections are not allowed from this origin".into(),
         ));
     }
+    // The upgrade is checked before the ticket is redeemed, so that a plain
+    // GET cannot use a ticket up.
+    let ws = WebSocketUpgrade::from_request_parts(parts, state).await;
     let params = axum::extract::Query::<GatewayParams>::from_request_parts(parts, state)
         .await
         .map_err(|_| AppError::invalid("ticket", "invalid query"))?;
     let who = match (&params.ticket, bearer(parts)) {
         (Some(t), _) => {
-            let s = state
-                .tokens
-                .redeem_ticket(t)
-                .ok_or(AppError::Unauthenticated("invalid, expired or used ticket"))?;
+            let s = if ws.is_ok() {
+                state.tokens.redeem_ticket(t)
+            } else {
+                state.tokens.peek_ticket(t)
+            }
+            .ok_or(AppError::Unauthenticated("invalid, expired or used ticket"))?;
             Principal {
                 user_id: s.user_id,
                 role: s.role,
@@ -131,8 +136,7 @@ async fn authorize(
             ));
         }
     };
-    let ws = WebSocketUpgrade::from_request_parts(parts, state)
-        .await
-        .map_err(|_| AppError::invalid("upgrade", "expected a WebSocket upgrade request"))?;
+    let ws =
+        ws.map_err(|_| AppError::invalid("upgrade", "expected a WebSocket upgrade request"))?;
     Ok((who, ws))
 }

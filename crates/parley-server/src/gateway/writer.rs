@@ -306,6 +306,21 @@ pub async fn run(ctx: WriterCtx) {
         close_code::UNAUTHENTICATED => "unauthenticated",
         _ => "",
     };
+    if close_code != close_code::TOO_SLOW {
+        // Replies already queued (errors for the frames that led to a 4400,
+        // acks before a shutdown) still go out before the close frame.
+        let drain = async {
+            while let Ok(item) = rx.try_recv() {
+                if let Outbound::Frame(frame) = item
+                    && let Ok(text) = axum::extract::ws::Utf8Bytes::try_from(frame)
+                    && w.sink.send(WsMessage::Text(text)).await.is_err()
+                {
+                    return;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+    }
     let close = WsMessage::Close(Some(CloseFrame {
         code: close_code,
         reason: reason.into(),

@@ -1,6 +1,6 @@
 //! `/conversations/*` (protocol.md §4).
 
-use super::extract::{Json, Path, Query, page_limit};
+use super::extract::{Json, Path, Query, from_value, page_limit};
 use crate::app::AppState;
 use crate::auth::Auth;
 use crate::error::{AppError, AppResult};
@@ -25,11 +25,29 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL
 pub async fn create(
     State(state): State<AppState>,
     Auth(who): Auth,
-    Json(req): Json<CreateConversationRequest>,
+    Json(body): Json<serde_json::Value>,
 ) -> AppResult<impl IntoResponse> {
+    // The kind is read first so that errors in the rest name their field
+    // (a tagged enum would lose the path).
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Direct {
+        #[serde(rename = "kind")]
+        _kind: String,
+        user_id: String,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Group {
+        #[serde(rename = "kind")]
+        _kind: String,
+        title: String,
+        member_ids: Vec<String>,
+    }
     let now = Timestamp::now();
-    match req {
-        CreateConversationRequest::Direct { user_id } => {
+    match body.get("kind").and_then(|k| k.as_str()) {
+        Some("direct") => {
+            let Direct { user_id, .. } = from_value(body)?;
             AppState::check_id(&user_id, "user")?;
             let (id, created) = state
                 .store
@@ -43,17 +61,27 @@ pub async fn create(
             };
             Ok((status, axum::Json(view)))
         }
-        CreateConversationRequest::Group { title, member_ids } => {
+        Some("group") => {
+            let Group {
+                title, member_ids, ..
+            } = from_value(body)?;
             let title = validate::label("title", &title, 100)?;
+            let max = state.config.limits.group_max_members as usize;
+            if member_ids.len() > max {
+                return Err(AppError::invalid(
+                    "member_ids",
+                    format!("a group has at most {max} members"),
+                ));
+            }
+            let mut seen = std::collections::HashSet::new();
             let mut members: Vec<String> = Vec::new();
             for m in member_ids {
-                if m == who.user_id || members.contains(&m) {
+                if m == who.user_id || !seen.insert(m.clone()) {
                     continue;
                 }
                 AppState::check_id(&m, "user")?;
                 members.push(m);
             }
-            let max = state.config.limits.group_max_members as usize;
             if members.len() + 1 < 3 {
                 return Err(AppError::invalid(
                     "member_ids",
@@ -76,6 +104,10 @@ pub async fn create(
                 axum::Json(state.conversation_for(&who.user_id, &id).await?),
             ))
         }
+        _ => Err(AppError::invalid(
+            "kind",
+            "kind must be \"direct\" or \"group\"",
+        )),
     }
 }
 
@@ -318,6 +350,8 @@ pub async fn mute(
     Json(req): Json<MuteRequest>,
 ) -> AppResult<axum::Json<MuteResponse>> {
     AppState::check_id(&id, "conversation")?;
-    let muted_until = state.store.set_mute(&who.user_id, &id, req.until).await?;
+    // A time already past means "not muted".
+    let until = req.until.filter(|t| *t > Timestamp::now());
+    let muted_until = state.store.set_mute(&who.user_id, &id, until).await?;
     Ok(axum::Json(MuteResponse { muted_until }))
 }

@@ -8,6 +8,21 @@ use axum::http::request::Parts;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
+const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Deserializes a parsed JSON value with the offending field's path in the
+/// error (for bodies whose shape depends on a tag read first).
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, AppError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = strip_position(&e.into_inner().to_string());
+        let field = (!path.is_empty() && path != ".")
+            .then_some(path)
+            .or_else(|| named_field(&message));
+        AppError::Invalid { field, message }
+    })
+}
+
 /// A JSON body.
 pub struct Json<T>(pub T);
 
@@ -31,7 +46,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
                 message: "expected Content-Type: application/json".into(),
             });
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+        // A slow client may not hold a request open forever.
+        let read = tokio::time::timeout(BODY_READ_TIMEOUT, Bytes::from_request(req, state))
+            .await
+            .map_err(|_| AppError::Invalid {
+                field: None,
+                message: "the request body took too long to arrive".into(),
+            })?;
+        let bytes = read.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 AppError::PayloadTooLarge("request body is too large".into())
             } else {
@@ -45,23 +67,39 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     }
 }
 
-/// Parses JSON, mapping errors to `invalid_request` with the field's path.
+/// Parses one JSON object, mapping errors to `invalid_request` with the
+/// field's path. Arrays, scalars and trailing data are refused: every body
+/// and frame of the protocol is exactly one object.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(AppError::Invalid {
+            field: None,
+            message: "expected one JSON object".into(),
+        });
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let message = match inner.classify() {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                "malformed JSON".to_string()
+                return AppError::Invalid {
+                    field: None,
+                    message: "malformed JSON".into(),
+                };
             }
             _ => strip_position(&inner.to_string()),
         };
         let field = (!path.is_empty() && path != ".")
             .then_some(path)
-            .or_else(|| missing_field(&message));
+            .or_else(|| named_field(&message));
         AppError::Invalid { field, message }
-    })
+    })?;
+    de.end().map_err(|_| AppError::Invalid {
+        field: None,
+        message: "unexpected data after the JSON object".into(),
+    })?;
+    Ok(value)
 }
 
 fn strip_position(s: &str) -> String {
@@ -71,8 +109,12 @@ fn strip_position(s: &str) -> String {
     }
 }
 
-fn missing_field(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("missing field `")?;
+/// The field serde names in "missing field `x`", "duplicate field `x`" or
+/// "unknown field `x`" (paths are lost inside tagged enums).
+fn named_field(message: &str) -> Option<String> {
+    let rest = ["missing field `", "duplicate field `", "unknown field `"]
+        .iter()
+        .find_map(|p| message.strip_prefix(p))?;
     Some(rest.split('`').next()?.to_string())
 }
 

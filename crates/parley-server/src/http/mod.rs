@@ -122,6 +122,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::map_response(json_charset))
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("x-content-type-options"),
             HeaderValue::from_static("nosniff"),
@@ -132,6 +133,22 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// protocol.md §1: JSON bodies are `application/json; charset=utf-8`.
+async fn json_charset(mut resp: Response) -> Response {
+    let ct = axum::http::header::CONTENT_TYPE;
+    if resp
+        .headers()
+        .get(&ct)
+        .is_some_and(|v| v == "application/json")
+    {
+        resp.headers_mut().insert(
+            ct,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+    }
+    resp
 }
 
 async fn not_found() -> AppError {

@@ -40,6 +40,13 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// What user search matches against: username and display name, folded to
+/// lower case (Unicode-aware, which SQL's `lower`/`LIKE` may not be), so a
+/// query matches the start of any word of either.
+pub fn search_name(username: &str, display_name: &str) -> String {
+    format!("{} {}", username, display_name).to_lowercase()
+}
+
 /// A user as stored (not a wire type: it carries the password hash).
 #[derive(Clone)]
 pub struct UserRow {

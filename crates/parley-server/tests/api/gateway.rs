@@ -179,17 +179,24 @@ async fn malformed_frames_get_errors_and_abuse_closes_4400() {
         }
     }
     let mut code = None;
+    let mut errors = 0;
     for _ in 0..100 {
         match g.next_push(WAIT).await {
             Err(parley_sdk::Error::Closed { code: c, .. }) => {
                 code = Some(c);
                 break;
             }
+            Ok(ServerFrame::Error { .. }) => errors += 1,
             Ok(_) => {}
             Err(e) => panic!("{e}"),
         }
     }
     assert_eq!(code, Some(4400));
+    assert_eq!(
+        errors,
+        20 - 5,
+        "every malformed frame before the close got its error (5 strikes above; the negative since is a valid frame)"
+    );
 }
 
 #[tokio::test]

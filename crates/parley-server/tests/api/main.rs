@@ -9,6 +9,7 @@ mod conversations;
 mod gateway;
 mod guarantees;
 mod helpers;
+mod hostile;
 mod messages;
 mod ops;
 mod realtime;

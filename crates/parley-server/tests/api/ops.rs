@@ -30,6 +30,12 @@ async fn health_ready_request_ids_and_openapi() {
         Some("trace-me-123"),
         "echoed"
     );
+    assert_eq!(
+        r.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json; charset=utf-8")
+    );
     let body: serde_json::Value = r.json().await.expect("json");
     assert_eq!(body["checks"]["database"]["ok"], true);
     let doc: serde_json::Value = http

@@ -11,6 +11,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../../migrations/sqlite/0002_receipts_blocks.sql"),
     ),
+    (
+        3,
+        include_str!("../../../migrations/sqlite/0003_search_names.sql"),
+    ),
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<usize> {

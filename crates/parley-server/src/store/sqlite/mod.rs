@@ -275,8 +275,8 @@ impl Store for SqliteStore {
             };
             if let Some(d) = &patch.display_name {
                 c.execute(
-                    "UPDATE users SET display_name = ?2 WHERE id = ?1",
-                    params![id, d],
+                    "UPDATE users SET display_name = ?2, search_name = username || ' ' || ?3 WHERE id = ?1",
+                    params![id, d, d.to_lowercase()],
                 )
                 .map_err(db_err)?;
             }
@@ -310,6 +310,7 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<UserRow>> {
         let escaped: String = prefix
+            .to_lowercase()
             .chars()
             .flat_map(|ch| match ch {
                 '%' | '_' | '\\' => vec!['\\', ch],
@@ -319,7 +320,7 @@ impl Store for SqliteStore {
         self.read(move |c| {
             let mut stmt = c
                 .prepare_cached(&format!(
-                    "SELECT {} FROM users WHERE (username LIKE ?1 || '%' ESCAPE '\\' OR display_name LIKE ?1 || '%' ESCAPE '\\')
+                    "SELECT {} FROM users WHERE (search_name LIKE ?1 || '%' ESCAPE '\\' OR search_name LIKE '% ' || ?1 || '%' ESCAPE '\\')
                      AND username > ?2 AND is_bot = 0 ORDER BY username LIMIT ?3",
                     rows::USER_COLS
                 ))

@@ -170,13 +170,13 @@ impl WriterState {
     pub fn create_user(&mut self, u: &NewUser) -> StoreResult<UserRow> {
         let r = self.conn
             .prepare_cached(
-                "INSERT INTO users (id, username, display_name, avatar_url, about, role, password_hash, external_sub, is_bot, created_at)
-                 VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO users (id, username, display_name, avatar_url, about, role, password_hash, external_sub, is_bot, created_at, search_name)
+                 VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7, ?8, ?9, ?10)",
             )
             .map_err(db_err)?
             .execute(params![
                 u.id, u.username, u.display_name, u.avatar_url, u.role.as_str(), u.password_hash,
-                u.external_sub, u.is_bot as i64, u.created_at.millis()
+                u.external_sub, u.is_bot as i64, u.created_at.millis(), crate::store::search_name(&u.username, &u.display_name)
             ]);
         match r {
             Ok(_) => self.require_user(&u.id),
@@ -197,10 +197,11 @@ impl WriterState {
         if let Some(id) = existing {
             self.conn
                 .prepare_cached(
-                    "UPDATE users SET display_name = ?2, avatar_url = coalesce(?3, avatar_url), role = ?4 WHERE id = ?1",
+                    "UPDATE users SET display_name = ?2, avatar_url = coalesce(?3, avatar_url), role = ?4,
+                       search_name = lower(username) || ' ' || ?5 WHERE id = ?1",
                 )
                 .map_err(db_err)?
-                .execute(params![id, u.display_name, u.avatar_url, u.role.as_str()])
+                .execute(params![id, u.display_name, u.avatar_url, u.role.as_str(), u.display_name.to_lowercase()])
                 .map_err(db_err)?;
             return self.require_user(&id);
         }
