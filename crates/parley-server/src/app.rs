@@ -31,6 +31,8 @@ pub struct Inner {
     /// Caps live gateway connections.
     pub connection_permits: Arc<Semaphore>,
     pub presence: crate::presence::PresenceTracker,
+    /// Redis, when this process is one of several.
+    pub shared: Option<crate::cluster::Shared>,
     pub typing: crate::typing::TypingTracker,
 }
 
@@ -115,7 +117,8 @@ impl AppState {
         id: &str,
     ) -> AppResult<parley_protocol::Conversation> {
         let mut c = self.store.conversation(viewer, id).await?;
-        self.present_conversation(&mut c, &self.hidden_from(viewer).await?);
+        self.present_conversation(&mut c, &self.hidden_from(viewer).await?)
+            .await;
         Ok(c)
     }
 
@@ -130,15 +133,19 @@ impl AppState {
         let mut members = self.store.members(viewer, id, after, limit).await?;
         let hidden = self.hidden_from(viewer).await?;
         for m in &mut members {
-            self.present(&mut m.user, &hidden);
+            self.present(&mut m.user, &hidden).await;
         }
         Ok(members)
     }
 
     /// A conversation with its peer's presence as `viewer` may see it.
-    pub fn present_conversation(&self, c: &mut parley_protocol::Conversation, hidden: &[String]) {
+    pub async fn present_conversation(
+        &self,
+        c: &mut parley_protocol::Conversation,
+        hidden: &[String],
+    ) {
         if let Some(peer) = c.peer.as_mut() {
-            self.present(peer, hidden);
+            self.present(peer, hidden).await;
         }
     }
 }

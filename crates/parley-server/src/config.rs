@@ -21,14 +21,18 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_DATA_DIR")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
-    /// `sqlite://PATH` (default: DATA_DIR/parley.db).
+    /// `sqlite://PATH` (default: DATA_DIR/parley.db) or `postgres://...`.
     #[arg(long, env = "PARLEY_DATABASE_URL")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
-    /// Turns on cross-process fan-out and shared state (not in this build yet).
+    /// Turns on cross-process fan-out and shared state (`redis://HOST:PORT/DB`).
     #[arg(long, env = "PARLEY_REDIS_URL")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis_url: Option<String>,
+    /// Prefix of every Redis key and channel (one per deployment).
+    #[arg(long, env = "PARLEY_REDIS_PREFIX")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_prefix: Option<String>,
     /// The URL users reach this server at (printed, and used for Origin checks).
     #[arg(long, env = "PARLEY_PUBLIC_URL")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -180,13 +184,39 @@ pub struct Limits {
     pub body_bytes: usize,
 }
 
+/// Where the data lives.
+#[derive(Clone)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl std::fmt::Debug for Database {
+    /// Never prints a PostgreSQL password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(p) => write!(f, "Sqlite({})", p.display()),
+            Database::Postgres(url) => match url::Url::parse(url) {
+                Ok(mut u) => {
+                    if u.password().is_some() {
+                        let _ = u.set_password(Some("***"));
+                    }
+                    write!(f, "Postgres({u})")
+                }
+                Err(_) => f.write_str("Postgres(<unparsable url>)"),
+            },
+        }
+    }
+}
+
 /// The resolved configuration the server runs with.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
-    pub database_path: PathBuf,
-    pub redis_url: Option<String>,
+    pub database: Database,
+    pub redis_url: Option<Secret>,
+    pub redis_prefix: String,
     pub public_url: Option<String>,
     pub allowed_origins: Vec<String>,
     pub rate_limits: bool,
@@ -231,27 +261,26 @@ impl Config {
             .data_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from("parley-data"));
-        let database_path = match s.database_url.as_deref() {
-            None => data_dir.join("parley.db"),
+        let database = match s.database_url.as_deref() {
+            None => Database::Sqlite(data_dir.join("parley.db")),
             Some(url) => match url.strip_prefix("sqlite://") {
-                Some(p) => PathBuf::from(p),
+                Some(p) => Database::Sqlite(PathBuf::from(p)),
                 None if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                    return Err(ConfigError(
-                        "PostgreSQL storage is not part of this build yet; use sqlite://PATH"
-                            .into(),
-                    ));
+                    Database::Postgres(url.to_string())
                 }
                 None => {
-                    return Err(ConfigError(format!(
-                        "database_url: unsupported scheme in {url:?}"
-                    )));
+                    return Err(ConfigError(
+                        "database_url: expected sqlite://PATH or postgres://...".into(),
+                    ));
                 }
             },
         };
-        if s.redis_url.is_some() {
-            return Err(ConfigError(
-                "redis_url: cross-process fan-out is not part of this build yet".into(),
-            ));
+        if let Some(r) = &s.redis_url
+            && !(r.starts_with("redis://")
+                || r.starts_with("rediss://")
+                || r.starts_with("unix://"))
+        {
+            return Err(ConfigError("redis_url: expected redis://HOST:PORT".into()));
         }
         let external_jwt = match s.external_jwt_alg.clone() {
             None => None,
@@ -291,8 +320,9 @@ impl Config {
         Ok(Config {
             listen,
             data_dir,
-            database_path,
-            redis_url: s.redis_url,
+            database,
+            redis_url: s.redis_url.map(Secret),
+            redis_prefix: s.redis_prefix.unwrap_or_else(|| "parley".into()),
             public_url: s.public_url,
             allowed_origins: s.allowed_origins.unwrap_or_default(),
             rate_limits: on_off("rate_limits", s.rate_limits.as_deref(), true, "on", "off")?,

@@ -17,6 +17,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod delivery;
 pub mod error;
@@ -66,30 +67,56 @@ fn signing_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
     Ok(secret.into_bytes())
 }
 
-/// Opens storage and builds the shared state.
-pub fn build_state(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<AppState> {
+/// Opens storage (and Redis, in a cluster) and builds the shared state.
+pub async fn build_state(
+    config: Config,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
-    if let Some(parent) = config.database_path.parent()
-        && !parent.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(parent)?;
-    }
-    let fanout: Arc<dyn Fanout> = Arc::new(LocalFanout::new());
+    let shared = match &config.redis_url {
+        Some(url) => Some(
+            crate::cluster::Shared::connect(&url.0, &config.redis_prefix)
+                .await
+                .context("connecting to Redis")?,
+        ),
+        None => None,
+    };
+    let fanout: Arc<dyn Fanout> = match &shared {
+        Some(s) => Arc::new(crate::fanout::RedisFanout::start(
+            s.client.clone(),
+            s.fanout_channel(),
+        )),
+        None => Arc::new(LocalFanout::new()),
+    };
     let sink_fanout = fanout.clone();
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(
-            &config.database_path,
-            Arc::new(move |d| sink_fanout.publish(d)),
-        )
-        .with_context(|| format!("opening {}", config.database_path.display()))?,
-    );
+    let sink: crate::delivery::DeliverySink = Arc::new(move |d| sink_fanout.publish(d));
+    let store: Arc<dyn Store> = match &config.database {
+        crate::config::Database::Sqlite(path) => {
+            if let Some(parent) = path.parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent)?;
+            }
+            Arc::new(
+                SqliteStore::open(path, sink)
+                    .with_context(|| format!("opening {}", path.display()))?,
+            )
+        }
+        crate::config::Database::Postgres(url) => Arc::new(
+            crate::store::postgres::PostgresStore::connect(url, sink)
+                .await
+                .context("connecting to PostgreSQL")?,
+        ),
+    };
     let secret = signing_secret(&config)?;
     let external = match &config.external_jwt {
         Some(cfg) => Some(crate::auth::external::ExternalVerifier::new(cfg)?),
         None => None,
     };
-    let limiter: Arc<dyn RateLimiter> = if config.rate_limits {
+    let limiter: Arc<dyn RateLimiter> = if let (true, Some(s)) = (config.rate_limits, &shared) {
+        Arc::new(crate::ratelimit::RedisLimiter::new(s.clone()))
+    } else if config.rate_limits {
         let l = Arc::new(InMemoryLimiter::default());
         let weak = Arc::downgrade(&l);
         tokio::spawn(async move {
@@ -127,6 +154,7 @@ pub fn build_state(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::R
         limiter,
         shutdown,
         presence,
+        shared,
         typing: crate::typing::TypingTracker::default(),
     });
     tokio::spawn(crate::presence::run(state.clone(), presence_changes));
@@ -156,7 +184,7 @@ pub async fn run(
     use tower::ServiceExt as _;
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let state = build_state(config, stop_rx)?;
+    let state = build_state(config, stop_rx).await?;
     let app = http::router(state.clone());
     let mut builder = Builder::new(TokioExecutor::new());
     builder

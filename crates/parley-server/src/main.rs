@@ -3,7 +3,7 @@
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use parley_protocol::{Role, Timestamp};
-use parley_server::config::{Config, Settings};
+use parley_server::config::{Config, Database, Settings};
 use parley_server::store::NewUser;
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -76,12 +76,15 @@ fn main() -> anyhow::Result<()> {
             Command::Migrate(flags) => {
                 let config = load(cli.config.as_ref(), *flags)?;
                 std::fs::create_dir_all(&config.data_dir)?;
-                let n =
-                    parley_server::store::sqlite::SqliteStore::migrate_only(&config.database_path)?;
-                println!(
-                    "applied {n} migration(s) to {}",
-                    config.database_path.display()
-                );
+                let n = match &config.database {
+                    Database::Sqlite(path) => {
+                        parley_server::store::sqlite::SqliteStore::migrate_only(path)?
+                    }
+                    Database::Postgres(url) => {
+                        parley_server::store::postgres::PostgresStore::migrate_only(url).await?
+                    }
+                };
+                println!("applied {n} migration(s) to {:?}", config.database);
                 Ok(())
             }
             Command::Openapi => {
@@ -147,7 +150,7 @@ async fn admin(cli_config: Option<&PathBuf>, cmd: AdminCommand) -> anyhow::Resul
             parley_server::validate::password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
             let role = Role::parse(&role).context("role must be user, agent or admin")?;
             let (_tx, rx) = tokio::sync::watch::channel(false);
-            let state = parley_server::build_state(config, rx)?;
+            let state = parley_server::build_state(config, rx).await?;
             let hash = state
                 .passwords
                 .hash(&password)
@@ -180,7 +183,7 @@ async fn admin(cli_config: Option<&PathBuf>, cmd: AdminCommand) -> anyhow::Resul
             let label = parley_server::validate::label("name", &name, 64)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let (_tx, rx) = tokio::sync::watch::channel(false);
-            let state = parley_server::build_state(config, rx)?;
+            let state = parley_server::build_state(config, rx).await?;
             let key = format!("pk_{}", parley_server::auth::tokens::random_token(32));
             let user_id = parley_server::ids::new_id();
             let username: String = format!(

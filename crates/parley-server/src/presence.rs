@@ -167,15 +167,89 @@ impl PresenceTracker {
             last_seen_at: self.visible_last_seen(p),
         })
     }
+
+    /// Users with a live connection here (for refreshing shared entries).
+    fn local_states(&self) -> Vec<(String, PresenceState)> {
+        let Ok(users) = self.users.lock() else {
+            return Vec::new();
+        };
+        users
+            .iter()
+            .filter(|(_, p)| !p.conns.is_empty())
+            .filter_map(|(u, p)| p.state.map(|s| (u.clone(), s)))
+            .collect()
+    }
+}
+
+fn state_name(s: PresenceState) -> &'static str {
+    match s {
+        PresenceState::Online => "online",
+        PresenceState::Away => "away",
+        PresenceState::Offline => "offline",
+    }
+}
+
+fn parse_state(s: &str) -> Option<PresenceState> {
+    match s {
+        "online" => Some(PresenceState::Online),
+        "away" => Some(PresenceState::Away),
+        "offline" => Some(PresenceState::Offline),
+        _ => None,
+    }
+}
+
+/// How long a process's entry lives without a refresh: a process that dies
+/// silently stops counting after this.
+const SHARED_TTL_MS: i64 = 30_000;
+const SHARED_REFRESH: Duration = Duration::from_secs(10);
+
+/// Combines per-process entries `"state:expires_ms"`: online beats away
+/// beats offline; expired entries (dead processes) do not count.
+fn combine<'a>(entries: impl Iterator<Item = &'a str>, now_ms: i64) -> PresenceState {
+    let mut best = PresenceState::Offline;
+    for v in entries {
+        let Some((state, exp)) = v.split_once(':') else {
+            continue;
+        };
+        if exp.parse::<i64>().map(|e| e < now_ms).unwrap_or(true) {
+            continue;
+        }
+        match parse_state(state) {
+            Some(PresenceState::Online) => return PresenceState::Online,
+            Some(PresenceState::Away) => best = PresenceState::Away,
+            _ => {}
+        }
+    }
+    best
 }
 
 impl AppState {
     /// Fills in `user.presence` as `viewer` may see it: hidden (offline, no
-    /// last-seen) across a block in either direction.
-    pub fn present(&self, user: &mut User, hidden: &[String]) {
+    /// last-seen) across a block in either direction. With Redis the state
+    /// combines every process's connections.
+    pub async fn present(&self, user: &mut User, hidden: &[String]) {
         if hidden.contains(&user.id) {
             user.presence = Presence::offline();
             return;
+        }
+        if let Some(shared) = &self.shared {
+            let mut conn = shared.conn.clone();
+            let entries: Result<std::collections::HashMap<String, String>, _> =
+                redis::cmd("HGETALL")
+                    .arg(shared.presence_key(&user.id))
+                    .query_async(&mut conn)
+                    .await;
+            if let Ok(entries) = entries {
+                let state = combine(
+                    entries.values().map(String::as_str),
+                    Timestamp::now().millis(),
+                );
+                user.presence.state = state;
+                if state == PresenceState::Online {
+                    user.presence.last_seen_at = None;
+                }
+                return;
+            }
         }
         if let Some(p) = self.presence.get(&user.id) {
             user.presence = p;
@@ -183,21 +257,101 @@ impl AppState {
     }
 }
 
-/// Publishes presence changes in order, and sweeps for idle connections.
+/// Records this process's state for a user in Redis and returns the
+/// combined state if it changed (so exactly one process announces it).
+async fn shared_update(
+    shared: &crate::cluster::Shared,
+    user: &str,
+    local: PresenceState,
+) -> Option<PresenceState> {
+    // KEYS: entries hash, last announced state. ARGV: origin, local state,
+    // now_ms, ttl_ms. Returns the new combined state, or false if unchanged.
+    let script = redis::Script::new(
+        r"
+        if ARGV[2] == 'offline' then
+          redis.call('HDEL', KEYS[1], ARGV[1])
+        else
+          redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. (tonumber(ARGV[3]) + tonumber(ARGV[4])))
+        end
+        local now = tonumber(ARGV[3])
+        local all = redis.call('HGETALL', KEYS[1])
+        local best = 'offline'
+        for i = 1, #all, 2 do
+          local v = all[i + 1]
+          local sep = string.find(v, ':')
+          local st = string.sub(v, 1, sep - 1)
+          if tonumber(string.sub(v, sep + 1)) < now then
+            redis.call('HDEL', KEYS[1], all[i])
+          elseif st == 'online' then
+            best = 'online'
+          elseif st == 'away' and best == 'offline' then
+            best = 'away'
+          end
+        end
+        redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]) * 2)
+        local prev = redis.call('GET', KEYS[2]) or 'offline'
+        redis.call('SET', KEYS[2], best, 'PX', 86400000)
+        if prev == best then return false end
+        return best
+        ",
+    );
+    let mut conn = shared.conn.clone();
+    let changed: Result<Option<String>, _> = script
+        .key(shared.presence_key(user))
+        .key(shared.presence_state_key(user))
+        .arg(&shared.origin)
+        .arg(state_name(local))
+        .arg(Timestamp::now().millis())
+        .arg(SHARED_TTL_MS)
+        .invoke_async(&mut conn)
+        .await;
+    match changed {
+        Ok(s) => s.as_deref().and_then(parse_state),
+        Err(e) => {
+            tracing::warn!(error = %e, "presence update in redis failed");
+            None
+        }
+    }
+}
+
+/// Publishes presence changes in order, sweeps for idle connections and,
+/// in a cluster, keeps this process's shared entries alive.
 pub async fn run(state: AppState, mut changes: mpsc::UnboundedReceiver<Change>) {
     let mut sweep = tokio::time::interval(Duration::from_millis(500));
+    let mut refresh = tokio::time::interval(SHARED_REFRESH);
     loop {
         tokio::select! {
             _ = sweep.tick() => state.presence.sweep(),
+            _ = refresh.tick() => {
+                if let Some(shared) = &state.shared {
+                    for (user, local) in state.presence.local_states() {
+                        if let Some(global) = shared_update(shared, &user, local).await {
+                            let at = (global != PresenceState::Online).then(Timestamp::now);
+                            publish(&state, Change { user_id: user, state: global, last_seen_at: at }).await;
+                        }
+                    }
+                }
+            }
             change = changes.recv() => {
                 let Some(change) = change else { return };
-                publish(&state, change).await;
+                tracing::debug!(user = %change.user_id, state = ?change.state, "local presence change");
+                match &state.shared {
+                    Some(shared) => {
+                        // Announce only what changes the combined state.
+                        if let Some(global) = shared_update(shared, &change.user_id, change.state).await {
+                            let at = (global != PresenceState::Online).then(Timestamp::now);
+                            publish(&state, Change { user_id: change.user_id, state: global, last_seen_at: at }).await;
+                        }
+                    }
+                    None => publish(&state, change).await,
+                }
             }
         }
     }
 }
 
 async fn publish(state: &AppState, change: Change) {
+    tracing::debug!(user = %change.user_id, state = ?change.state, "presence change");
     if let Some(at) = change.last_seen_at
         && let Err(e) = state.store.set_last_seen(&change.user_id, at).await
     {
@@ -227,5 +381,29 @@ async fn publish(state: &AppState, change: Change) {
             recipients: Arc::from(recipients),
             frame: bytes.into(),
         }]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combining_prefers_online_and_ignores_expired_entries() {
+        let now = 1_000;
+        assert_eq!(
+            combine(["away:2000", "online:2000"].into_iter(), now),
+            PresenceState::Online
+        );
+        assert_eq!(
+            combine(["away:2000", "online:500"].into_iter(), now),
+            PresenceState::Away,
+            "a dead process's online expired"
+        );
+        assert_eq!(
+            combine(["online:999", "garbage"].into_iter(), now),
+            PresenceState::Offline
+        );
+        assert_eq!(combine(std::iter::empty(), now), PresenceState::Offline);
     }
 }

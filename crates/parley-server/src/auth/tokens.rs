@@ -123,6 +123,37 @@ impl Tokens {
         })
     }
 
+    /// Valid, unexpired and not used before on any process; using it marks
+    /// it used (in Redis when there is a cluster, else in memory).
+    pub async fn redeem_ticket_shared(
+        &self,
+        ticket: &str,
+        shared: Option<&crate::cluster::Shared>,
+    ) -> Option<TokenSubject> {
+        let Some(shared) = shared else {
+            return self.redeem_ticket(ticket);
+        };
+        let c = self.check(ticket, TICKET_AUDIENCE)?;
+        let mut conn = shared.conn.clone();
+        let first: Result<Option<String>, _> = redis::cmd("SET")
+            .arg(shared.ticket_key(&c.jti))
+            .arg(1)
+            .arg("NX")
+            .arg("EX")
+            .arg(self.ticket_ttl_secs + 30)
+            .query_async(&mut conn)
+            .await;
+        match first {
+            Ok(Some(_)) => Some(TokenSubject {
+                user_id: c.sub,
+                role: Role::parse(&c.role).unwrap_or(Role::User),
+            }),
+            Ok(None) => None,
+            // Redis down: this process's memory still stops replays here.
+            Err(_) => self.redeem_ticket(ticket),
+        }
+    }
+
     /// Valid, unexpired and not used before; using it marks it used.
     pub fn redeem_ticket(&self, ticket: &str) -> Option<TokenSubject> {
         let c = self.check(ticket, TICKET_AUDIENCE)?;

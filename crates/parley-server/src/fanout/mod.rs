@@ -6,9 +6,11 @@
 //! full is told to close with 4008 instead of slowing anyone else down.
 
 mod local;
+mod redis;
 mod registry;
 
 pub use local::LocalFanout;
+pub use redis::RedisFanout;
 pub use registry::{ConnHandle, Outbound, Registry};
 
 use crate::delivery::Delivery;
@@ -18,4 +20,8 @@ pub trait Fanout: Send + Sync + 'static {
     fn publish(&self, deliveries: Vec<Delivery>);
     /// This process's connections.
     fn registry(&self) -> &Registry;
+    /// Whether the cross-process link is up (`None`: there is none).
+    fn healthy(&self) -> Option<bool> {
+        None
+    }
 }

@@ -36,6 +36,9 @@ pub enum Outbound {
         reference: Option<String>,
         since: SinceMap,
     },
+    /// Deliveries may have been lost (the cross-process link was down):
+    /// catch up every conversation from the cursors, without `sync.done`.
+    Refresh,
 }
 
 /// One live connection as the registry sees it.
@@ -160,6 +163,13 @@ impl Registry {
             .read()
             .map(|m| m.values().flatten().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// Asks every connection to catch up from storage.
+    pub fn refresh_all(&self) {
+        for c in self.all() {
+            c.push(Outbound::Refresh);
+        }
     }
 
     pub fn deliver(&self, d: Delivery) {

@@ -25,11 +25,7 @@ pub async fn run(
     _permit: OwnedSemaphorePermit,
 ) {
     let mut user = match state.store.user_by_id(&who.user_id).await {
-        Ok(Some(u)) => {
-            let mut user = u.to_wire();
-            state.present(&mut user, &[]);
-            user
-        }
+        Ok(Some(u)) => u.to_wire(),
         _ => return,
     };
     // Register before `ready`: every event committed from here on reaches
@@ -41,7 +37,7 @@ pub async fn run(
     state.presence.connected(&who.user_id, handle.id);
     let (sink, mut stream) = socket.split();
     let last_heard = Arc::new(AtomicI64::new(Timestamp::now().millis()));
-    state.present(&mut user, &[]);
+    state.present(&mut user, &[]).await;
     let ready = ServerFrame::Ready {
         session_id: crate::ids::new_id(),
         user,

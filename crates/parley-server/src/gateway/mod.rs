@@ -119,7 +119,10 @@ async fn authorize(
     let who = match (&params.ticket, bearer(parts)) {
         (Some(t), _) => {
             let s = if ws.is_ok() {
-                state.tokens.redeem_ticket(t)
+                state
+                    .tokens
+                    .redeem_ticket_shared(t, state.shared.as_ref())
+                    .await
             } else {
                 state.tokens.peek_ticket(t)
             }

@@ -44,6 +44,8 @@ struct Writer {
     /// Fires when the connection must close, even mid-write to a stalled
     /// socket.
     closing: watch::Receiver<u16>,
+    /// Whether the client has sent a `sync` (and so knows its conversations).
+    synced: bool,
 }
 
 #[derive(Debug)]
@@ -105,7 +107,63 @@ impl Writer {
         Ok(())
     }
 
+    /// After a cross-process link outage: everything this connection may
+    /// have missed, from storage, as if the client had synced from its
+    /// cursors (conversations joined meanwhile are announced, left ones
+    /// removed, only once the client has synced at least once).
+    async fn refresh(&mut self) -> Result<(), Gone> {
+        let memberships = self
+            .state
+            .store
+            .memberships(&self.user_id)
+            .await
+            .map_err(|_| Gone)?;
+        let current: std::collections::HashSet<&str> = memberships
+            .iter()
+            .map(|m| m.conversation_id.as_str())
+            .collect();
+        let gone: Vec<Arc<str>> = self
+            .cursors
+            .keys()
+            .filter(|c| !current.contains(&***c))
+            .cloned()
+            .collect();
+        for conv in gone {
+            self.cursors.remove(&conv);
+            if self.synced {
+                self.frame(&ServerFrame::ConversationRemoved {
+                    conversation_id: conv.to_string(),
+                })
+                .await?;
+            }
+        }
+        for m in &memberships {
+            let conv: Arc<str> = Arc::from(m.conversation_id.as_str());
+            match self.cursors.get(&conv).copied() {
+                Some(c) if m.last_seq > c => self.catch_up(&conv, c).await?,
+                Some(_) => {}
+                None if self.synced => {
+                    let Ok(view) = self
+                        .state
+                        .store
+                        .conversation(&self.user_id, &m.conversation_id)
+                        .await
+                    else {
+                        continue;
+                    };
+                    let last_seq = view.last_seq;
+                    self.frame(&ServerFrame::ConversationAdded { conversation: view })
+                        .await?;
+                    self.cursors.insert(conv, last_seq);
+                }
+                None => {}
+            }
+        }
+        Ok(())
+    }
+
     async fn sync(&mut self, reference: Option<String>, since: SinceMap) -> Result<(), Gone> {
+        self.synced = true;
         let max_events = self.state.config.limits.sync_max_events;
         let memberships = match self.state.store.memberships(&self.user_id).await {
             Ok(m) => m,
@@ -210,6 +268,7 @@ impl Writer {
                 self.write(frame).await
             }
             Outbound::Sync { reference, since } => self.sync(reference, since).await,
+            Outbound::Refresh => self.refresh().await,
         }
     }
 }
@@ -232,6 +291,7 @@ pub async fn run(ctx: WriterCtx) {
         sink,
         cursors: HashMap::new(),
         closing: handle.close_signal(),
+        synced: false,
     };
     if w.frame(&ready).await.is_err() {
         return;

@@ -146,7 +146,7 @@ pub async fn list(
         .await?;
     let hidden = state.hidden_from(&who.user_id).await?;
     for c in &mut conversations {
-        state.present_conversation(c, &hidden);
+        state.present_conversation(c, &hidden).await;
     }
     let next_cursor = next.map(|c| B64.encode(format!("{}|{}", c.last_activity_ms, c.id)));
     Ok(axum::Json(ConversationList {

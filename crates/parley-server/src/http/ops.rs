@@ -18,11 +18,16 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, axum::Json<He
     let db = tokio::time::timeout(std::time::Duration::from_secs(2), state.store.ping()).await;
     let db_ok = matches!(db, Ok(Ok(())));
     let shutting_down = *state.shutdown.borrow();
-    let ready = db_ok && !shutting_down;
+    let redis_ok = match &state.shared {
+        Some(shared) => Some(shared.ping().await && state.fanout.healthy().unwrap_or(true)),
+        None => None,
+    };
+    let ready = db_ok && !shutting_down && redis_ok.unwrap_or(true);
     let body = HealthResponse {
         status: if ready { "ok" } else { "unavailable" }.into(),
         checks: json!({
             "database": { "ok": db_ok, "latency_ms": started.elapsed().as_millis() as u64 },
+            "redis": redis_ok.map(|ok| json!({ "ok": ok })),
             "shutting_down": shutting_down,
             "connections": state.fanout.registry().connection_count(),
         }),

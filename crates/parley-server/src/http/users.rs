@@ -19,7 +19,7 @@ pub async fn me(State(state): State<AppState>, Auth(who): Auth) -> AppResult<axu
         .await?
         .ok_or(AppError::Unauthenticated("account no longer exists"))?;
     let mut user = u.to_wire();
-    state.present(&mut user, &[]);
+    state.present(&mut user, &[]).await;
     Ok(axum::Json(user))
 }
 
@@ -53,7 +53,7 @@ pub async fn update_me(
         .update_user(&who.user_id, patch)
         .await?
         .to_wire();
-    state.present(&mut user, &[]);
+    state.present(&mut user, &[]).await;
     Ok(axum::Json(user))
 }
 
@@ -71,7 +71,9 @@ pub async fn user(
         .await?
         .ok_or(AppError::NotFound("user"))?;
     let mut user = u.to_wire();
-    state.present(&mut user, &state.hidden_from(&who.user_id).await?);
+    state
+        .present(&mut user, &state.hidden_from(&who.user_id).await?)
+        .await;
     Ok(axum::Json(user))
 }
 
@@ -114,15 +116,14 @@ pub async fn search(
         .await?;
     let more = rows.len() > limit as usize;
     let hidden = state.hidden_from(&who.user_id).await?;
-    let users: Vec<User> = rows
+    let mut users: Vec<User> = rows
         .iter()
         .take(limit as usize)
-        .map(|u| {
-            let mut user = u.to_wire();
-            state.present(&mut user, &hidden);
-            user
-        })
+        .map(|u| u.to_wire())
         .collect();
+    for user in &mut users {
+        state.present(user, &hidden).await;
+    }
     let next_cursor = if more {
         users.last().map(|u| b64.encode(&u.username))
     } else {

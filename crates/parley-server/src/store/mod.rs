@@ -1,13 +1,15 @@
 //! Storage: the one seam between Parley's logic and its database.
 //!
 //! [`Store`] is implemented by [`sqlite::SqliteStore`] (the embedded
-//! default). Every write that creates events allocates their seqs in the
+//! default) and [`postgres::PostgresStore`] (several processes on one
+//! database). Every write that creates events allocates their seqs in the
 //! same transaction that stores them and, once committed, hands the
 //! resulting [`Delivery`](crate::delivery::Delivery) list to the sink given
 //! at open, in commit order. [`conformance`] is the behaviour every
 //! implementation must show; each backend's tests run it unchanged.
 
 pub mod conformance;
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;

@@ -129,7 +129,12 @@ impl ServerProcess {
             .arg(data_dir)
             .args(extra)
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            // TEST_LOG=1 shows the servers' logs.
+            .stderr(if std::env::var("TEST_LOG").is_ok() {
+                std::process::Stdio::inherit()
+            } else {
+                std::process::Stdio::null()
+            })
             .spawn()
             .expect("spawn parley");
         let stdout = child.stdout.take().expect("stdout");

@@ -647,7 +647,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<EventPage> {
         let (viewer, id) = (viewer.to_string(), id.to_string());
         self.read(move |c| {
-            let mut rows = raw_event_rows(c, &viewer, &id, after, limit + 1)?;
+            let mut rows = raw_event_rows(c, &viewer, &id, after, limit.saturating_add(1))?;
             let has_more = rows.len() > limit as usize;
             rows.truncate(limit as usize);
             let events = rows
