@@ -255,9 +255,13 @@ impl Writer {
                 last_seq,
                 frame,
             } => {
+                // Already announced (by a `sync` that ran while this was
+                // held): once is enough.
+                if self.cursors.get(&conversation_id).is_some_and(|c| *c >= last_seq) {
+                    return Ok(());
+                }
                 self.write(frame).await?;
-                let c = self.cursors.entry(conversation_id).or_insert(0);
-                *c = (*c).max(last_seq);
+                self.cursors.insert(conversation_id, last_seq);
                 Ok(())
             }
             Outbound::Removed {

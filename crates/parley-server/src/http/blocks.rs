@@ -1,5 +1,6 @@
 //! `/blocks` (protocol.md §11).
 
+use super::cursor;
 use super::extract::{Json, Path, Query, page_limit};
 use crate::app::AppState;
 use crate::auth::Auth;
@@ -7,11 +8,9 @@ use crate::error::{AppError, AppResult};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use base64::Engine as _;
 use parley_protocol::{Block, BlockList, BlockRequest, BlockStatus, ErrorBody, Timestamp};
 use serde::Deserialize;
 
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 #[utoipa::path(post, path = "/blocks", tag = "blocks", request_body = BlockRequest,
     responses((status = 201, body = BlockStatus, description = "blocked now"), (status = 200, body = BlockStatus, description = "already blocked"),
@@ -95,21 +94,13 @@ pub async fn list(
     Query(p): Query<ListParams>,
 ) -> AppResult<axum::Json<BlockList>> {
     let limit = page_limit(p.limit.as_deref())?;
-    let before = match p.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => {
-            let bad = || AppError::invalid("cursor", "invalid cursor");
-            let text = String::from_utf8(B64.decode(c).map_err(|_| bad())?).map_err(|_| bad())?;
-            let (at, id) = text.split_once('|').ok_or_else(bad)?;
-            Some((at.parse::<i64>().map_err(|_| bad())?, id.to_string()))
-        }
-    };
+    let before = cursor::decode_keyset(p.cursor.as_deref())?;
     let mut rows = state.store.blocks(&who.user_id, before, limit + 1).await?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let next_cursor = if more {
         rows.last()
-            .map(|(u, at)| B64.encode(format!("{}|{}", at.millis(), u.id)))
+            .map(|(u, at)| cursor::encode_keyset(at.millis(), &u.id))
     } else {
         None
     };

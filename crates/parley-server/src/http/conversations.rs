@@ -1,5 +1,6 @@
 //! `/conversations/*` (protocol.md §4).
 
+use super::cursor;
 use super::extract::{Json, Path, Query, from_value, page_limit};
 use crate::app::AppState;
 use crate::auth::Auth;
@@ -9,7 +10,6 @@ use crate::{ids, validate};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use base64::Engine as _;
 use parley_protocol::{
     AddMembersRequest, ChangeRoleRequest, Conversation, ConversationList,
     CreateConversationRequest, ErrorBody, Member, MemberList, MuteRequest, MuteResponse,
@@ -17,7 +17,6 @@ use parley_protocol::{
 };
 use serde::Deserialize;
 
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 #[utoipa::path(post, path = "/conversations", tag = "conversations", request_body = CreateConversationRequest,
     responses((status = 201, body = Conversation), (status = 200, body = Conversation, description = "the direct conversation already existed"),
@@ -118,16 +117,7 @@ pub struct ListParams {
 }
 
 fn decode_cursor(raw: Option<&str>) -> AppResult<Option<ActivityCursor>> {
-    let Some(raw) = raw.filter(|c| !c.is_empty()) else {
-        return Ok(None);
-    };
-    let bad = || AppError::invalid("cursor", "invalid cursor");
-    let text = String::from_utf8(B64.decode(raw).map_err(|_| bad())?).map_err(|_| bad())?;
-    let (at, id) = text.split_once('|').ok_or_else(bad)?;
-    Ok(Some(ActivityCursor {
-        last_activity_ms: at.parse().map_err(|_| bad())?,
-        id: id.to_string(),
-    }))
+    Ok(cursor::decode_keyset(raw)?.map(|(last_activity_ms, id)| ActivityCursor { last_activity_ms, id }))
 }
 
 #[utoipa::path(get, path = "/conversations", tag = "conversations",
@@ -148,7 +138,7 @@ pub async fn list(
     for c in &mut conversations {
         state.present_conversation(c, &hidden).await;
     }
-    let next_cursor = next.map(|c| B64.encode(format!("{}|{}", c.last_activity_ms, c.id)));
+    let next_cursor = next.map(|c| cursor::encode_keyset(c.last_activity_ms, &c.id));
     Ok(axum::Json(ConversationList {
         conversations,
         next_cursor,
@@ -217,22 +207,14 @@ pub async fn members(
 ) -> AppResult<axum::Json<MemberList>> {
     AppState::check_id(&id, "conversation")?;
     let limit = page_limit(p.limit.as_deref())?;
-    let after = match p.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => Some(
-            B64.decode(c)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| AppError::invalid("cursor", "invalid cursor"))?,
-        ),
-    };
+    let after = cursor::decode_key(p.cursor.as_deref())?;
     let mut members = state
         .members_for(&who.user_id, &id, after, limit + 1)
         .await?;
     let more = members.len() > limit as usize;
     members.truncate(limit as usize);
     let next_cursor = if more {
-        members.last().map(|m| B64.encode(&m.user_id))
+        members.last().map(|m| cursor::encode_key(&m.user_id))
     } else {
         None
     };

@@ -4,6 +4,7 @@
 mod auth;
 mod blocks;
 mod conversations;
+mod cursor;
 pub mod extract;
 mod messages;
 mod ops;

@@ -7,7 +7,6 @@ use crate::error::{AppError, AppResult};
 use crate::store::UserPatch;
 use crate::validate;
 use axum::extract::State;
-use base64::Engine as _;
 use parley_protocol::{ErrorBody, UpdateMeRequest, User, UserList};
 use serde::Deserialize;
 
@@ -100,16 +99,7 @@ pub async fn search(
             "query must be at most 64 characters",
         ));
     }
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let after = match p.cursor.as_deref() {
-        None | Some("") => None,
-        Some(c) => Some(
-            b64.decode(c)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| AppError::invalid("cursor", "invalid cursor"))?,
-        ),
-    };
+    let after = super::cursor::decode_key(p.cursor.as_deref())?;
     let rows = state
         .store
         .search_users(&query.to_lowercase(), after, limit + 1)
@@ -125,7 +115,7 @@ pub async fn search(
         state.present(user, &hidden).await;
     }
     let next_cursor = if more {
-        users.last().map(|u| b64.encode(&u.username))
+        users.last().map(|u| super::cursor::encode_key(&u.username))
     } else {
         None
     };

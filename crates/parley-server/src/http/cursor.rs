@@ -1,0 +1,53 @@
+//! Opaque pagination cursors (protocol.md §1): URL-safe base64 of a keyset
+//! position, so clients never parse them and the server can change them.
+
+use crate::error::{AppError, AppResult};
+use base64::Engine as _;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+fn bad() -> AppError {
+    AppError::invalid("cursor", "invalid cursor")
+}
+
+/// A position after a single key (a username, a user id).
+pub fn encode_key(key: &str) -> String {
+    B64.encode(key)
+}
+
+pub fn decode_key(raw: Option<&str>) -> AppResult<Option<String>> {
+    match raw.filter(|c| !c.is_empty()) {
+        None => Ok(None),
+        Some(c) => B64
+            .decode(c)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .map(Some)
+            .ok_or_else(bad),
+    }
+}
+
+/// A position in a list ordered by (time, id).
+pub fn encode_keyset(ms: i64, id: &str) -> String {
+    B64.encode(format!("{ms}|{id}"))
+}
+
+pub fn decode_keyset(raw: Option<&str>) -> AppResult<Option<(i64, String)>> {
+    let Some(text) = decode_key(raw)? else { return Ok(None) };
+    let (at, id) = text.split_once('|').ok_or_else(bad)?;
+    Ok(Some((at.parse().map_err(|_| bad())?, id.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_refuses_garbage() {
+        let c = encode_keyset(42, "abc");
+        assert_eq!(decode_keyset(Some(&c)).ok().flatten(), Some((42, "abc".to_string())));
+        assert!(decode_keyset(Some("%%%")).is_err());
+        assert!(decode_keyset(Some(&encode_key("no-separator"))).is_err());
+        assert_eq!(decode_key(None).ok().flatten(), None);
+    }
+}
