@@ -257,7 +257,11 @@ impl Writer {
             } => {
                 // Already announced (by a `sync` that ran while this was
                 // held): once is enough.
-                if self.cursors.get(&conversation_id).is_some_and(|c| *c >= last_seq) {
+                if self
+                    .cursors
+                    .get(&conversation_id)
+                    .is_some_and(|c| *c >= last_seq)
+                {
                     return Ok(());
                 }
                 self.write(frame).await?;

@@ -11,7 +11,6 @@ use axum::response::IntoResponse;
 use parley_protocol::{Block, BlockList, BlockRequest, BlockStatus, ErrorBody, Timestamp};
 use serde::Deserialize;
 
-
 #[utoipa::path(post, path = "/blocks", tag = "blocks", request_body = BlockRequest,
     responses((status = 201, body = BlockStatus, description = "blocked now"), (status = 200, body = BlockStatus, description = "already blocked"),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]

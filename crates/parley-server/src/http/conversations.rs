@@ -17,7 +17,6 @@ use parley_protocol::{
 };
 use serde::Deserialize;
 
-
 #[utoipa::path(post, path = "/conversations", tag = "conversations", request_body = CreateConversationRequest,
     responses((status = 201, body = Conversation), (status = 200, body = Conversation, description = "the direct conversation already existed"),
         (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -117,7 +116,12 @@ pub struct ListParams {
 }
 
 fn decode_cursor(raw: Option<&str>) -> AppResult<Option<ActivityCursor>> {
-    Ok(cursor::decode_keyset(raw)?.map(|(last_activity_ms, id)| ActivityCursor { last_activity_ms, id }))
+    Ok(
+        cursor::decode_keyset(raw)?.map(|(last_activity_ms, id)| ActivityCursor {
+            last_activity_ms,
+            id,
+        }),
+    )
 }
 
 #[utoipa::path(get, path = "/conversations", tag = "conversations",

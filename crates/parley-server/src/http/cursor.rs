@@ -33,7 +33,9 @@ pub fn encode_keyset(ms: i64, id: &str) -> String {
 }
 
 pub fn decode_keyset(raw: Option<&str>) -> AppResult<Option<(i64, String)>> {
-    let Some(text) = decode_key(raw)? else { return Ok(None) };
+    let Some(text) = decode_key(raw)? else {
+        return Ok(None);
+    };
     let (at, id) = text.split_once('|').ok_or_else(bad)?;
     Ok(Some((at.parse().map_err(|_| bad())?, id.to_string())))
 }
@@ -45,7 +47,10 @@ mod tests {
     #[test]
     fn round_trips_and_refuses_garbage() {
         let c = encode_keyset(42, "abc");
-        assert_eq!(decode_keyset(Some(&c)).ok().flatten(), Some((42, "abc".to_string())));
+        assert_eq!(
+            decode_keyset(Some(&c)).ok().flatten(),
+            Some((42, "abc".to_string()))
+        );
         assert!(decode_keyset(Some("%%%")).is_err());
         assert!(decode_keyset(Some(&encode_key("no-separator"))).is_err());
         assert_eq!(decode_key(None).ok().flatten(), None);
