@@ -291,3 +291,89 @@ async fn admin_create_user_reads_password_from_stdin() {
         .expect("login");
     assert_eq!(auth.user.role, parley_protocol::Role::Admin);
 }
+
+/// Makes an Ed25519 key pair with the openssl CLI: (private PEM, public PEM,
+/// raw 32-byte public key for a JWKS).
+fn ed25519_keys(dir: &std::path::Path) -> (Vec<u8>, std::path::PathBuf, Vec<u8>) {
+    let private = dir.join("ed.pem");
+    let public = dir.join("ed.pub.pem");
+    let run = |args: &[&str]| {
+        let ok = std::process::Command::new("openssl")
+            .args(args)
+            .status()
+            .expect("openssl")
+            .success();
+        assert!(ok, "openssl {args:?}");
+    };
+    run(&[
+        "genpkey",
+        "-algorithm",
+        "ed25519",
+        "-out",
+        private.to_str().expect("path"),
+    ]);
+    run(&[
+        "pkey",
+        "-in",
+        private.to_str().expect("path"),
+        "-pubout",
+        "-out",
+        public.to_str().expect("path"),
+    ]);
+    let der = std::process::Command::new("openssl")
+        .args([
+            "pkey",
+            "-in",
+            private.to_str().expect("path"),
+            "-pubout",
+            "-outform",
+            "DER",
+        ])
+        .output()
+        .expect("openssl")
+        .stdout;
+    let raw = der[der.len() - 32..].to_vec();
+    (std::fs::read(&private).expect("read"), public, raw)
+}
+
+#[tokio::test]
+async fn external_eddsa_jwt_from_a_pem_file_and_from_a_jwks_file() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (private, public_pem, raw) = ed25519_keys(dir.path());
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let jwks = dir.path().join("keys.json");
+    std::fs::write(&jwks, json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "k1", "alg": "EdDSA", "x": b64.encode(&raw)}]}).to_string()).expect("write");
+    let key = EncodingKey::from_ed_pem(&private).expect("key");
+    let claims = json!({"sub": unique("ed-user"), "name": "Ed", "exp": now() + 300, "aud": "chat"});
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some("k1".into());
+    let token = encode(&header, &claims, &key).expect("sign");
+    for (pem, set) in [(Some(public_pem.clone()), None), (None, Some(jwks.clone()))] {
+        let app = spawn_app_with(Settings {
+            rate_limits: Some("off".into()),
+            external_jwt_alg: Some("EdDSA".into()),
+            external_jwt_public_key: pem,
+            external_jwt_jwks: set,
+            external_jwt_audience: Some("chat".into()),
+            ..Default::default()
+        })
+        .await;
+        let me = app
+            .client()
+            .with_token(&token)
+            .me()
+            .await
+            .expect("an EdDSA token signed by the platform works");
+        assert_eq!(me.display_name, "Ed");
+        // Algorithm confusion: an HS256 token "signed" with the public key is refused.
+        let confused = sign(
+            claims.clone(),
+            Algorithm::HS256,
+            &std::fs::read(&public_pem).expect("pem"),
+        );
+        assert_code(
+            app.client().with_token(&confused).me().await,
+            "unauthenticated",
+        );
+    }
+}
