@@ -48,6 +48,11 @@ impl Shared {
         format!("{}:presence:{user}", self.prefix)
     }
 
+    /// Users with presence entries (for the sweep that notices dead processes).
+    pub fn presence_users_key(&self) -> String {
+        format!("{}:presence_users", self.prefix)
+    }
+
     /// The last published combined state of one user.
     pub fn presence_state_key(&self, user: &str) -> String {
         format!("{}:presence_state:{user}", self.prefix)

@@ -117,6 +117,11 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_PRESENCE_IDLE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub presence_idle: Option<u64>,
+    /// Seconds a process's presence entries live in Redis without a refresh
+    /// (a process that dies stops counting after this).
+    #[arg(long, env = "PARLEY_PRESENCE_SHARED_TTL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presence_shared_ttl: Option<u64>,
     /// `text` or `json` logs.
     #[arg(long, env = "PARLEY_LOG_FORMAT")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -229,6 +234,7 @@ pub struct Config {
     pub limits: Limits,
     pub heartbeat_ms: u64,
     pub presence_idle_secs: u64,
+    pub presence_shared_ttl_secs: u64,
     pub json_logs: bool,
 }
 
@@ -349,6 +355,7 @@ impl Config {
             },
             heartbeat_ms: s.heartbeat_ms.unwrap_or(25_000).max(100),
             presence_idle_secs: s.presence_idle.unwrap_or(300).max(1),
+            presence_shared_ttl_secs: s.presence_shared_ttl.unwrap_or(30).max(1),
             json_logs: on_off("log_format", s.log_format.as_deref(), false, "json", "text")?,
         })
     }

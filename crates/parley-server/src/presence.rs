@@ -198,11 +198,6 @@ fn parse_state(s: &str) -> Option<PresenceState> {
     }
 }
 
-/// How long a process's entry lives without a refresh: a process that dies
-/// silently stops counting after this.
-const SHARED_TTL_MS: i64 = 30_000;
-const SHARED_REFRESH: Duration = Duration::from_secs(10);
-
 /// Combines per-process entries `"state:expires_ms"`: online beats away
 /// beats offline; expired entries (dead processes) do not count.
 fn combine<'a>(entries: impl Iterator<Item = &'a str>, now_ms: i64) -> PresenceState {
@@ -263,9 +258,11 @@ async fn shared_update(
     shared: &crate::cluster::Shared,
     user: &str,
     local: PresenceState,
+    ttl_ms: i64,
 ) -> Option<PresenceState> {
-    // KEYS: entries hash, last announced state. ARGV: origin, local state,
-    // now_ms, ttl_ms. Returns the new combined state, or false if unchanged.
+    // KEYS: entries hash, last announced state, set of users with entries.
+    // ARGV: origin, local state, now_ms, ttl_ms, user id. Returns the new
+    // combined state, or false if unchanged.
     let script = redis::Script::new(
         r"
         if ARGV[2] == 'offline' then
@@ -289,6 +286,11 @@ async fn shared_update(
           end
         end
         redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]) * 2)
+        if best == 'offline' then
+          redis.call('SREM', KEYS[3], ARGV[5])
+        else
+          redis.call('SADD', KEYS[3], ARGV[5])
+        end
         local prev = redis.call('GET', KEYS[2]) or 'offline'
         redis.call('SET', KEYS[2], best, 'PX', 86400000)
         if prev == best then return false end
@@ -299,10 +301,12 @@ async fn shared_update(
     let changed: Result<Option<String>, _> = script
         .key(shared.presence_key(user))
         .key(shared.presence_state_key(user))
+        .key(shared.presence_users_key())
         .arg(&shared.origin)
         .arg(state_name(local))
         .arg(Timestamp::now().millis())
-        .arg(SHARED_TTL_MS)
+        .arg(ttl_ms)
+        .arg(user)
         .invoke_async(&mut conn)
         .await;
     match changed {
@@ -314,18 +318,45 @@ async fn shared_update(
     }
 }
 
+/// A sample of the users with entries in Redis (bounded per sweep).
+async fn shared_users(shared: &crate::cluster::Shared) -> Vec<String> {
+    let mut conn = shared.conn.clone();
+    redis::cmd("SRANDMEMBER")
+        .arg(shared.presence_users_key())
+        .arg(500)
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_default()
+}
+
 /// Publishes presence changes in order, sweeps for idle connections and,
 /// in a cluster, keeps this process's shared entries alive.
 pub async fn run(state: AppState, mut changes: mpsc::UnboundedReceiver<Change>) {
+    // A process's Redis entries live `ttl` without a refresh: one that dies
+    // silently stops counting after that, and the sweep announces it.
+    let ttl_ms = (state.config.presence_shared_ttl_secs * 1000) as i64;
     let mut sweep = tokio::time::interval(Duration::from_millis(500));
-    let mut refresh = tokio::time::interval(SHARED_REFRESH);
+    let mut refresh = tokio::time::interval(Duration::from_millis((ttl_ms / 3).max(200) as u64));
     loop {
         tokio::select! {
             _ = sweep.tick() => state.presence.sweep(),
             _ = refresh.tick() => {
                 if let Some(shared) = &state.shared {
-                    for (user, local) in state.presence.local_states() {
-                        if let Some(global) = shared_update(shared, &user, local).await {
+                    let local = state.presence.local_states();
+                    for (user, s) in &local {
+                        if let Some(global) = shared_update(shared, user, *s, ttl_ms).await {
+                            let at = (global != PresenceState::Online).then(Timestamp::now);
+                            publish(&state, Change { user_id: user.clone(), state: global, last_seen_at: at }).await;
+                        }
+                    }
+                    // Users online elsewhere: if their process died, their
+                    // entries have expired; whichever process notices first
+                    // announces it (the script makes that exactly one).
+                    for user in shared_users(shared).await {
+                        if local.iter().any(|(u, _)| *u == user) {
+                            continue;
+                        }
+                        if let Some(global) = shared_update(shared, &user, PresenceState::Offline, ttl_ms).await {
                             let at = (global != PresenceState::Online).then(Timestamp::now);
                             publish(&state, Change { user_id: user, state: global, last_seen_at: at }).await;
                         }
@@ -338,7 +369,7 @@ pub async fn run(state: AppState, mut changes: mpsc::UnboundedReceiver<Change>) 
                 match &state.shared {
                     Some(shared) => {
                         // Announce only what changes the combined state.
-                        if let Some(global) = shared_update(shared, &change.user_id, change.state).await {
+                        if let Some(global) = shared_update(shared, &change.user_id, change.state, ttl_ms).await {
                             let at = (global != PresenceState::Online).then(Timestamp::now);
                             publish(&state, Change { user_id: change.user_id, state: global, last_seen_at: at }).await;
                         }

@@ -71,19 +71,27 @@ impl Services {
     }
 
     pub fn node_with_redis(&self, dir: &std::path::Path, redis_url: &str) -> ServerProcess {
-        ServerProcess::start(
-            dir,
-            &[
-                "--database-url",
-                &self.database_url,
-                "--redis-url",
-                redis_url,
-                "--redis-prefix",
-                &self.prefix,
-                "--jwt-secret",
-                "cluster-test-secret-cluster-test-secret-0123",
-            ],
-        )
+        self.node_with_args(dir, redis_url, &[])
+    }
+
+    pub fn node_with_args(
+        &self,
+        dir: &std::path::Path,
+        redis_url: &str,
+        extra: &[&str],
+    ) -> ServerProcess {
+        let mut args = vec![
+            "--database-url",
+            &self.database_url,
+            "--redis-url",
+            redis_url,
+            "--redis-prefix",
+            &self.prefix,
+            "--jwt-secret",
+            "cluster-test-secret-cluster-test-secret-0123",
+        ];
+        args.extend_from_slice(extra);
+        ServerProcess::start(dir, &args)
     }
 }
 
@@ -423,4 +431,32 @@ async fn deliveries_resume_and_missed_events_are_caught_up_after_a_redis_restart
         .collect();
     assert_eq!(live, vec![after.seq], "live deliveries resume");
     again.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_of_a_process_that_dies_silently_go_offline() {
+    let Some(s) = services().await else { return };
+    let (da, db) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let ttl = ["--presence-shared-ttl", "2"];
+    let (a, b) = (
+        s.node_with_args(da.path(), &s.redis_url, &ttl),
+        s.node_with_args(db.path(), &s.redis_url, &ttl),
+    );
+    let (ca, ua) = user_on(&a, "dead_a").await;
+    let (cb, ub) = user_on(&b, "dead_b").await;
+    cb.create_direct(&ua.id).await.expect("direct");
+    let watcher = gateway(&cb).await;
+    let _online = gateway(&ca).await;
+    next_matching(&watcher, |f| matches!(f, ServerFrame::Presence { user_id, state: PresenceState::Online, .. } if *user_id == ua.id)).await;
+    a.kill9();
+    // No process said goodbye for a; its entry expires and B announces it.
+    next_matching(&watcher, |f| matches!(f, ServerFrame::Presence { user_id, state: PresenceState::Offline, .. } if *user_id == ua.id)).await;
+    assert_eq!(
+        cb.user(&ua.id).await.expect("user").presence.state,
+        PresenceState::Offline
+    );
+    let _ = ub;
 }
