@@ -144,7 +144,7 @@ async fn users_on_two_processes_chat_with_receipts_typing_and_presence() {
         tempfile::tempdir().expect("dir"),
     );
     let (a, b) = (s.node(da.path()), s.node(db.path()));
-    let (ca, _) = user_on(&a, "cl_a").await;
+    let (ca, ua) = user_on(&a, "cl_a").await;
     let (cb, ub) = user_on(&b, "cl_b").await;
     let ga = gateway(&ca).await;
     let conv = ca
@@ -201,6 +201,30 @@ async fn users_on_two_processes_chat_with_receipts_typing_and_presence() {
         |f| matches!(f, ServerFrame::Typing { user_id, typing: true, .. } if *user_id == ub.id),
     )
     .await;
+    // And the other way: A's typing and receipts reach B; B reads A's presence.
+    assert_eq!(
+        cb.user(&ua.id).await.expect("user").presence.state,
+        PresenceState::Online
+    );
+    ga.request(ClientFrame::TypingStart {
+        reference: None,
+        conversation_id: conv.id.clone(),
+    })
+    .await
+    .expect("typing");
+    next_matching(
+        &gb,
+        |f| matches!(f, ServerFrame::Typing { user_id, typing: true, .. } if *user_id == ua.id),
+    )
+    .await;
+    ga.request(ClientFrame::MessageRead {
+        reference: None,
+        conversation_id: conv.id.clone(),
+        seq: reply.seq as i64,
+    })
+    .await
+    .expect("read");
+    next_matching(&gb, |f| matches!(f, ServerFrame::Receipt { user_id, read_seq, .. } if *user_id == ua.id && *read_seq >= reply.seq)).await;
     gb.close().await;
     next_matching(&ga, |f| matches!(f, ServerFrame::Presence { user_id, state: PresenceState::Offline, .. } if *user_id == ub.id)).await;
 }
