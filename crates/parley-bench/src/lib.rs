@@ -7,6 +7,7 @@
 //!   another (or the same): send-to-receive percentiles.
 //! - [`throughput`]: many senders with several messages outstanding each,
 //!   spread over the servers given: acknowledged messages per second.
+//! - [`footprint`] (W7): binary size, time from start to ready, idle RSS.
 #![forbid(unsafe_code)]
 
 use parley_protocol::Event;
@@ -231,4 +232,89 @@ pub async fn throughput(
         seconds,
         latencies_us: latencies,
     })
+}
+
+/// W7 figures for one `parley` binary.
+#[derive(Debug, Clone)]
+pub struct Footprint {
+    pub binary_bytes: u64,
+    pub ready_ms: f64,
+    pub idle_rss_kib: u64,
+}
+
+impl Footprint {
+    pub fn table(&self) -> String {
+        format!(
+            "| binary MB | ready ms | idle RSS MB |\n|---|---|---|\n| {:.1} | {:.0} | {:.1} |",
+            self.binary_bytes as f64 / 1e6,
+            self.ready_ms,
+            self.idle_rss_kib as f64 / 1024.0
+        )
+    }
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+/// Starts `binary serve` on a fresh data directory, times it to the first
+/// 200 from `/readyz`, waits a moment and reads its RSS.
+pub async fn footprint(binary: &std::path::Path) -> anyhow::Result<Footprint> {
+    use std::io::BufRead as _;
+    let binary_bytes = std::fs::metadata(binary)?.len();
+    let dir = std::env::temp_dir().join(format!(
+        "parley-footprint-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let started = Instant::now();
+    let mut child = std::process::Command::new(binary)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let result = async {
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line)?;
+        let url = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_string();
+        let http = Client::new(&url)?;
+        loop {
+            let r = http.raw("GET", "/../../readyz", None).await;
+            if matches!(&r, Ok(r) if r.status == 200) {
+                break;
+            }
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(30),
+                "not ready after 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let ready_ms = started.elapsed().as_secs_f64() * 1000.0;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let idle_rss_kib = rss_kib(child.id()).unwrap_or(0);
+        Ok(Footprint {
+            binary_bytes,
+            ready_ms,
+            idle_rss_kib,
+        })
+    }
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }

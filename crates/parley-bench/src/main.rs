@@ -26,6 +26,11 @@ enum Workload {
         #[arg(long, default_value_t = 64)]
         bytes: usize,
     },
+    /// W7: binary size, cold start to ready, idle RSS of a `parley` binary.
+    Footprint {
+        #[arg(long)]
+        binary: std::path::PathBuf,
+    },
     /// Durable send throughput over REST, spread over the given servers.
     Throughput {
         #[arg(long, value_delimiter = ',', required = true)]
@@ -43,7 +48,14 @@ enum Workload {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let report = match Cli::parse().workload {
+    let workload = Cli::parse().workload;
+    if let Workload::Footprint { binary } = &workload {
+        let f = parley_bench::footprint(binary).await?;
+        println!("{}", f.table());
+        return Ok(());
+    }
+    let report = match workload {
+        Workload::Footprint { .. } => unreachable!("handled above"),
         Workload::Latency {
             send,
             recv,

@@ -34,3 +34,25 @@ async fn latency_and_throughput_run_clean() {
     assert!(tp.ok(), "{}", tp.table());
     assert!(tp.messages > 0);
 }
+
+#[tokio::test]
+async fn footprint_measures_the_real_binary() {
+    // The server binary this workspace built (debug here; release in runs).
+    let exe = std::env::current_exe().expect("exe");
+    let target = exe.parent().and_then(|p| p.parent()).expect("target dir");
+    let binary = target.join("parley");
+    if !binary.exists() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "the parley binary must be built before this test under CI"
+        );
+        eprintln!("skipping: {} not built", binary.display());
+        return;
+    }
+    let f = parley_bench::footprint(&binary).await.expect("footprint");
+    assert!(
+        f.binary_bytes > 0 && f.ready_ms > 0.0 && f.idle_rss_kib > 0,
+        "{}",
+        f.table()
+    );
+}

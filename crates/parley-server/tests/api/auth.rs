@@ -338,8 +338,15 @@ fn ed25519_keys(dir: &std::path::Path) -> (Vec<u8>, std::path::PathBuf, Vec<u8>)
 
 #[tokio::test]
 async fn external_eddsa_jwt_from_a_pem_file_and_from_a_jwks_file() {
-    if std::process::Command::new("openssl").arg("version").output().is_err() {
-        assert!(std::env::var("CI").is_err(), "the openssl CLI is required under CI");
+    if std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var("CI").is_err(),
+            "the openssl CLI is required under CI"
+        );
         eprintln!("skipping: the openssl CLI makes the test keys and is not installed");
         return;
     }
