@@ -97,8 +97,13 @@ impl AppState {
             mentions: Vec::new(),
             at: Timestamp::now(),
         };
+        let started = std::time::Instant::now();
         let sent = self.store.send_message(msg, after_commit).await?;
+        crate::metrics::METRICS.db_write.observe(started.elapsed());
         if sent.1 {
+            crate::metrics::METRICS
+                .messages_sent
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.stop_typing_on_send(conversation_id, &who.user_id)
                 .await;
         }

@@ -25,6 +25,7 @@ pub mod fanout;
 pub mod gateway;
 pub mod http;
 pub mod ids;
+pub mod metrics;
 pub mod presence;
 pub mod ratelimit;
 pub mod store;

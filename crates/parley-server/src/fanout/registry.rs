@@ -18,6 +18,8 @@ pub enum Outbound {
         conversation_id: Arc<str>,
         seq: u64,
         frame: Bytes,
+        /// When the fan-out took it (for the delivery latency metric).
+        queued_at: std::time::Instant,
     },
     /// `conversation.added`; the connection continues from `last_seq`.
     Added {
@@ -58,6 +60,11 @@ impl ConnHandle {
         match self.tx.try_send(item) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
+                if self.close_requested().is_none() {
+                    crate::metrics::METRICS
+                        .slow_clients_closed
+                        .fetch_add(1, Ordering::Relaxed);
+                }
                 self.close(parley_protocol::gateway::close_code::TOO_SLOW);
                 false
             }
@@ -137,6 +144,14 @@ impl Registry {
         }
     }
 
+    /// Frames waiting in every connection's queue.
+    pub fn queued_frames(&self) -> u64 {
+        self.all()
+            .iter()
+            .map(|c| (c.tx.max_capacity() - c.tx.capacity()) as u64)
+            .sum()
+    }
+
     pub fn connection_count(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
     }
@@ -181,6 +196,7 @@ impl Registry {
                 recipients,
                 frame,
             } => {
+                let queued_at = std::time::Instant::now();
                 for user in recipients.iter() {
                     if let Some(conns) = map.get(user) {
                         for c in conns {
@@ -188,6 +204,7 @@ impl Registry {
                                 conversation_id: conversation_id.clone(),
                                 seq,
                                 frame: frame.clone(),
+                                queued_at,
                             });
                         }
                     }

@@ -249,7 +249,14 @@ impl Writer {
                 conversation_id,
                 seq,
                 frame,
-            } => self.event(conversation_id, seq, frame).await,
+                queued_at,
+            } => {
+                self.event(conversation_id, seq, frame).await?;
+                let m = &crate::metrics::METRICS;
+                m.delivery_latency.observe(queued_at.elapsed());
+                m.frames_delivered.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
             Outbound::Added {
                 conversation_id,
                 last_seq,

@@ -16,13 +16,14 @@ use parley_protocol::{
 use std::net::SocketAddr;
 
 async fn limit(state: &AppState, bucket: Bucket, key: &str) -> AppResult<()> {
-    state
-        .limiter
-        .check(bucket, key)
-        .await
-        .map_err(|wait| AppError::RateLimited {
+    state.limiter.check(bucket, key).await.map_err(|wait| {
+        crate::metrics::METRICS
+            .rate_limited
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        AppError::RateLimited {
             retry_after_ms: wait.as_millis().max(1) as u64,
-        })
+        }
+    })
 }
 
 /// Issues an access token and a refresh token in `family`.

@@ -41,3 +41,18 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, axum::Json<He
         axum::Json(body),
     )
 }
+
+/// Prometheus text exposition.
+pub async fn metrics(
+    State(state): State<AppState>,
+) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    let registry = state.fanout.registry();
+    let body = crate::metrics::render(registry.connection_count(), registry.queued_frames());
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+}

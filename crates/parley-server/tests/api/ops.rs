@@ -61,3 +61,44 @@ async fn health_ready_request_ids_and_openapi() {
         assert!(doc["paths"][path].is_object(), "{path} is documented");
     }
 }
+
+#[tokio::test]
+async fn metrics_count_sends_deliveries_and_connections() {
+    let app = spawn_app().await;
+    let (a, _) = app.user("met_a").await;
+    let (b, bu) = app.user("met_b").await;
+    let c = app.direct(&a, &bu).await;
+    let g = app.gateway(&b).await;
+    let scrape = || async {
+        let r = reqwest::get(format!("{}/metrics", app.base_url))
+            .await
+            .expect("metrics");
+        assert!(
+            r.headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("text/plain"))
+        );
+        r.text().await.expect("text")
+    };
+    let value = |text: &str, name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing"))
+    };
+    let before = scrape().await;
+    assert!(value(&before, "parley_connections") >= 1.0);
+    a.send_text(&c.id, "count me").await.expect("send");
+    g.next_event(WAIT).await.expect("delivered");
+    let after = scrape().await;
+    // Counters are per process and tests run in parallel: they only grow.
+    assert!(
+        value(&after, "parley_messages_sent_total") > value(&before, "parley_messages_sent_total")
+    );
+    assert!(
+        value(&after, "parley_delivery_latency_seconds_count")
+            > value(&before, "parley_delivery_latency_seconds_count")
+    );
+    assert!(after.contains("# TYPE parley_db_send_seconds histogram"));
+}
