@@ -9,6 +9,7 @@ pub mod extract;
 mod messages;
 mod ops;
 mod users;
+mod web;
 
 use crate::app::AppState;
 use crate::error::AppError;
@@ -120,7 +121,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .fallback(not_found)
+        .fallback(web::serve)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))

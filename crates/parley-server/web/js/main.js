@@ -1,0 +1,1 @@
+// Parley web client entry point.
