@@ -17,7 +17,11 @@ pub async fn serve(uri: Uri) -> Response {
     let path = if path.is_empty() { "index.html" } else { path };
     // Unknown paths that look like client routes get the app; files that do
     // not exist get 404.
-    let file = WEB.get_file(path).or_else(|| (!path.contains('.')).then(|| WEB.get_file("index.html")).flatten());
+    let file = WEB.get_file(path).or_else(|| {
+        (!path.contains('.'))
+            .then(|| WEB.get_file("index.html"))
+            .flatten()
+    });
     let Some(file) = file else {
         return crate::error::AppError::NotFound("file").into_response();
     };
@@ -27,8 +31,14 @@ pub async fn serve(uri: Uri) -> Response {
     if let Ok(v) = HeaderValue::from_str(mime.essence_str()) {
         h.insert(header::CONTENT_TYPE, v);
     }
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     resp

@@ -102,3 +102,48 @@ async fn metrics_count_sends_deliveries_and_connections() {
     );
     assert!(after.contains("# TYPE parley_db_send_seconds histogram"));
 }
+
+#[tokio::test]
+async fn the_web_client_is_served_with_a_strict_csp() {
+    let app = spawn_app().await;
+    let r = reqwest::get(format!("{}/", app.base_url))
+        .await
+        .expect("index");
+    assert_eq!(r.status(), 200);
+    let csp = r
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        csp.contains("default-src 'self'")
+            && csp.contains("script-src 'self'")
+            && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert!(
+        r.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/html"))
+    );
+    let js = reqwest::get(format!("{}/js/main.js", app.base_url))
+        .await
+        .expect("js");
+    assert_eq!(js.status(), 200);
+    assert!(
+        js.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("javascript"))
+    );
+    let route = reqwest::get(format!("{}/chats/some-id", app.base_url))
+        .await
+        .expect("client route");
+    assert_eq!(route.status(), 200, "client routes get the app");
+    let missing = reqwest::get(format!("{}/nope.js", app.base_url))
+        .await
+        .expect("missing");
+    assert_eq!(missing.status(), 404);
+}
