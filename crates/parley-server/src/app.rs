@@ -137,9 +137,8 @@ impl AppState {
     ) -> AppResult<Vec<parley_protocol::Member>> {
         let mut members = self.store.members(viewer, id, after, limit).await?;
         let hidden = self.hidden_from(viewer).await?;
-        for m in &mut members {
-            self.present(&mut m.user, &hidden).await;
-        }
+        self.present_all(members.iter_mut().map(|m| &mut m.user), &hidden)
+            .await;
         Ok(members)
     }
 

@@ -223,31 +223,50 @@ impl AppState {
     /// last-seen) across a block in either direction. With Redis the state
     /// combines every process's connections.
     pub async fn present(&self, user: &mut User, hidden: &[String]) {
-        if hidden.contains(&user.id) {
-            user.presence = Presence::offline();
+        self.present_all(std::iter::once(user), hidden).await;
+    }
+
+    /// `present` for many users with one Redis round trip (a pipeline).
+    pub async fn present_all<'a>(
+        &self,
+        users: impl IntoIterator<Item = &'a mut User>,
+        hidden: &[String],
+    ) {
+        let mut visible = Vec::new();
+        for user in users {
+            if hidden.contains(&user.id) {
+                user.presence = Presence::offline();
+            } else {
+                visible.push(user);
+            }
+        }
+        if visible.is_empty() {
             return;
         }
         if let Some(shared) = &self.shared {
+            let mut pipe = redis::pipe();
+            for user in &visible {
+                pipe.cmd("HGETALL").arg(shared.presence_key(&user.id));
+            }
             let mut conn = shared.conn.clone();
-            let entries: Result<std::collections::HashMap<String, String>, _> =
-                redis::cmd("HGETALL")
-                    .arg(shared.presence_key(&user.id))
-                    .query_async(&mut conn)
-                    .await;
+            let entries: Result<Vec<std::collections::HashMap<String, String>>, _> =
+                pipe.query_async(&mut conn).await;
             if let Ok(entries) = entries {
-                let state = combine(
-                    entries.values().map(String::as_str),
-                    Timestamp::now().millis(),
-                );
-                user.presence.state = state;
-                if state == PresenceState::Online {
-                    user.presence.last_seen_at = None;
+                let now = Timestamp::now().millis();
+                for (user, e) in visible.into_iter().zip(entries) {
+                    let state = combine(e.values().map(String::as_str), now);
+                    user.presence.state = state;
+                    if state == PresenceState::Online {
+                        user.presence.last_seen_at = None;
+                    }
                 }
                 return;
             }
         }
-        if let Some(p) = self.presence.get(&user.id) {
-            user.presence = p;
+        for user in visible {
+            if let Some(p) = self.presence.get(&user.id) {
+                user.presence = p;
+            }
         }
     }
 }

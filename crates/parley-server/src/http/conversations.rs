@@ -139,9 +139,12 @@ pub async fn list(
         .list_conversations(&who.user_id, cursor, limit)
         .await?;
     let hidden = state.hidden_from(&who.user_id).await?;
-    for c in &mut conversations {
-        state.present_conversation(c, &hidden).await;
-    }
+    state
+        .present_all(
+            conversations.iter_mut().filter_map(|c| c.peer.as_mut()),
+            &hidden,
+        )
+        .await;
     let next_cursor = next.map(|c| cursor::encode_keyset(c.last_activity_ms, &c.id));
     Ok(axum::Json(ConversationList {
         conversations,

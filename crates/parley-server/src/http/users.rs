@@ -111,9 +111,7 @@ pub async fn search(
         .take(limit as usize)
         .map(|u| u.to_wire())
         .collect();
-    for user in &mut users {
-        state.present(user, &hidden).await;
-    }
+    state.present_all(users.iter_mut(), &hidden).await;
     let next_cursor = if more {
         users.last().map(|u| super::cursor::encode_key(&u.username))
     } else {
