@@ -122,6 +122,11 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_PRESENCE_SHARED_TTL")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub presence_shared_ttl: Option<u64>,
+    /// Serve the web client from this folder instead of the copy embedded
+    /// in the binary (to customise it, or to work on it without rebuilding).
+    #[arg(long, env = "PARLEY_WEB_DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub web_dir: Option<PathBuf>,
     /// `text` or `json` logs.
     #[arg(long, env = "PARLEY_LOG_FORMAT")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -235,6 +240,7 @@ pub struct Config {
     pub heartbeat_ms: u64,
     pub presence_idle_secs: u64,
     pub presence_shared_ttl_secs: u64,
+    pub web_dir: Option<PathBuf>,
     pub json_logs: bool,
 }
 
@@ -356,6 +362,7 @@ impl Config {
             heartbeat_ms: s.heartbeat_ms.unwrap_or(25_000).max(100),
             presence_idle_secs: s.presence_idle.unwrap_or(300).max(1),
             presence_shared_ttl_secs: s.presence_shared_ttl.unwrap_or(30).max(1),
+            web_dir: s.web_dir,
             json_logs: on_off("log_format", s.log_format.as_deref(), false, "json", "text")?,
         })
     }

@@ -1,6 +1,7 @@
 //! Health, readiness, request ids and the OpenAPI document (§1, §14).
 
 use crate::helpers::*;
+use parley_server::config::Settings;
 
 #[tokio::test]
 async fn health_ready_request_ids_and_openapi() {
@@ -146,4 +147,60 @@ async fn the_web_client_is_served_with_a_strict_csp() {
         .await
         .expect("missing");
     assert_eq!(missing.status(), 404);
+}
+
+/// `--web-dir` serves the client from a folder, and a path climbing out of
+/// it (sent raw, as no HTTP library would normalise it away) gets 404.
+#[tokio::test]
+async fn web_dir_serves_from_disk_and_never_outside_it() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let web = tempfile::tempdir().expect("web dir");
+    std::fs::write(web.path().join("index.html"), "<p>custom client</p>").expect("index");
+    std::fs::create_dir(web.path().join("js")).expect("js dir");
+    std::fs::write(web.path().join("js/app.js"), "export const x = 1;").expect("js");
+    let secret = web
+        .path()
+        .parent()
+        .expect("parent")
+        .join("outside-secret.txt");
+    std::fs::write(&secret, "do not serve").expect("secret");
+    let app = spawn_app_with(Settings {
+        rate_limits: Some("off".into()),
+        web_dir: Some(web.path().to_path_buf()),
+        ..Settings::default()
+    })
+    .await;
+
+    let index = reqwest::get(format!("{}/", app.base_url))
+        .await
+        .expect("index");
+    assert_eq!(index.status(), 200);
+    assert!(index.headers().contains_key("content-security-policy"));
+    assert_eq!(index.text().await.expect("body"), "<p>custom client</p>");
+    let js = reqwest::get(format!("{}/js/app.js", app.base_url))
+        .await
+        .expect("js");
+    assert_eq!(js.status(), 200);
+    assert_eq!(js.text().await.expect("body"), "export const x = 1;");
+    let route = reqwest::get(format!("{}/chats/abc", app.base_url))
+        .await
+        .expect("route");
+    assert_eq!(route.text().await.expect("body"), "<p>custom client</p>");
+
+    for raw in [
+        "/../outside-secret.txt",
+        "/js/../../outside-secret.txt",
+        "/%2e%2e/outside-secret.txt",
+    ] {
+        let mut s = tokio::net::TcpStream::connect(app.addr)
+            .await
+            .expect("connect");
+        let req = format!("GET {raw} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.expect("write");
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).await.expect("read");
+        assert!(resp.starts_with("HTTP/1.1 404"), "{raw}: {resp}");
+        assert!(!resp.contains("do not serve"), "{raw}");
+    }
+    let _ = std::fs::remove_file(secret);
 }
