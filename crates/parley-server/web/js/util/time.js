@@ -1,0 +1,69 @@
+// Time formatting for the UI (local time zone, browser locale).
+
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const weekdayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long' });
+const shortDateFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
+const dayMonthFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'long' });
+const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+export function toDate(v) {
+  if (!v) return null;
+  const d = v instanceof Date ? v : new Date(v);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+function startOfDay(d) {
+  return new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+}
+
+export function dayKey(v) {
+  const d = toDate(v) || new Date();
+  return `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}`;
+}
+
+function daysAgo(d, now = new Date()) {
+  return Math.round((startOfDay(now) - startOfDay(d)) / 86400000);
+}
+
+/** "12:30" */
+export function formatTime(v) {
+  const d = toDate(v);
+  return d ? timeFmt.format(d) : '';
+}
+
+/** Day separator label: "Today", "Yesterday", weekday, or a date. */
+export function formatDay(v) {
+  const d = toDate(v) || new Date();
+  const n = daysAgo(d);
+  if (n === 0) return 'Today';
+  if (n === 1) return 'Yesterday';
+  if (n > 1 && n < 7) return weekdayFmt.format(d);
+  if (d.getFullYear() === new Date().getFullYear()) return dayMonthFmt.format(d);
+  return shortDateFmt.format(d);
+}
+
+/** Conversation-list time: time today, "Yesterday", weekday, or date. */
+export function formatListTime(v) {
+  const d = toDate(v);
+  if (!d) return '';
+  const n = daysAgo(d);
+  if (n <= 0) return formatTime(d);
+  if (n === 1) return 'Yesterday';
+  if (n < 7) return weekdayFmt.format(d);
+  return shortDateFmt.format(d);
+}
+
+/** "last seen" suffix: "today at 12:30", "yesterday at 09:00", "12 Mar 2026". */
+export function formatLastSeen(v) {
+  const d = toDate(v);
+  if (!d) return 'recently';
+  const n = daysAgo(d);
+  if (n <= 0) return `today at ${formatTime(d)}`;
+  if (n === 1) return `yesterday at ${formatTime(d)}`;
+  return `${shortDateFmt.format(d)} at ${formatTime(d)}`;
+}
+
+export function formatFull(v) {
+  const d = toDate(v);
+  return d ? fullFmt.format(d) : '';
+}

@@ -1,0 +1,52 @@
+// The web client's UI contract (roles, labels and classes the tests rely
+// on); see crates/parley-server/web/js/parley/README.md.
+
+export const conversationList = (page) => page.getByRole('navigation', { name: 'Conversations' });
+export const conversationView = (page) => page.getByRole('region', { name: 'Conversation' });
+export const messageLog = (page) => page.getByRole('log', { name: 'Messages' });
+export const composer = (page) => page.getByLabel('Type a message');
+export const banner = (page) => page.locator('.connection-banner');
+
+/** The list row of a conversation, by its title. */
+export const conversationRow = (page, title) =>
+  conversationList(page).locator('li.conv-item').filter({ has: page.locator('.conv-title', { hasText: title }) });
+
+/** Opens (creating if needed) the direct chat with a user found by search. */
+export async function startDirectChat(page, username, displayName) {
+  await page.getByRole('button', { name: 'New chat' }).click();
+  const dialog = page.getByRole('dialog', { name: 'New chat' });
+  await dialog.getByLabel('Search users').fill(username);
+  await dialog.getByRole('button', { name: new RegExp(`@${username}`) }).click();
+  await conversationView(page).locator('.conv-header-title', { hasText: displayName }).waitFor();
+}
+
+export async function openConversation(page, title) {
+  await conversationRow(page, title).getByRole('button').first().click();
+  await conversationView(page).locator('.conv-header-title', { hasText: title }).waitFor();
+}
+
+export async function sendText(page, text) {
+  await composer(page).fill(text);
+  await composer(page).press('Enter');
+}
+
+/** Every message in the open conversation, in display order. */
+export function messages(page) {
+  return messageLog(page).locator('.message');
+}
+
+/** The message whose text is exactly `text`. */
+export function messageByText(page, text) {
+  const exact = new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+  return messages(page).filter({ has: page.locator('.message-text').filter({ hasText: exact }) });
+}
+
+/** The tick status (`sending`, `sent`, `delivered`, `read`, `failed`) of an own message. */
+export async function tickStatus(page, text) {
+  return messageByText(page, text).locator('.ticks').getAttribute('data-status');
+}
+
+/** The texts of the open conversation's messages, in display order. */
+export async function messageTexts(page) {
+  return messageLog(page).locator('.message .message-text').allTextContents();
+}

@@ -1,0 +1,142 @@
+// Accessibility (axe-core: no serious or critical violations on the main
+// views, light and dark), keyboard use, and a phone-sized screen.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { startServer, launchBrowser, openPage, signInUI, uniqueName, screenshot, eventually, Api } from '../lib/harness.mjs';
+import { conversationList, conversationView, composer, openConversation, sendText, messageByText, tickStatus } from '../lib/ui.mjs';
+
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+let server;
+let browser;
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** Runs axe in the page; fails on serious or critical violations. */
+async function scan(page, view) {
+  // Evaluated through the DevTools protocol, which the page's CSP does not
+  // govern: the client's own policy stays in force for everything else.
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
+  const bad = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(bad, [], `${view}: ${JSON.stringify(bad, null, 2)}`);
+}
+
+/** Ann with a direct chat with Bob and a group, with a few messages. */
+async function people() {
+  const annName = uniqueName('ann');
+  const ann = await Api.register(server.url, annName, 'Ann Accessible');
+  const bob = await Api.register(server.url, uniqueName('bob'), 'Bob Keyboard');
+  const cy = await Api.register(server.url, uniqueName('cy'), 'Cy');
+  const direct = await bob.call('POST', '/conversations', { kind: 'direct', user_id: ann.user.id });
+  await bob.send(direct.id, 'Is the screen reader happy?');
+  const group = await bob.call('POST', '/conversations', { kind: 'group', title: 'A11y review', member_ids: [ann.user.id, cy.user.id] });
+  await cy.send(group.id, 'Contrast checked.');
+  return { annName, ann, bob, direct, group };
+}
+
+for (const colorScheme of ['light', 'dark']) {
+  test(`axe finds no serious or critical violations (${colorScheme})`, async () => {
+    const { annName } = await people();
+    const a = await openPage(browser, server, { colorScheme });
+    await scan(a.page, 'sign in');
+    await screenshot(a.page, `sign-in-${colorScheme}`);
+    await a.page.getByRole('button', { name: 'Create an account' }).click();
+    await scan(a.page, 'sign up');
+    await a.page.getByRole('button', { name: 'I have an account' }).click();
+    await signInUI(a.page, annName);
+    await scan(a.page, 'conversation list');
+    await openConversation(a.page, 'Bob Keyboard');
+    await sendText(a.page, 'Yes, it is.');
+    await eventually(async () => (await tickStatus(a.page, 'Yes, it is.')) !== 'sending', 'sent');
+    await scan(a.page, 'conversation');
+    await screenshot(a.page, `conversation-${colorScheme}`);
+    await a.page.getByRole('button', { name: 'New group' }).click();
+    await a.page.getByRole('dialog', { name: 'New group' }).waitFor();
+    await scan(a.page, 'new group dialog');
+    await screenshot(a.page, `new-group-${colorScheme}`);
+    await a.page.keyboard.press('Escape');
+    await a.page.getByRole('button', { name: 'New chat' }).click();
+    await a.page.getByRole('dialog', { name: 'New chat' }).waitFor();
+    await scan(a.page, 'new chat dialog');
+    await a.page.keyboard.press('Escape');
+    await openConversation(a.page, 'A11y review');
+    await a.page.getByRole('button', { name: 'Conversation info' }).click();
+    await a.page.getByRole('dialog', { name: 'Conversation info' }).waitFor();
+    await scan(a.page, 'group info');
+    await a.page.keyboard.press('Escape');
+    const msg = messageByText(a.page, 'Contrast checked.');
+    await msg.getByRole('button', { name: 'Message actions' }).focus();
+    await a.page.keyboard.press('Enter');
+    await a.page.getByRole('menu').waitFor();
+    await scan(a.page, 'message menu');
+    await a.page.keyboard.press('Escape');
+    a.expectClean();
+    await a.context.close();
+  });
+}
+
+test('keyboard only: open a chat and send', async () => {
+  const { annName, bob, direct } = await people();
+  const a = await openPage(browser, server);
+  await signInUI(a.page, annName);
+  // Tab until the Bob row has focus, then Enter opens it.
+  let found = false;
+  for (let i = 0; i < 40 && !found; i++) {
+    await a.page.keyboard.press('Tab');
+    found = await a.page.evaluate(() => !!document.activeElement?.closest('li.conv-item') && /Bob Keyboard/.test(document.activeElement.textContent));
+  }
+  assert.ok(found, 'the conversation row is reachable with Tab');
+  await a.page.keyboard.press('Enter');
+  await conversationView(a.page).locator('.conv-header-title', { hasText: 'Bob Keyboard' }).waitFor();
+  await composer(a.page).focus();
+  await a.page.keyboard.type('typed without a mouse');
+  await a.page.keyboard.press('Enter');
+  await eventually(async () => {
+    const page = await bob.call('GET', `/conversations/${direct.id}/messages`);
+    return page.messages.some((m) => m.text === 'typed without a mouse');
+  }, 'sent from the keyboard');
+  // Escape closes a dialog and focus goes into it when open.
+  await a.page.getByRole('button', { name: 'New chat' }).click();
+  const dialog = a.page.getByRole('dialog', { name: 'New chat' });
+  await dialog.waitFor();
+  assert.ok(await dialog.evaluate((d) => d.contains(document.activeElement)), 'focus moves into the dialog');
+  await a.page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'hidden' });
+  a.expectClean();
+  await a.context.close();
+});
+
+test('a phone-sized screen shows the list and the chat one at a time', async () => {
+  const { annName } = await people();
+  const a = await openPage(browser, server, { viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
+  await scan(a.page, 'phone sign in');
+  await signInUI(a.page, annName);
+  await screenshot(a.page, 'phone-list');
+  await openConversation(a.page, 'Bob Keyboard');
+  assert.equal(await conversationList(a.page).isVisible(), false, 'the list gives way to the chat');
+  await sendText(a.page, 'from my phone');
+  await eventually(async () => (await tickStatus(a.page, 'from my phone')) !== 'sending', 'sent');
+  const width = await a.page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 375, `no horizontal scrolling (${width}px)`);
+  await scan(a.page, 'phone conversation');
+  await screenshot(a.page, 'phone-chat');
+  await a.page.getByRole('button', { name: 'Back' }).click();
+  await conversationList(a.page).waitFor();
+  a.expectClean();
+  await a.context.close();
+});
