@@ -66,6 +66,9 @@ test('two people chat with ticks, typing and presence', async () => {
   const typing = conversationView(alice.page).locator('.typing-indicator');
   await eventually(async () => /typing/i.test((await typing.textContent()) ?? ''), 'typing indicator');
   await eventually(async () => /typing/i.test(await status.textContent()), 'typing in the header');
+  const aliceRow = conversationRow(alice.page, 'Bob Builder');
+  await eventually(async () => /typing/i.test(await aliceRow.locator('.conv-preview').textContent()), 'typing in the list');
+  assert.equal(await aliceRow.locator('.online-dot').count(), 1, 'online dot in the list');
   await composer(bobPage).pressSequentially('ice');
   await composer(bobPage).press('Enter');
   await messageByText(alice.page, 'hi alice').waitFor();
@@ -81,6 +84,7 @@ test('two people chat with ticks, typing and presence', async () => {
   // Presence: Bob closes his tab, Alice sees last seen.
   await bobPage.close();
   await eventually(async () => /last seen/i.test(await status.textContent()), 'Bob last seen after closing');
+  await eventually(async () => (await aliceRow.locator('.online-dot').count()) === 0, 'no online dot once Bob left');
 
   alice.expectClean();
   bob.expectClean();

@@ -122,6 +122,8 @@ async function startSession(me) {
     const cid = m ? decodeURIComponent(m[1]) : null;
     if (view && view.cid === cid) return;
     closeMenu(false);
+    const previous = view ? view.cid : null;
+    const hadFocus = view && view.el.contains(document.activeElement);
     if (view) { view.destroy(); view = null; }
     store.openConversationId = null;
     if (cid && !store.conversation(cid)) {
@@ -151,6 +153,11 @@ async function startSession(me) {
     } else {
       pane.replaceChildren(emptyPane);
       shell.classList.remove('has-conversation');
+      if (previous && hadFocus) {
+        // Back from a conversation: return focus to its row in the list.
+        const row = listView.el.querySelector(`.conv-item[data-conversation-id="${CSS.escape(previous)}"] button`);
+        if (row) row.focus(); else listView.focusSearch();
+      }
     }
     store.touch('list');
   }

@@ -56,9 +56,15 @@ export function createConversationView(ctx, cid) {
     return log.scrollHeight - log.scrollTop - log.clientHeight < 48;
   }
 
+  let settleTimer = null;
   function scrollToBottom(smooth) {
-    if (smooth && typeof log.scrollTo === 'function') log.scrollTo({ top: log.scrollHeight, behavior: 'smooth' });
-    else log.scrollTop = log.scrollHeight;
+    clearTimeout(settleTimer);
+    if (smooth && typeof log.scrollTo === 'function') {
+      log.scrollTo({ top: log.scrollHeight, behavior: 'smooth' });
+      // Make sure we end at the newest even if the smooth scroll was cut
+      // short (content changing meanwhile).
+      settleTimer = setTimeout(() => { if (!destroyed && !atBottom()) log.scrollTop = log.scrollHeight; }, 450);
+    } else log.scrollTop = log.scrollHeight;
   }
 
   function hidePill() { pill.hidden = true; }
@@ -73,7 +79,7 @@ export function createConversationView(ctx, cid) {
     const text = !q ? 'Original message' : (q.deleted ? 'This message was deleted' : (q.text || 'Attachment'));
     return h('button', {
       type: 'button', class: `reply-quote qc-${colorIndex(q ? q.sender_id : '')}`,
-      'aria-label': `Reply to ${who || 'message'}: ${text}. Go to the original message`,
+      title: 'Go to the original message',
       onclick: () => jumpTo(m.reply_to),
     }, h('span', { class: 'reply-quote-author' }, who), h('span', { class: 'reply-quote-text' }, text));
   }
@@ -195,7 +201,7 @@ export function createConversationView(ctx, cid) {
     if (pending) return JSON.stringify(['p', m.state, m.text, m.error, m.reply_to && store.findMessage(cid, m.reply_to)?.text]);
     const q = m.reply_to ? store.findMessage(cid, m.reply_to) : null;
     return JSON.stringify([m.seq, m.text, m.deleted, m.edited_at, m.reactions,
-      m.sender_id === store.me.id ? store.statusOf(m) : '', q && [q.text, q.deleted], senderName(m.sender_id)]);
+      q && [q.text, q.deleted], senderName(m.sender_id)]);
   }
 
   function desiredItems() {
@@ -215,8 +221,10 @@ export function createConversationView(ctx, cid) {
         out.push({ key: `day:${dk}`, sig: formatDay(m.created_at), make: () => h('div', { class: 'day-separator', role: 'separator', 'aria-label': formatDay(m.created_at) }, h('span', null, formatDay(m.created_at))) });
       }
       const key = m.client_id && (pending || m.sender_id === store.me.id) ? `c:${m.client_id}` : `m:${m.seq}`;
+      const own = pending || m.sender_id === store.me.id;
       out.push({
-        key, sig: `${first ? 1 : 0}${sigOf(m, pending)}`, own: pending || m.sender_id === store.me.id,
+        key, sig: `${first ? 1 : 0}${sigOf(m, pending)}`, own,
+        status: !pending && own && m.kind !== 'system' && !m.deleted ? store.statusOf(m) : null,
         make: () => { const e = messageEl(m, pending, first); if (first) e.classList.add('first-in-group'); return e; },
       });
     };
@@ -255,8 +263,13 @@ export function createConversationView(ctx, cid) {
         const fresh = it.make();
         fresh._key = it.key;
         if (n && n.el.contains(active) && active !== document.body) refocus = fresh;
-        n = { sig: it.sig, el: fresh, own: it.own };
+        n = { sig: it.sig, el: fresh, own: it.own, status: it.status };
         nodes.set(it.key, n);
+      } else if (n.status !== it.status && it.status) {
+        // Only the ticks changed: patch them in place (no re-announcement).
+        const old = n.el.querySelector('.message-meta .ticks');
+        if (old) old.replaceWith(ticks(it.status));
+        n.status = it.status;
       }
       desired.push(n.el);
     }
@@ -284,7 +297,12 @@ export function createConversationView(ctx, cid) {
       hidePill();
     } else if (anchorKey) {
       const a = [...log.children].find((c) => c._key === anchorKey);
-      if (a) log.scrollTop = a.offsetTop - anchorOffset;
+      if (a) {
+        const target = a.offsetTop - anchorOffset;
+        // Only move when the content above actually shifted (so as not to
+        // interrupt a smooth scroll in progress).
+        if (Math.abs(target - log.scrollTop) > 1) log.scrollTop = target;
+      }
       if (appended && !newLast.own) pill.hidden = false;
     } else if (wasAtBottom) {
       scrollToBottom(false);

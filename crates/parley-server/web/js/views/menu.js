@@ -77,7 +77,7 @@ export function openMessageMenu(button, items, label = 'Message actions') {
     return el;
   };
   const el = render(items, label, false);
-  document.body.appendChild(el);
+  (document.getElementById('app') || document.body).appendChild(el);
   position(el, button);
   const onDoc = (e) => {
     if (current && !current.el.contains(e.target) && e.target !== button && !button.contains(e.target)) closeMenu(false);
