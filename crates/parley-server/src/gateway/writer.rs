@@ -143,18 +143,7 @@ impl Writer {
                 Some(c) if m.last_seq > c => self.catch_up(&conv, c).await?,
                 Some(_) => {}
                 None if self.synced => {
-                    let Ok(view) = self
-                        .state
-                        .store
-                        .conversation(&self.user_id, &m.conversation_id)
-                        .await
-                    else {
-                        continue;
-                    };
-                    let last_seq = view.last_seq;
-                    self.frame(&ServerFrame::ConversationAdded { conversation: view })
-                        .await?;
-                    self.cursors.insert(conv, last_seq);
+                    self.announce(&conv).await?;
                 }
                 None => {}
             }
@@ -192,19 +181,7 @@ impl Writer {
                     *c = (*c).max(m.last_seq);
                 }
                 None => {
-                    let Ok(view) = self
-                        .state
-                        .store
-                        .conversation(&self.user_id, &m.conversation_id)
-                        .await
-                    else {
-                        continue;
-                    };
-                    let last_seq = view.last_seq;
-                    self.frame(&ServerFrame::ConversationAdded { conversation: view })
-                        .await?;
-                    let c = self.cursors.entry(conv).or_insert(0);
-                    *c = (*c).max(last_seq);
+                    self.announce(&conv).await?;
                 }
             }
         }
@@ -235,6 +212,22 @@ impl Writer {
                 return Ok(());
             }
         }
+    }
+
+    /// `conversation.added` with the conversation as the user sees it now,
+    /// peer presence included; the cursor continues from its `last_seq`.
+    /// False when the conversation could not be read (left meanwhile, or
+    /// storage unavailable).
+    async fn announce(&mut self, conv: &Arc<str>) -> Result<bool, Gone> {
+        let Ok(view) = self.state.conversation_for(&self.user_id, conv).await else {
+            return Ok(false);
+        };
+        let last_seq = view.last_seq;
+        self.frame(&ServerFrame::ConversationAdded { conversation: view })
+            .await?;
+        let c = self.cursors.entry(conv.clone()).or_insert(0);
+        *c = (*c).max(last_seq);
+        Ok(true)
     }
 
     async fn frame(&mut self, frame: &ServerFrame) -> Result<(), Gone> {
@@ -271,8 +264,12 @@ impl Writer {
                 {
                     return Ok(());
                 }
-                self.write(frame).await?;
-                self.cursors.insert(conversation_id, last_seq);
+                // Sent fresh rather than as stored: the stored view could
+                // not know the peer's presence, which lives outside storage.
+                if !self.announce(&conversation_id).await? {
+                    self.write(frame).await?;
+                    self.cursors.insert(conversation_id, last_seq);
+                }
                 Ok(())
             }
             Outbound::Removed {

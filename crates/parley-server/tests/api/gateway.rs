@@ -2,7 +2,7 @@
 
 use crate::helpers::*;
 use futures_util::{SinkExt, StreamExt};
-use parley_protocol::{ClientFrame, ServerFrame, SinceMap};
+use parley_protocol::{ClientFrame, PresenceState, ServerFrame, SinceMap};
 use parley_sdk::Gateway;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -310,4 +310,41 @@ async fn graceful_shutdown_closes_with_1001() {
         }
     };
     assert_eq!(code, 1001);
+}
+
+/// `conversation.added` (pushed, and announced by `sync`) carries the
+/// peer's live presence, like `GET /conversations/{id}`.
+#[tokio::test]
+async fn added_carries_the_peers_presence() {
+    let app = spawn_app().await;
+    let (a, _au) = app.user("pa").await;
+    let (b, bu) = app.user("pb").await;
+    let _b_online = app.gateway(&b).await;
+    let watcher = app.gateway(&a).await;
+    let direct = app.direct(&a, &bu).await;
+    match watcher.next_push(WAIT).await.expect("push") {
+        ServerFrame::ConversationAdded { conversation } => {
+            assert_eq!(conversation.id, direct.id);
+            let peer = conversation.peer.expect("peer");
+            assert_eq!(peer.presence.state, PresenceState::Online, "pushed");
+        }
+        other => panic!("expected conversation.added, got {other:?}"),
+    }
+    // A new connection that syncs with no cursor for it is told of it too.
+    let fresh = Gateway::connect(&a).await.expect("connect");
+    let resync = fresh.sync(SinceMap::new()).await.expect("sync");
+    assert!(resync.is_empty());
+    let mut announced = Vec::new();
+    while let Ok(frame) = fresh.next_push(Duration::from_millis(300)).await {
+        if let ServerFrame::ConversationAdded { conversation } = frame {
+            announced.push(conversation);
+        }
+    }
+    assert_eq!(announced.len(), 1);
+    let peer = announced[0].peer.clone().expect("peer");
+    assert_eq!(
+        peer.presence.state,
+        PresenceState::Online,
+        "announced by sync"
+    );
 }
