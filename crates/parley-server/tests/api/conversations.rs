@@ -157,6 +157,14 @@ async fn list_is_sorted_by_activity_and_paginates() {
             .as_deref(),
         Some("bump")
     );
+    assert_eq!(
+        first.conversations[0]
+            .last_message
+            .as_ref()
+            .and_then(|m| m.status),
+        Some(parley_protocol::MessageStatus::Sent),
+        "one's own last message carries its status in the list"
+    );
     let mut all: Vec<String> = first.conversations.iter().map(|c| c.id.clone()).collect();
     let mut cursor = first.next_cursor.clone();
     while let Some(cur) = cursor {

@@ -281,7 +281,7 @@ async function startSession(me) {
     if (document.visibilityState === 'hidden') gateway.setPresence('away').catch(() => {});
   });
 
-  // The list's last_message carries no `status`: ask for it (own messages
+  // A last_message may come without `status` (a pushed event never has one): ask for it (own messages
   // only, a bounded number) so that the list's ticks are right at once.
   function loadLastStatuses() {
     const mine = store.sortedConversations()
