@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { startServer, launchBrowser, openPage, signInUI, uniqueName, screenshot, eventually, Api } from '../lib/harness.mjs';
-import { conversationList, conversationView, composer, openConversation, sendText, messageByText, tickStatus } from '../lib/ui.mjs';
+import { conversationList, conversationRow, conversationView, composer, openConversation, sendText, messageByText, tickStatus } from '../lib/ui.mjs';
 
 const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -59,6 +59,8 @@ for (const colorScheme of ['light', 'dark']) {
     await scan(a.page, 'sign up');
     await a.page.getByRole('button', { name: 'I have an account' }).click();
     await signInUI(a.page, annName);
+    // A group's preview names its sender, even one the client never met.
+    await eventually(async () => /^Cy: Contrast checked\./.test((await conversationRow(a.page, 'A11y review').locator('.conv-preview').textContent()).trim()), 'sender named in the preview');
     await scan(a.page, 'conversation list');
     await openConversation(a.page, 'Bob Keyboard');
     await sendText(a.page, 'Yes, it is.');

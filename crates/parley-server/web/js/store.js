@@ -82,7 +82,11 @@ export class Store extends Emitter {
   displayName(id) {
     if (this.me && id === this.me.id) return 'You';
     const u = this.users.get(id);
-    return u ? (u.display_name || u.username) : 'Someone';
+    if (u) return u.display_name || u.username;
+    // Unknown yet (a group member we have not loaded): fetch, and the
+    // 'users' change re-renders whoever asked.
+    if (id) queueMicrotask(() => this.emit('need_user', id));
+    return 'Someone';
   }
 
   applyPresence(f) {

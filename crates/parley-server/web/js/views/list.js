@@ -89,7 +89,7 @@ export function createListView(ctx) {
     const lm = conv.last_message;
     const pending = ctx.outbox ? ctx.outbox.forConversation(conv.id).map((p) => p.client_id + p.state) : [];
     return JSON.stringify([store.titleOf(conv), conv.avatar_url, peer && peer.avatar_url, peer && peer.presence && peer.presence.state,
-      lm && [lm.id, lm.text, lm.deleted, lm.seq, lm.sender_id === store.me.id ? store.statusOf(lm) : ''],
+      lm && [lm.id, lm.text, lm.deleted, lm.seq, lm.sender_id === store.me.id ? store.statusOf(lm) : '', conv.kind === 'group' ? store.displayName(lm.sender_id) : ''],
       conv.unread_count, store.typingIn(conv.id), pending, conv.muted_until, store.openConversationId === conv.id,
       formatListTime(lm ? lm.created_at : conv.created_at)]);
   }
