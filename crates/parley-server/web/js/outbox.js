@@ -132,12 +132,17 @@ export class Outbox extends Emitter {
     const cid = it.conversation_id;
     this._inflight.add(cid);
     it.state = 'sending';
+    // Whether to go on with the next item now. Not after a transient
+    // failure: pumping again at once would spin (the socket is going away);
+    // the next 'connected' state or the retry timer pumps instead.
+    let progressed = true;
     try {
       const msg = await this.gateway.sendMessage(cid, { clientId: it.client_id, text: it.text, replyTo: it.reply_to });
       this.settle(it.client_id);
       this.onSent(msg);
     } catch (e) {
       if (!this.get(it.client_id)) { /* settled meanwhile by the echo */ } else if (e.code === 'rate_limited') {
+        progressed = false;
         it.state = 'pending';
         this._scheduleRetry((e.details && e.details.retry_after_ms) || 2000);
       } else if (e.transient === false) {
@@ -145,6 +150,7 @@ export class Outbox extends Emitter {
         it.error = e.message || e.code;
         this._save();
       } else {
+        progressed = false;
         it.state = 'pending'; // disconnected / timeout: resent on reconnect
         if (e.code === 'timeout') this._scheduleRetry(1000);
       }
@@ -152,7 +158,7 @@ export class Outbox extends Emitter {
       this._inflight.delete(cid);
     }
     this.emit('change');
-    if (this.gateway.connected) this.pump();
+    if (progressed && this.gateway.connected) this.pump();
   }
 
   _scheduleRetry(ms) {

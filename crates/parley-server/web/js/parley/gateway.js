@@ -56,7 +56,9 @@ export class Gateway extends Emitter {
     this._onOffline = () => { if (this.ws) this.ws.close(4000, 'offline'); };
   }
 
-  get connected() { return this.state === 'connected'; }
+  // The socket must be open too: between close() and its 'close' event the
+  // state is still 'connected' but every request would fail at once.
+  get connected() { return this.state === 'connected' && !!this.ws && this.ws.readyState === 1; }
 
   _setState(state) {
     if (state === this.state) return;
