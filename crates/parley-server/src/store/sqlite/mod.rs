@@ -4,6 +4,7 @@
 //! reads use a small pool of read-only connections on blocking threads.
 //! WAL lets readers run while the writer commits.
 
+mod checkpoint;
 mod migrate;
 mod rows;
 mod writer;
@@ -49,6 +50,7 @@ pub struct SqliteStore {
     writer: Writer,
     readers: Arc<ReadPool>,
     path: PathBuf,
+    _checkpointer: checkpoint::Checkpointer,
 }
 
 struct ReadPool {
@@ -65,7 +67,8 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
          PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
          PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -16000;",
+         PRAGMA cache_size = -16000;
+         PRAGMA journal_size_limit = 67108864;",
     )
 }
 
@@ -76,6 +79,10 @@ impl SqliteStore {
         let mut conn = Connection::open(path).map_err(db_err)?;
         configure(&conn).map_err(db_err)?;
         migrate::migrate(&mut conn).map_err(db_err)?;
+        // The checkpointer thread does this off the writer's path.
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0")
+            .map_err(db_err)?;
+        let checkpointer = checkpoint::Checkpointer::start(path)?;
         let readers = 4;
         let mut idle = Vec::with_capacity(readers);
         for _ in 0..readers {
@@ -96,6 +103,7 @@ impl SqliteStore {
                 permits: Semaphore::new(readers),
             }),
             path: path.to_path_buf(),
+            _checkpointer: checkpointer,
         })
     }
 

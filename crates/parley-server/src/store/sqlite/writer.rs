@@ -95,15 +95,28 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>, sink: DeliverySink) {
     }
 }
 
+/// Runs one transaction-control statement through the statement cache:
+/// they run several times per job, and `execute_batch` would parse them
+/// every time.
+fn control(state: &WriterState, sql: &str) -> rusqlite::Result<()> {
+    state.conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+/// Undoes a job's writes and closes its savepoint.
+fn roll_back_job(state: &WriterState) -> rusqlite::Result<()> {
+    control(state, "ROLLBACK TO job")?;
+    control(state, "RELEASE job")
+}
+
 fn run_batch(state: &mut WriterState, batch: Vec<Job>, sink: &DeliverySink) {
-    if let Err(e) = state.conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = control(state, "BEGIN IMMEDIATE") {
         let err = StoreError::Unavailable(e.to_string());
         for job in batch {
             // The job never ran; answer it without running it.
             let mut scratch = Vec::new();
-            let _ = state.conn.execute_batch("SAVEPOINT job");
+            let _ = control(state, "SAVEPOINT job");
             let (_, done) = job(state, &mut scratch);
-            let _ = state.conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            let _ = roll_back_job(state);
             done(Err(StoreError::Unavailable(err.to_string())));
         }
         state.invalidate_caches();
@@ -113,16 +126,16 @@ fn run_batch(state: &mut WriterState, batch: Vec<Job>, sink: &DeliverySink) {
     let mut deliveries = Vec::new();
     let mut failed = false;
     for job in batch {
-        if let Err(e) = state.conn.execute_batch("SAVEPOINT job") {
+        if let Err(e) = control(state, "SAVEPOINT job") {
             tracing::error!(error = %e, "savepoint failed");
             failed = true;
         }
         let mut mine = Vec::new();
         let (ok, done) = job(state, &mut mine);
         let closed = if ok {
-            state.conn.execute_batch("RELEASE job")
+            control(state, "RELEASE job")
         } else {
-            state.conn.execute_batch("ROLLBACK TO job; RELEASE job")
+            roll_back_job(state)
         };
         if let Err(e) = closed {
             tracing::error!(error = %e, "savepoint release failed");
@@ -139,10 +152,7 @@ fn run_batch(state: &mut WriterState, batch: Vec<Job>, sink: &DeliverySink) {
     let commit = if failed {
         Err("savepoint failure".to_string())
     } else {
-        state
-            .conn
-            .execute_batch("COMMIT")
-            .map_err(|e| e.to_string())
+        control(state, "COMMIT").map_err(|e| e.to_string())
     };
     match commit {
         Ok(()) => {
@@ -155,7 +165,7 @@ fn run_batch(state: &mut WriterState, batch: Vec<Job>, sink: &DeliverySink) {
         }
         Err(e) => {
             tracing::error!(error = %e, "commit failed; batch rolled back");
-            let _ = state.conn.execute_batch("ROLLBACK");
+            let _ = control(state, "ROLLBACK");
             state.invalidate_caches();
             for done in completions {
                 done(Err(StoreError::Unavailable(format!("commit failed: {e}"))));
