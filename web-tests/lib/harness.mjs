@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -59,6 +60,23 @@ export async function startServer(extraArgs = []) {
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * One server and one browser for a test file: started before its tests,
+ * stopped after them. Returns `{server, browser}`, filled in by `before`.
+ */
+export function serverAndBrowser() {
+  const env = { server: null, browser: null };
+  before(async () => {
+    env.server = await startServer();
+    env.browser = await launchBrowser();
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.server?.stop();
+  });
+  return env;
 }
 
 export function sleep(ms) {

@@ -1,26 +1,17 @@
 // Accessibility (axe-core: no serious or critical violations on the main
 // views, light and dark), keyboard use, and a phone-sized screen.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { startServer, launchBrowser, openPage, signInUI, uniqueName, screenshot, eventually, Api } from '../lib/harness.mjs';
+import { serverAndBrowser, openPage, signInUI, uniqueName, screenshot, eventually, Api } from '../lib/harness.mjs';
 import { conversationList, conversationRow, conversationView, composer, openConversation, sendText, messageByText, tickStatus } from '../lib/ui.mjs';
 
 const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = serverAndBrowser();
 
 /** Runs axe in the page; fails on serious or critical violations. */
 async function scan(page, view) {
@@ -39,9 +30,9 @@ async function scan(page, view) {
 /** Ann with a direct chat with Bob and a group, with a few messages. */
 async function people() {
   const annName = uniqueName('ann');
-  const ann = await Api.register(server.url, annName, 'Ann Accessible');
-  const bob = await Api.register(server.url, uniqueName('bob'), 'Bob Keyboard');
-  const cy = await Api.register(server.url, uniqueName('cy'), 'Cy');
+  const ann = await Api.register(env.server.url, annName, 'Ann Accessible');
+  const bob = await Api.register(env.server.url, uniqueName('bob'), 'Bob Keyboard');
+  const cy = await Api.register(env.server.url, uniqueName('cy'), 'Cy');
   const direct = await bob.call('POST', '/conversations', { kind: 'direct', user_id: ann.user.id });
   await bob.send(direct.id, 'Is the screen reader happy?');
   const group = await bob.call('POST', '/conversations', { kind: 'group', title: 'A11y review', member_ids: [ann.user.id, cy.user.id] });
@@ -52,7 +43,7 @@ async function people() {
 for (const colorScheme of ['light', 'dark']) {
   test(`axe finds no serious or critical violations (${colorScheme})`, async () => {
     const { annName } = await people();
-    const a = await openPage(browser, server, { colorScheme });
+    const a = await openPage(env.browser, env.server, { colorScheme });
     await scan(a.page, 'sign in');
     await screenshot(a.page, `sign-in-${colorScheme}`);
     await a.page.getByRole('button', { name: 'Create an account' }).click();
@@ -94,7 +85,7 @@ for (const colorScheme of ['light', 'dark']) {
 
 test('keyboard only: open a chat and send', async () => {
   const { annName, bob, direct } = await people();
-  const a = await openPage(browser, server);
+  const a = await openPage(env.browser, env.server);
   await signInUI(a.page, annName);
   // Tab until the Bob row has focus, then Enter opens it.
   let found = false;
@@ -125,7 +116,7 @@ test('keyboard only: open a chat and send', async () => {
 
 test('a phone-sized screen shows the list and the chat one at a time', async () => {
   const { annName } = await people();
-  const a = await openPage(browser, server, { viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
+  const a = await openPage(env.browser, env.server, { viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
   await scan(a.page, 'phone sign in');
   await signInUI(a.page, annName);
   await screenshot(a.page, 'phone-list');

@@ -3,28 +3,19 @@
 // comes online and opens the chat; typing shows and clears; presence shows
 // online and then last seen; the session survives a reload.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openPage, signUpUI, uniqueName, screenshot, eventually, sleep } from '../lib/harness.mjs';
+import { serverAndBrowser, openPage, signUpUI, uniqueName, screenshot, eventually, sleep } from '../lib/harness.mjs';
 import { conversationList, conversationRow, conversationView, composer, startDirectChat, openConversation, sendText, messageByText, tickStatus, messageTexts } from '../lib/ui.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = serverAndBrowser();
 
 test('two people chat with ticks, typing and presence', async () => {
   const aliceName = uniqueName('alice');
   const bobName = uniqueName('bob');
-  const alice = await openPage(browser, server);
+  const alice = await openPage(env.browser, env.server);
   await signUpUI(alice.page, aliceName, 'Alice Liddell');
-  const bob = await openPage(browser, server);
+  const bob = await openPage(env.browser, env.server);
   await signUpUI(bob.page, bobName, 'Bob Builder');
   await screenshot(bob.page, 'list-empty');
   // Bob goes away: his only tab closes (the context keeps his storage).
@@ -45,7 +36,7 @@ test('two people chat with ticks, typing and presence', async () => {
   // Bob comes back: a new tab of the same browser is still signed in.
   const bobPage = await bob.context.newPage();
   bob.page = bobPage;
-  await bobPage.goto(server.url + '/');
+  await bobPage.goto(env.server.url + '/');
   await conversationList(bobPage).waitFor();
   const row = conversationRow(bobPage, 'Alice Liddell');
   await row.waitFor();
@@ -94,7 +85,7 @@ test('two people chat with ticks, typing and presence', async () => {
 
 test('sign out returns to the sign-in form and forgets the session', async () => {
   const name = uniqueName('carol');
-  const carol = await openPage(browser, server);
+  const carol = await openPage(env.browser, env.server);
   await signUpUI(carol.page, name, 'Carol');
   await carol.page.getByRole('button', { name: 'Sign out' }).click();
   await carol.page.getByRole('form', { name: 'Sign in' }).waitFor();

@@ -2,31 +2,22 @@
 // the view jumping; markup in messages renders as text; message info and
 // group info work.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openPage, signInUI, uniqueName, screenshot, eventually, sleep, Api } from '../lib/harness.mjs';
+import { serverAndBrowser, openPage, signInUI, uniqueName, screenshot, eventually, sleep, Api } from '../lib/harness.mjs';
 import { conversationView, messageLog, openConversation, sendText, messageByText, messages, tickStatus } from '../lib/ui.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = serverAndBrowser();
 
 test('a group of three with 200 messages of history', async () => {
   const annName = uniqueName('ann');
-  const ann = await Api.register(server.url, annName, 'Ann');
-  const ben = await Api.register(server.url, uniqueName('ben'), 'Ben');
-  const cat = await Api.register(server.url, uniqueName('cat'), 'Cat');
+  const ann = await Api.register(env.server.url, annName, 'Ann');
+  const ben = await Api.register(env.server.url, uniqueName('ben'), 'Ben');
+  const cat = await Api.register(env.server.url, uniqueName('cat'), 'Cat');
   const group = await ben.call('POST', '/conversations', { kind: 'group', title: 'Launch crew', member_ids: [ann.user.id, cat.user.id] });
   for (let i = 1; i <= 200; i++) await (i % 2 ? ben : cat).send(group.id, `history ${i}`);
 
-  const a = await openPage(browser, server);
+  const a = await openPage(env.browser, env.server);
   await signInUI(a.page, annName);
   await openConversation(a.page, 'Launch crew');
   const log = messageLog(a.page);
@@ -100,11 +91,11 @@ test('a group of three with 200 messages of history', async () => {
 
 test('reply, edit, delete and react in the browser', async () => {
   const annName = uniqueName('ann');
-  const ann = await Api.register(server.url, annName, 'Ann');
-  const bob = await Api.register(server.url, uniqueName('bob'), 'Bob');
+  const ann = await Api.register(env.server.url, annName, 'Ann');
+  const bob = await Api.register(env.server.url, uniqueName('bob'), 'Bob');
   const conv = await bob.call('POST', '/conversations', { kind: 'direct', user_id: ann.user.id });
   await bob.send(conv.id, 'what time is launch?');
-  const a = await openPage(browser, server);
+  const a = await openPage(env.browser, env.server);
   await signInUI(a.page, annName);
   await openConversation(a.page, 'Bob');
 

@@ -2,25 +2,16 @@
 // remove members, mute, leave; block and unblock (a refused send shows as
 // failed with Retry); the filter box; the "New messages" pill.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openPage, signInUI, uniqueName, screenshot, eventually, sleep, Api } from '../lib/harness.mjs';
+import { serverAndBrowser, openPage, signInUI, uniqueName, screenshot, eventually, sleep, Api } from '../lib/harness.mjs';
 import { conversationList, conversationRow, conversationView, messageLog, openConversation, sendText, messageByText, tickStatus } from '../lib/ui.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = serverAndBrowser();
 
 async function registered(prefix, display) {
   const name = uniqueName(prefix);
-  return { name, api: await Api.register(server.url, name, display) };
+  return { name, api: await Api.register(env.server.url, name, display) };
 }
 
 test('a group made, renamed, grown, shrunk, muted and left from the browser', async () => {
@@ -29,7 +20,7 @@ test('a group made, renamed, grown, shrunk, muted and left from the browser', as
   const m1 = await registered('mia', `Mia ${tag}`);
   const m2 = await registered('max', `Max ${tag}`);
   const extra = await registered('eve', `Eve ${tag}`);
-  const o = await openPage(browser, server);
+  const o = await openPage(env.browser, env.server);
   await signInUI(o.page, owner.name);
 
   await o.page.getByRole('button', { name: 'New group' }).click();
@@ -82,7 +73,7 @@ test('block refuses sends (failed, Retry) until unblocked; filter; new messages 
   const other = await cy.api.call('POST', '/conversations', { kind: 'direct', user_id: ann.api.user.id });
   await cy.api.send(other.id, 'hello from Cy');
   for (let i = 1; i <= 60; i++) await bob.api.send(conv.id, `filler ${i}`);
-  const a = await openPage(browser, server);
+  const a = await openPage(env.browser, env.server);
   await signInUI(a.page, ann.name);
 
   // The filter box narrows the list.

@@ -2,30 +2,21 @@
 // outbox (also across a reload), and once back online each arrives exactly
 // once, in order.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openPage, signInUI, uniqueName, screenshot, eventually, sleep, Api } from '../lib/harness.mjs';
+import { serverAndBrowser, openPage, signInUI, uniqueName, screenshot, eventually, sleep, Api } from '../lib/harness.mjs';
 import { banner, openConversation, sendText, tickStatus, messageTexts } from '../lib/ui.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = serverAndBrowser();
 
 /** Alice (in a browser) and Bob (over REST) in a direct chat. */
 async function pair() {
   const aliceName = uniqueName('alice');
-  const alice = await Api.register(server.url, aliceName, 'Alice');
-  const bob = await Api.register(server.url, uniqueName('bob'), 'Bob');
+  const alice = await Api.register(env.server.url, aliceName, 'Alice');
+  const bob = await Api.register(env.server.url, uniqueName('bob'), 'Bob');
   const conv = await bob.call('POST', '/conversations', { kind: 'direct', user_id: alice.user.id });
   await bob.send(conv.id, 'ready when you are');
-  const a = await openPage(browser, server);
+  const a = await openPage(env.browser, env.server);
   await signInUI(a.page, aliceName);
   await openConversation(a.page, 'Bob');
   return { a, bob, conv };
@@ -67,7 +58,7 @@ test('the outbox survives a reload while offline', async () => {
   await a.page.reload().catch(() => {});
   await sleep(500);
   await a.context.setOffline(false);
-  await a.page.goto(server.url + '/');
+  await a.page.goto(env.server.url + '/');
   await openConversation(a.page, 'Bob');
   for (const t of ['four', 'five', 'six']) {
     await eventually(async () => ['sent', 'delivered', 'read'].includes(await tickStatus(a.page, t)), `${t} acknowledged after the reload`, 20000);
