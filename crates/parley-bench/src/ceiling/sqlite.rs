@@ -1,0 +1,105 @@
+//! The storage ceiling: raw batched inserts of rows shaped like a Parley
+//! message send (one `events` row and one `messages` row, the same tables
+//! and keys as the server's SQLite schema) into a file with WAL and
+//! `synchronous=FULL`, with the server's group-commit semantics: one
+//! `BEGIN IMMEDIATE` per batch, one savepoint per send, one durable commit.
+
+use crate::report::Report;
+use rusqlite::{Connection, params};
+use std::time::{Duration, Instant};
+
+const SCHEMA: &str = "
+CREATE TABLE events (
+    conversation_id TEXT NOT NULL,
+    seq             INTEGER NOT NULL,
+    type            TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE messages (
+    id              TEXT PRIMARY KEY,
+    conversation_id TEXT NOT NULL,
+    seq             INTEGER NOT NULL,
+    sender_id       TEXT NOT NULL,
+    client_id       TEXT,
+    kind            TEXT NOT NULL,
+    text            TEXT,
+    attachments     TEXT NOT NULL DEFAULT '[]',
+    reply_to        TEXT,
+    mentions        TEXT NOT NULL DEFAULT '[]',
+    created_at      INTEGER NOT NULL,
+    edited_at       INTEGER,
+    deleted         INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (conversation_id, seq),
+    UNIQUE (conversation_id, sender_id, client_id)
+);";
+
+/// Inserts for `duration`, `batch` sends per commit, spread over
+/// `conversations` conversations. `messages` in the report are sends
+/// (two rows each); latencies are per-commit times.
+pub fn run(
+    duration: Duration,
+    batch: usize,
+    conversations: usize,
+    body_bytes: usize,
+) -> anyhow::Result<Report> {
+    let dir = tempfile::Builder::new()
+        .prefix("parley-ceiling-")
+        .tempdir()?;
+    let mut conn = Connection::open(dir.path().join("ceiling.db"))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -16000;",
+    )?;
+    conn.execute_batch(SCHEMA)?;
+    let batch = batch.max(1);
+    let conversations = conversations.max(1);
+    let convs: Vec<String> = (0..conversations)
+        .map(|_| uuid::Uuid::now_v7().to_string())
+        .collect();
+    let sender = uuid::Uuid::now_v7().to_string();
+    let text = "x".repeat(body_bytes.max(1));
+    let mut seqs = vec![0u64; conversations];
+    let mut report = Report::new(
+        format!("ceiling-sqlite WAL synchronous=FULL, {batch} sends per commit"),
+        "commit",
+    );
+    let started = Instant::now();
+    let mut n = 0u64;
+    while started.elapsed() < duration {
+        let t0 = Instant::now();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        for _ in 0..batch {
+            let c = (n as usize) % conversations;
+            seqs[c] += 1;
+            let seq = seqs[c];
+            let id = uuid::Uuid::now_v7().to_string();
+            let body = format!(
+                r#"{{"conversation_id":"{}","seq":{seq},"type":"message.created","actor_id":"{sender}","at":"2026-11-30T00:00:00.000Z","data":{{"message":{{"id":"{id}","text":"{text}"}}}}}}"#,
+                convs[c]
+            );
+            tx.execute_batch("SAVEPOINT send")?;
+            tx.prepare_cached(
+                "INSERT INTO events (conversation_id, seq, type, body) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![convs[c], seq, "message.created", body])?;
+            tx.prepare_cached(
+                "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, kind, text, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'text', ?6, ?7)",
+            )?
+            .execute(params![id, convs[c], seq, sender, format!("c{n}"), text, 0])?;
+            tx.execute_batch("RELEASE send")?;
+            n += 1;
+        }
+        tx.commit()?;
+        report.latencies_us.push(t0.elapsed().as_micros() as u64);
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    report.messages = n;
+    report.figure(
+        "rows/s (2 rows per send)",
+        2.0 * n as f64 / report.seconds,
+        "",
+    );
+    Ok(report.finish())
+}

@@ -1,0 +1,12 @@
+//! One module per workload (performance.md W1-W7, plus the Synapse shape).
+
+pub mod cluster;
+pub mod deliveries;
+pub mod footprint;
+pub mod group;
+pub mod idle;
+pub mod latency;
+pub mod mix;
+pub mod reconnect;
+pub mod synapse;
+pub mod throughput;
