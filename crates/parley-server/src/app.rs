@@ -25,6 +25,7 @@ pub struct Inner {
     pub tokens: Tokens,
     pub passwords: Passwords,
     pub external: Option<ExternalVerifier>,
+    pub external_users: crate::auth::provisioned::ProvisionedUsers,
     pub limiter: Arc<dyn RateLimiter>,
     /// Flips to true when the server starts shutting down.
     pub shutdown: watch::Receiver<bool>,

@@ -152,6 +152,7 @@ pub async fn build_state(
         store,
         fanout,
         external,
+        external_users: Default::default(),
         limiter,
         shutdown,
         presence,

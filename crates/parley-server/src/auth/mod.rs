@@ -2,6 +2,7 @@
 
 pub mod external;
 pub mod password;
+pub mod provisioned;
 pub mod tokens;
 
 use crate::app::AppState;
@@ -97,6 +98,11 @@ impl AppState {
             .as_deref()
             .and_then(|p| crate::validate::url("picture", p).ok())
             .filter(|p| !p.is_empty());
+        let profile = provisioned::profile(&display_name, avatar_url.as_deref(), role.as_str());
+        if let Some(p) = self.external_users.get(&c.sub, &profile) {
+            return Ok(p);
+        }
+        let sub = c.sub.clone();
         let user = self
             .store
             .upsert_external_user(NewUser {
@@ -111,10 +117,12 @@ impl AppState {
                 created_at: Timestamp::now(),
             })
             .await?;
-        Ok(Principal {
+        let principal = Principal {
             user_id: user.id,
             role: user.role,
-        })
+        };
+        self.external_users.insert(sub, profile, principal.clone());
+        Ok(principal)
     }
 }
 

@@ -163,6 +163,22 @@ async fn external_hs256_jwt_provisions_users_and_checks_claims() {
         me.id,
         "the same user next time"
     );
+    // The platform renames the user and drops the role: the next token
+    // carries it, and the profile follows (known users skip the write only
+    // while their claims are unchanged).
+    let renamed = json!({"sub": "Shop-User-42", "name": "Erin Renamed", "iss": "https://shop.example", "aud": "parley", "exp": now() + 300});
+    let c2 = app
+        .client()
+        .with_token(&sign(renamed, Algorithm::HS256, secret.as_bytes()));
+    let after = c2.me().await.expect("renamed");
+    assert_eq!(after.id, me.id);
+    assert_eq!(after.display_name, "Erin Renamed");
+    assert_eq!(after.role, parley_protocol::Role::User);
+    // And back: the first token's profile is written again, not served
+    // from what was cached before the rename.
+    let again = c.me().await.expect("first token again");
+    assert_eq!(again.display_name, "Erin");
+    assert_eq!(again.role, parley_protocol::Role::Agent);
     for (field, value) in [
         ("iss", json!("https://evil.example")),
         ("aud", json!("other")),
