@@ -24,7 +24,9 @@ pub async fn run(
     socket: WebSocket,
     _permit: OwnedSemaphorePermit,
 ) {
-    let mut user = match state.store.user_by_id(&who.user_id).await {
+    // Boxed, like the frame handling below: storage futures are large and
+    // this function's future lives as long as the connection.
+    let mut user = match Box::pin(state.store.user_by_id(&who.user_id)).await {
         Ok(Some(u)) => u.to_wire(),
         _ => return,
     };
@@ -37,7 +39,7 @@ pub async fn run(
     state.presence.connected(&who.user_id, handle.id);
     let (sink, mut stream) = socket.split();
     let last_heard = Arc::new(AtomicI64::new(Timestamp::now().millis()));
-    state.present(&mut user, &[]).await;
+    Box::pin(state.present(&mut user, &[])).await;
     let ready = ServerFrame::Ready {
         session_id: crate::ids::new_id(),
         user,
@@ -62,7 +64,10 @@ pub async fn run(
                 last_heard.store(Timestamp::now().millis(), Ordering::Relaxed);
                 match msg {
                     Ok(WsMessage::Text(text)) => {
-                        if !handle_frame(&state, &who, &handle, text.as_str()).await {
+                        // Boxed: the request handling future is large and
+                        // only lives while a frame is handled, while this
+                        // loop's future lives as long as the connection.
+                        if !Box::pin(handle_frame(&state, &who, &handle, text.as_str())).await {
                             strikes += 1;
                             if strikes >= MAX_STRIKES {
                                 handle.close(close_code::PROTOCOL_ERROR);

@@ -67,7 +67,7 @@ impl Writer {
     async fn event(&mut self, conv: Arc<str>, seq: u64, frame: Bytes) -> Result<(), Gone> {
         match self.cursors.get(&conv).copied() {
             Some(c) if seq <= c => return Ok(()),
-            Some(c) if seq > c + 1 => self.fill_gap(&conv, c, seq).await?,
+            Some(c) if seq > c + 1 => Box::pin(self.fill_gap(&conv, c, seq)).await?,
             _ => {}
         }
         self.write(frame).await?;
@@ -235,6 +235,9 @@ impl Writer {
         self.write(bytes.into()).await
     }
 
+    /// Rare, large steps (sync, refresh, gap fill, announcing) are boxed:
+    /// an async fn's state is as big as its biggest await, and every idle
+    /// connection keeps this future resident (W1 memory per connection).
     async fn handle(&mut self, item: Outbound) -> Result<(), Gone> {
         match item {
             Outbound::Frame(b) => self.write(b).await,
@@ -266,7 +269,7 @@ impl Writer {
                 }
                 // Sent fresh rather than as stored: the stored view could
                 // not know the peer's presence, which lives outside storage.
-                if !self.announce(&conversation_id).await? {
+                if !Box::pin(self.announce(&conversation_id)).await? {
                     self.write(frame).await?;
                     self.cursors.insert(conversation_id, last_seq);
                 }
@@ -279,8 +282,8 @@ impl Writer {
                 self.cursors.remove(&conversation_id);
                 self.write(frame).await
             }
-            Outbound::Sync { reference, since } => self.sync(reference, since).await,
-            Outbound::Refresh => self.refresh().await,
+            Outbound::Sync { reference, since } => Box::pin(self.sync(reference, since)).await,
+            Outbound::Refresh => Box::pin(self.refresh()).await,
         }
     }
 }
@@ -340,7 +343,7 @@ pub async fn run(ctx: WriterCtx) {
                 let Some(item) = item else { break };
                 let result = match item {
                     Outbound::Sync { reference, since } => {
-                        let r = w.sync(reference, since).await;
+                        let r = Box::pin(w.sync(reference, since)).await;
                         if holding {
                             holding = false;
                             let mut r2 = r;
