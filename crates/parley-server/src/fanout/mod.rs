@@ -11,7 +11,7 @@ mod registry;
 
 pub use local::LocalFanout;
 pub use redis::RedisFanout;
-pub use registry::{ConnHandle, Outbound, Registry};
+pub use registry::{AddedOut, ConnHandle, EventOut, Outbound, Registry, SyncRequest};
 
 use crate::delivery::Delivery;
 

@@ -8,39 +8,54 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::{mpsc, watch};
 
-/// What a connection's writer task is asked to send, in order.
+/// What a connection's writer task is asked to send, in order. Kept small
+/// (every connection's queue preallocates a block of these) with the rare
+/// variants boxed and events shared by all their recipients.
 #[derive(Debug)]
 pub enum Outbound {
     /// A reply or push written as is (ack, error, pong).
     Frame(Bytes),
     /// A conversation event; the writer keeps per-conversation order.
-    Event {
-        conversation_id: Arc<str>,
-        seq: u64,
-        frame: Bytes,
-        /// When the fan-out took it (for the delivery latency metric).
-        queued_at: std::time::Instant,
-    },
+    Event(Arc<EventOut>),
     /// `conversation.added`; the connection continues from `last_seq`.
-    Added {
-        conversation_id: Arc<str>,
-        last_seq: u64,
-        frame: Bytes,
-    },
+    Added(Box<AddedOut>),
     /// `conversation.removed`.
-    Removed {
-        conversation_id: Arc<str>,
-        frame: Bytes,
-    },
+    Removed(Box<RemovedOut>),
     /// A `sync` request, run by the writer so that its catch-up and live
     /// events leave in seq order.
-    Sync {
-        reference: Option<String>,
-        since: SinceMap,
-    },
+    Sync(Box<SyncRequest>),
     /// Deliveries may have been lost (the cross-process link was down):
     /// catch up every conversation from the cursors, without `sync.done`.
     Refresh,
+}
+
+/// One event, as every live connection of every recipient gets it.
+#[derive(Debug)]
+pub struct EventOut {
+    pub conversation_id: Arc<str>,
+    pub seq: u64,
+    pub frame: Bytes,
+    /// When the fan-out took it (for the delivery latency metric).
+    pub queued_at: std::time::Instant,
+}
+
+#[derive(Debug)]
+pub struct AddedOut {
+    pub conversation_id: Arc<str>,
+    pub last_seq: u64,
+    pub frame: Bytes,
+}
+
+#[derive(Debug)]
+pub struct RemovedOut {
+    pub conversation_id: Arc<str>,
+    pub frame: Bytes,
+}
+
+#[derive(Debug)]
+pub struct SyncRequest {
+    pub reference: Option<String>,
+    pub since: SinceMap,
 }
 
 /// One live connection as the registry sees it.
@@ -196,16 +211,16 @@ impl Registry {
                 recipients,
                 frame,
             } => {
-                let queued_at = std::time::Instant::now();
+                let event = Arc::new(EventOut {
+                    conversation_id,
+                    seq,
+                    frame,
+                    queued_at: std::time::Instant::now(),
+                });
                 for user in recipients.iter() {
                     if let Some(conns) = map.get(user) {
                         for c in conns {
-                            c.push(Outbound::Event {
-                                conversation_id: conversation_id.clone(),
-                                seq,
-                                frame: frame.clone(),
-                                queued_at,
-                            });
+                            c.push(Outbound::Event(event.clone()));
                         }
                     }
                 }
@@ -217,11 +232,11 @@ impl Registry {
                 frame,
             } => {
                 for c in map.get(&user_id).into_iter().flatten() {
-                    c.push(Outbound::Added {
+                    c.push(Outbound::Added(Box::new(AddedOut {
                         conversation_id: conversation_id.clone(),
                         last_seq,
                         frame: frame.clone(),
-                    });
+                    })));
                 }
             }
             Delivery::Ephemeral { recipients, frame } => {
@@ -237,10 +252,10 @@ impl Registry {
                 frame,
             } => {
                 for c in map.get(&user_id).into_iter().flatten() {
-                    c.push(Outbound::Removed {
+                    c.push(Outbound::Removed(Box::new(RemovedOut {
                         conversation_id: conversation_id.clone(),
                         frame: frame.clone(),
-                    });
+                    })));
                 }
             }
         }

@@ -4,7 +4,7 @@ use super::writer::{self, WriterCtx};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::AppError;
-use crate::fanout::{ConnHandle, Outbound};
+use crate::fanout::{ConnHandle, Outbound, SyncRequest};
 use crate::http::extract::parse_json;
 use axum::extract::ws::{Message as WsMessage, WebSocket};
 use futures_util::StreamExt;
@@ -381,7 +381,7 @@ async fn dispatch(
             if since.values().any(|s| *s < 0) {
                 return Err(AppError::invalid("since", "seqs must not be negative"));
             }
-            handle.push(Outbound::Sync { reference, since });
+            handle.push(Outbound::Sync(Box::new(SyncRequest { reference, since })));
         }
         ClientFrame::Ping { .. } => reply(handle, &ServerFrame::Pong { reference }),
     }

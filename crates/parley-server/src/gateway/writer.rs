@@ -7,7 +7,7 @@
 //! events cannot overtake each other.
 
 use crate::app::AppState;
-use crate::fanout::{ConnHandle, Outbound};
+use crate::fanout::{AddedOut, ConnHandle, EventOut, Outbound};
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use bytes::Bytes;
 use futures_util::SinkExt;
@@ -64,14 +64,20 @@ impl Writer {
         }
     }
 
-    async fn event(&mut self, conv: Arc<str>, seq: u64, frame: Bytes) -> Result<(), Gone> {
-        match self.cursors.get(&conv).copied() {
+    async fn event(&mut self, ev: &EventOut) -> Result<(), Gone> {
+        let seq = ev.seq;
+        match self.cursors.get(&ev.conversation_id).copied() {
             Some(c) if seq <= c => return Ok(()),
-            Some(c) if seq > c + 1 => Box::pin(self.fill_gap(&conv, c, seq)).await?,
+            Some(c) if seq > c + 1 => Box::pin(self.fill_gap(&ev.conversation_id, c, seq)).await?,
             _ => {}
         }
-        self.write(frame).await?;
-        self.cursors.insert(conv, seq);
+        self.write(ev.frame.clone()).await?;
+        match self.cursors.get_mut(&ev.conversation_id) {
+            Some(c) => *c = seq,
+            None => {
+                self.cursors.insert(ev.conversation_id.clone(), seq);
+            }
+        }
         Ok(())
     }
 
@@ -241,23 +247,19 @@ impl Writer {
     async fn handle(&mut self, item: Outbound) -> Result<(), Gone> {
         match item {
             Outbound::Frame(b) => self.write(b).await,
-            Outbound::Event {
-                conversation_id,
-                seq,
-                frame,
-                queued_at,
-            } => {
-                self.event(conversation_id, seq, frame).await?;
+            Outbound::Event(ev) => {
+                self.event(&ev).await?;
                 let m = &crate::metrics::METRICS;
-                m.delivery_latency.observe(queued_at.elapsed());
+                m.delivery_latency.observe(ev.queued_at.elapsed());
                 m.frames_delivered.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }
-            Outbound::Added {
-                conversation_id,
-                last_seq,
-                frame,
-            } => {
+            Outbound::Added(added) => {
+                let AddedOut {
+                    conversation_id,
+                    last_seq,
+                    frame,
+                } = *added;
                 // Already announced (by a `sync` that ran while this was
                 // held): once is enough.
                 if self
@@ -275,14 +277,11 @@ impl Writer {
                 }
                 Ok(())
             }
-            Outbound::Removed {
-                conversation_id,
-                frame,
-            } => {
-                self.cursors.remove(&conversation_id);
-                self.write(frame).await
+            Outbound::Removed(removed) => {
+                self.cursors.remove(&removed.conversation_id);
+                self.write(removed.frame).await
             }
-            Outbound::Sync { reference, since } => Box::pin(self.sync(reference, since)).await,
+            Outbound::Sync(req) => Box::pin(self.sync(req.reference, req.since)).await,
             Outbound::Refresh => Box::pin(self.refresh()).await,
         }
     }
@@ -342,8 +341,8 @@ pub async fn run(ctx: WriterCtx) {
             item = rx.recv() => {
                 let Some(item) = item else { break };
                 let result = match item {
-                    Outbound::Sync { reference, since } => {
-                        let r = Box::pin(w.sync(reference, since)).await;
+                    Outbound::Sync(req) => {
+                        let r = Box::pin(w.sync(req.reference, req.since)).await;
                         if holding {
                             holding = false;
                             let mut r2 = r;
@@ -356,7 +355,7 @@ pub async fn run(ctx: WriterCtx) {
                             r
                         }
                     }
-                    ev @ (Outbound::Event { .. } | Outbound::Added { .. }) if holding => {
+                    ev @ (Outbound::Event(_) | Outbound::Added(_)) if holding => {
                         if held.len() >= w.state.config.limits.outbound_queue {
                             close_code = close_code::TOO_SLOW;
                             break;
