@@ -31,6 +31,8 @@ pub struct WriterState {
     /// Current members per conversation. Only the writer changes
     /// membership, so the cache cannot go stale while it is kept here.
     members_cache: HashMap<String, Arc<[String]>>,
+    /// Conversation kinds (they never change).
+    kinds_cache: HashMap<String, parley_protocol::ConversationKind>,
 }
 
 impl WriterState {
@@ -38,11 +40,13 @@ impl WriterState {
         WriterState {
             conn,
             members_cache: HashMap::new(),
+            kinds_cache: HashMap::new(),
         }
     }
 
     fn invalidate_caches(&mut self) {
         self.members_cache.clear();
+        self.kinds_cache.clear();
     }
 }
 
