@@ -27,8 +27,8 @@ use crate::store::{
 };
 use deadpool_postgres::{GenericClient, Transaction};
 use parley_protocol::{
-    ConversationKind, Event, MemberRole, Message, ReactionSummary, ReadResponse, ServerFrame,
-    Timestamp, event_type,
+    ConversationKind, Event, MemberRole, Message, MessageStatus, ReactionSummary, ReadResponse,
+    ServerFrame, Timestamp, event_type,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -101,6 +101,7 @@ impl WriteTx<'_> {
         .await?;
         let seq: i64 = col(&r, 0)?;
         self.key = Some(conv.to_string());
+        let recipients = self.members_of(conv).await?;
         let event = Event {
             conversation_id: conv.to_string(),
             seq: seq as u64,
@@ -109,15 +110,27 @@ impl WriteTx<'_> {
             at,
             data,
         };
+        self.store_event(event, recipients, out).await
+    }
+
+    /// Stores an event whose seq is allocated and queues its delivery to
+    /// `recipients` (the current members, read under the conversation lock).
+    async fn store_event(
+        &mut self,
+        event: Event,
+        recipients: Arc<[String]>,
+        out: &mut Vec<Delivery>,
+    ) -> StoreResult<u64> {
+        let conv = event.conversation_id.as_str();
+        let seq = seq_param(event.seq);
         let body =
             serde_json::to_string(&event).map_err(|e| StoreError::Internal(e.to_string()))?;
         execute(
             &self.tx,
             "INSERT INTO events (conversation_id, seq, type, body) VALUES ($1, $2, $3, $4)",
-            &[&conv, &seq, &kind, &body],
+            &[&conv, &seq, &event.kind, &body],
         )
         .await?;
-        let recipients = self.members_of(conv).await?;
         out.push(Delivery::Event {
             conversation_id: Arc::from(conv),
             seq: seq as u64,
@@ -902,32 +915,46 @@ impl WriteTx<'_> {
         .transpose()
     }
 
+    /// The hot path of every send: one round trip to PostgreSQL costs every
+    /// message, so the lock also reads the kind and the seq, membership
+    /// comes from the member list the delivery needs anyway, a retry is
+    /// found by the unique index refusing the insert, the seq and the
+    /// conversation's last message move in one UPDATE, and the answer is
+    /// built without reading back what was just written.
     pub async fn send_message(
         &mut self,
         m: &NewMessage,
         out: &mut Vec<Delivery>,
     ) -> StoreResult<(Message, bool)> {
-        // Lock first: the idempotency check below then sees any earlier
-        // send of this client_id, committed by whichever process made it.
-        self.lock_conversation(&m.conversation_id).await?;
-        let member = require_member(&self.tx, &m.conversation_id, &m.sender_id).await?;
-        if self.conversation_kind(&m.conversation_id).await? == ConversationKind::Direct {
-            let members = self.members_of(&m.conversation_id).await?;
-            if let Some(peer) = members.iter().find(|u| **u != m.sender_id)
-                && rows::blocked_between(&self.tx, &m.sender_id, peer).await?
-            {
-                return Err(StoreError::Blocked);
-            }
+        // Lock first: writers of this conversation in any process queue
+        // here, so the seq read below is the one this transaction allocates
+        // and the idempotency arbiter (the unique index) sees every
+        // earlier send of this client_id.
+        let locked = query_opt(
+            &self.tx,
+            "SELECT kind, last_seq FROM conversations WHERE id = $1 FOR NO KEY UPDATE",
+            &[&m.conversation_id],
+        )
+        .await?
+        .ok_or(StoreError::NotFound("conversation"))?;
+        self.key = Some(m.conversation_id.clone());
+        let kind =
+            ConversationKind::parse(&col::<String>(&locked, 0)?).unwrap_or(ConversationKind::Group);
+        let seq = col_u64(&locked, 1)? + 1;
+        // Membership cannot change while the lock is held (member changes
+        // take it too).
+        let members = self.members_of(&m.conversation_id).await?;
+        if !members.contains(&m.sender_id) {
+            return Err(StoreError::NotFound("conversation"));
         }
-        if let Some(client_id) = &m.client_id
-            && let Some(row) = self.message_by_client_id(m, client_id).await?
+        if kind == ConversationKind::Direct
+            && let Some(peer) = members.iter().find(|u| **u != m.sender_id)
+            && rows::blocked_between(&self.tx, &m.sender_id, peer).await?
         {
-            return Ok((
-                rows::message_view(&self.tx, &m.sender_id, &row, None).await?,
-                false,
-            ));
+            return Err(StoreError::Blocked);
         }
         if let Some(reply_to) = &m.reply_to {
+            let member = require_member(&self.tx, &m.conversation_id, &m.sender_id).await?;
             let target = rows::message_by_id(&self.tx, reply_to).await?;
             let ok = matches!(&target, Some(t) if t.conversation_id == m.conversation_id && t.seq >= member.joined_seq);
             if !ok {
@@ -937,7 +964,6 @@ impl WriteTx<'_> {
                 });
             }
         }
-        let seq = self.peek_next_seq(&m.conversation_id).await?;
         let row = MessageRow {
             id: m.id.clone(),
             conversation_id: m.conversation_id.clone(),
@@ -953,9 +979,8 @@ impl WriteTx<'_> {
             edited_at: None,
             deleted: false,
         };
-        // The unique (conversation, sender, client_id) stays the arbiter
-        // even if a writer ever skips the lock: a losing insert writes
-        // nothing (no seq is taken yet) and the winner is returned.
+        // A losing insert writes nothing (no seq is taken yet) and the
+        // stored send is returned.
         let inserted = execute(
             &self.tx,
             "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, kind, text, attachments, reply_to, mentions, created_at)
@@ -979,21 +1004,25 @@ impl WriteTx<'_> {
                 false,
             ));
         }
-        let got = self
-            .append_event(
-                &m.conversation_id,
-                event_type::MESSAGE_CREATED,
-                Some(&m.sender_id),
-                m.at,
-                json!({"message": row.to_wire()}),
-                out,
-            )
-            .await?;
-        seq_matches(got, seq)?;
-        execute(
+        let r = query_one(
             &self.tx,
-            "UPDATE conversations SET last_message_seq = $2, last_activity_at = $3 WHERE id = $1",
-            &[&m.conversation_id, &seq_param(seq), &m.at.millis()],
+            "UPDATE conversations SET last_seq = last_seq + 1, last_message_seq = last_seq + 1, last_activity_at = $2
+             WHERE id = $1 RETURNING last_seq",
+            &[&m.conversation_id, &m.at.millis()],
+        )
+        .await?;
+        seq_matches(col_u64(&r, 0)?, seq)?;
+        self.store_event(
+            Event {
+                conversation_id: m.conversation_id.clone(),
+                seq,
+                kind: event_type::MESSAGE_CREATED.to_string(),
+                actor_id: Some(m.sender_id.clone()),
+                at: m.at,
+                data: json!({"message": row.to_wire()}),
+            },
+            members,
+            out,
         )
         .await?;
         // The sender has read what they sent.
@@ -1003,10 +1032,11 @@ impl WriteTx<'_> {
             &[&m.conversation_id, &m.sender_id, &seq_param(seq)],
         )
         .await?;
-        Ok((
-            rows::message_view(&self.tx, &m.sender_id, &row, None).await?,
-            true,
-        ))
+        // Nobody else can have reached a seq that did not exist until now,
+        // and nobody has reacted yet.
+        let mut message = row.to_wire();
+        message.status = Some(MessageStatus::Sent);
+        Ok((message, true))
     }
 
     pub async fn edit_message(
