@@ -267,6 +267,27 @@ fn print(r: &Report) {
 }
 
 /// W2 beside the ceiling: same shape, same offered rate.
+/// Runs a delivery workload on Parley, then (unless skipped) the same on
+/// the bare fan-out ceiling, and notes the ratio between them.
+async fn with_fanout_ceiling(
+    target: &Target,
+    no_ceiling: bool,
+    ratio: fn(&mut Report, &Report),
+    run: impl AsyncFn(&Backend<'_>) -> anyhow::Result<Report>,
+) -> anyhow::Result<Vec<Report>> {
+    let server = Server::open(&target.spec()).await?;
+    let parley = run(&Backend::parley(&server)).await;
+    server.stop().await;
+    let mut r = parley?;
+    if no_ceiling {
+        return Ok(vec![r]);
+    }
+    let fan = FanoutServer::start().await?;
+    let c = run(&Backend::fanout(&fan)).await?;
+    ratio(&mut r, &c);
+    Ok(vec![r, c])
+}
+
 fn mix_ratio(w: &mut Report, c: &Report) {
     let (a, _) = ratio_note(
         "deliveries/s, Parley vs fan-out ceiling",
@@ -345,17 +366,11 @@ async fn run(workload: Workload) -> anyhow::Result<Vec<Report>> {
             mix,
             no_ceiling,
         } => {
-            let server = Server::open(&target.spec()).await?;
-            let mut r = mix::run(&Backend::parley(&server), &mix.opts()).await?;
-            server.stop().await;
-            if no_ceiling {
-                vec![r]
-            } else {
-                let fan = FanoutServer::start().await?;
-                let c = mix::run(&Backend::fanout(&fan), &mix.opts()).await?;
-                mix_ratio(&mut r, &c);
-                vec![r, c]
-            }
+            let opts = mix.opts();
+            with_fanout_ceiling(&target, no_ceiling, mix_ratio, async |b| {
+                mix::run(b, &opts).await
+            })
+            .await?
         }
         Workload::W3Throughput {
             target,
@@ -408,17 +423,11 @@ async fn run(workload: Workload) -> anyhow::Result<Vec<Report>> {
             group,
             no_ceiling,
         } => {
-            let server = Server::open(&target.spec()).await?;
-            let mut r = group::run(&Backend::parley(&server), &group.opts()).await?;
-            server.stop().await;
-            if no_ceiling {
-                vec![r]
-            } else {
-                let fan = FanoutServer::start().await?;
-                let c = group::run(&Backend::fanout(&fan), &group.opts()).await?;
-                group_ratio(&mut r, &c);
-                vec![r, c]
-            }
+            let opts = group.opts();
+            with_fanout_ceiling(&target, no_ceiling, group_ratio, async |b| {
+                group::run(b, &opts).await
+            })
+            .await?
         }
         Workload::W5Reconnect {
             target,

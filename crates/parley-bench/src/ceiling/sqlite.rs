@@ -8,31 +8,10 @@ use crate::report::Report;
 use rusqlite::{Connection, params};
 use std::time::{Duration, Instant};
 
-const SCHEMA: &str = "
-CREATE TABLE events (
-    conversation_id TEXT NOT NULL,
-    seq             INTEGER NOT NULL,
-    type            TEXT NOT NULL,
-    body            TEXT NOT NULL,
-    PRIMARY KEY (conversation_id, seq)
-) WITHOUT ROWID;
-CREATE TABLE messages (
-    id              TEXT PRIMARY KEY,
-    conversation_id TEXT NOT NULL,
-    seq             INTEGER NOT NULL,
-    sender_id       TEXT NOT NULL,
-    client_id       TEXT,
-    kind            TEXT NOT NULL,
-    text            TEXT,
-    attachments     TEXT NOT NULL DEFAULT '[]',
-    reply_to        TEXT,
-    mentions        TEXT NOT NULL DEFAULT '[]',
-    created_at      INTEGER NOT NULL,
-    edited_at       INTEGER,
-    deleted         INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (conversation_id, seq),
-    UNIQUE (conversation_id, sender_id, client_id)
-);";
+/// The server's own schema, so the ceiling inserts into the very tables and
+/// indexes a send writes (`events` and `messages` are unchanged by later
+/// migrations).
+const SCHEMA: &str = include_str!("../../../parley-server/migrations/sqlite/0001_initial.sql");
 
 /// Inserts for `duration`, `batch` sends per commit, spread over
 /// `conversations` conversations. `messages` in the report are sends
