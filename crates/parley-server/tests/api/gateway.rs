@@ -348,3 +348,28 @@ async fn added_carries_the_peers_presence() {
         "announced by sync"
     );
 }
+
+/// The gateway reads with a small buffer (1 KiB, for memory per idle
+/// connection); frames many times that size still arrive whole, and the
+/// largest message text travels both ways.
+#[tokio::test]
+async fn large_frames_arrive_whole_through_the_small_read_buffer() {
+    let app = spawn_app().await;
+    let (a, _) = app.user("big_a").await;
+    let (b, bu) = app.user("big_b").await;
+    let c = app.direct(&a, &bu).await;
+    let ga = app.gateway(&a).await;
+    let gb = app.gateway(&b).await;
+    // 10,000 two-byte characters: a ~20 KB text in a ~20 KB frame.
+    let text = "é".repeat(10_000);
+    let sent = ga
+        .send_message(&c.id, "big-1", &text)
+        .await
+        .expect("ack for a large frame");
+    assert_eq!(sent.text.as_deref(), Some(text.as_str()));
+    let e = gb.next_event(WAIT).await.expect("event");
+    assert_eq!(
+        e.message().and_then(|m| m.text).as_deref(),
+        Some(text.as_str())
+    );
+}
