@@ -265,7 +265,7 @@ impl Conn {
     /// Sends a frame (its `ref` replaced by a fresh one) and waits for the reply.
     pub async fn request(&self, frame: ClientFrame) -> anyhow::Result<Reply> {
         let reference = format!("r{}", self.next_ref.fetch_add(1, Ordering::Relaxed));
-        let frame = with_ref(frame, reference.clone());
+        let frame = frame.with_reference(reference.clone());
         let (tx, rx) = oneshot::channel();
         self.pending
             .lock()
@@ -334,20 +334,6 @@ impl Conn {
     pub fn close(&self) {
         let _ = self.out.send(Message::Close(None));
     }
-}
-
-fn with_ref(mut frame: ClientFrame, value: String) -> ClientFrame {
-    match &mut frame {
-        ClientFrame::MessageSend { reference, .. }
-        | ClientFrame::MessageDelivered { reference, .. }
-        | ClientFrame::MessageRead { reference, .. }
-        | ClientFrame::TypingStart { reference, .. }
-        | ClientFrame::TypingStop { reference, .. }
-        | ClientFrame::PresenceSet { reference, .. }
-        | ClientFrame::Sync { reference, .. }
-        | ClientFrame::Ping { reference } => *reference = Some(value),
-    }
-    frame
 }
 
 /// One text frame from the server.

@@ -21,15 +21,16 @@ pub struct Fleet {
     pub connect_us: Vec<u64>,
 }
 
-/// Opens every connection; failures are counted, not fatal (a failed
-/// connection is an error in the run's report).
+/// Opens every connection and syncs it; failures are counted, not fatal (a
+/// failed connection is an error in the run's report), and the first one
+/// is printed under `label`.
 pub async fn connect_all(
     endpoint: &Endpoint,
     sources: &SourceAddrs,
     wants: Vec<Want>,
     sink: Arc<dyn Sink>,
     concurrency: usize,
-    sync: bool,
+    label: &str,
 ) -> Fleet {
     let total = wants.len();
     let progress = Progress::new("connecting", total as u64);
@@ -43,8 +44,8 @@ pub async fn connect_all(
                     let conn =
                         Conn::connect(endpoint, sources.next(), &w.token, i, w.seqs, sink).await;
                     let conn = match conn {
-                        Ok(c) if sync => c.sync().await.map(|_| c),
-                        other => other,
+                        Ok(c) => c.sync().await.map(|_| c),
+                        Err(e) => Err(e),
                     };
                     progress.tick();
                     (i, conn.map(|c| (c, crate::clock::now_us() - t0)))
@@ -72,6 +73,9 @@ pub async fn connect_all(
             }
         })
         .collect();
+    if let Some(e) = &first_error {
+        crate::progress::note(&format!("{label}: {errors} connections failed, first: {e}"));
+    }
     Fleet {
         conns,
         errors,

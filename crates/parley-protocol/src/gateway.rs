@@ -84,6 +84,21 @@ impl ClientFrame {
             | ClientFrame::Ping { reference } => reference.as_deref(),
         }
     }
+
+    /// The frame with its `ref` set (clients number their requests).
+    pub fn with_reference(mut self, value: String) -> ClientFrame {
+        match &mut self {
+            ClientFrame::MessageSend { reference, .. }
+            | ClientFrame::MessageDelivered { reference, .. }
+            | ClientFrame::MessageRead { reference, .. }
+            | ClientFrame::TypingStart { reference, .. }
+            | ClientFrame::TypingStop { reference, .. }
+            | ClientFrame::PresenceSet { reference, .. }
+            | ClientFrame::Sync { reference, .. }
+            | ClientFrame::Ping { reference } => *reference = Some(value),
+        }
+        self
+    }
 }
 
 /// Frames the server sends.

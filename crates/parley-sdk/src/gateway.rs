@@ -147,7 +147,7 @@ impl Gateway {
     /// `error` reply becomes [`Error::Api`] with the status its code maps to.
     pub async fn request(&self, frame: ClientFrame) -> Result<ServerFrame> {
         let reference = format!("sdk-{}", self.next_ref.fetch_add(1, Ordering::Relaxed));
-        let frame = with_ref(frame, reference.clone());
+        let frame = frame.with_reference(reference.clone());
         let reply = self.shared.register(&reference)?;
         if let Err(e) = self.send_frame(&frame).await {
             self.shared.unregister(&reference);
@@ -333,21 +333,6 @@ async fn first_frame(ws: &mut WsStream) -> Result<ServerFrame> {
     }
 }
 
-/// `frame` with its `ref` set.
-fn with_ref(mut frame: ClientFrame, value: String) -> ClientFrame {
-    match &mut frame {
-        ClientFrame::MessageSend { reference, .. }
-        | ClientFrame::MessageDelivered { reference, .. }
-        | ClientFrame::MessageRead { reference, .. }
-        | ClientFrame::TypingStart { reference, .. }
-        | ClientFrame::TypingStop { reference, .. }
-        | ClientFrame::PresenceSet { reference, .. }
-        | ClientFrame::Sync { reference, .. }
-        | ClientFrame::Ping { reference } => *reference = Some(value),
-    }
-    frame
-}
-
 fn ws_error(e: tungstenite::Error) -> Error {
     match e {
         tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => Error::Closed {
@@ -409,20 +394,18 @@ mod tests {
 
     #[test]
     fn request_refs_replace_any_given_ref() {
-        let frame = with_ref(
-            ClientFrame::Ping {
-                reference: Some("mine".into()),
-            },
-            "sdk-7".into(),
-        );
+        let frame = ClientFrame::Ping {
+            reference: Some("mine".into()),
+        }
+        .with_reference("sdk-7".into());
         assert_eq!(frame.reference(), Some("sdk-7"));
-        let json = serde_json::to_string(&with_ref(
-            ClientFrame::Sync {
+        let json = serde_json::to_string(
+            &ClientFrame::Sync {
                 reference: None,
                 since: SinceMap::from([("c1".to_owned(), 4)]),
-            },
-            "sdk-8".into(),
-        ))
+            }
+            .with_reference("sdk-8".into()),
+        )
         .expect("encodes");
         assert_eq!(json, r#"{"type":"sync","ref":"sdk-8","since":{"c1":4}}"#);
     }

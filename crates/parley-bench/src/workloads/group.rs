@@ -45,15 +45,10 @@ pub async fn run(backend: &Backend<'_>, o: &GroupOpts) -> anyhow::Result<Report>
         wants,
         sink.clone(),
         o.connect_concurrency,
-        true,
+        "w4",
     )
     .await;
-    let (conns, connect_errors, first) = (fleet.conns, fleet.errors, fleet.first_error);
-    if let Some(e) = first {
-        note(&format!(
-            "w4: {connect_errors} connections failed, first: {e}"
-        ));
-    }
+    let (conns, connect_errors) = (fleet.conns, fleet.errors);
     let recipients = (o.members - 1) as u64;
     let mut r = Report::new(
         format!(

@@ -71,15 +71,12 @@ pub async fn run(server: &Server, o: &IdleOpts) -> anyhow::Result<Report> {
         wants,
         gaps,
         o.connect_concurrency,
-        true,
+        "w1",
     )
     .await;
-    let (conns, errors, first) = (fleet.conns, fleet.errors, fleet.first_error);
+    let (conns, errors) = (fleet.conns, fleet.errors);
     r.latencies_us = fleet.connect_us;
     let connect_s = t0.elapsed().as_secs_f64();
-    if let Some(e) = first {
-        note(&format!("w1: {errors} connections failed, first: {e}"));
-    }
     let open = conns.iter().flatten().count();
     let after = match server.pid {
         Some(pid) => procfs::settled_rss_kib(pid, Duration::from_secs(20)).await,

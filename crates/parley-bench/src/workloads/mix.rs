@@ -97,15 +97,10 @@ pub async fn run(backend: &Backend<'_>, o: &MixOpts) -> anyhow::Result<Report> {
         wants,
         sink.clone(),
         o.connect_concurrency,
-        true,
+        "w2",
     )
     .await;
-    let (conns, connect_errors, first) = (fleet.conns, fleet.errors, fleet.first_error);
-    if let Some(e) = first {
-        note(&format!(
-            "w2: {connect_errors} connections failed, first: {e}"
-        ));
-    }
+    let (conns, connect_errors) = (fleet.conns, fleet.errors);
     let conns: Arc<Vec<Option<Conn>>> = Arc::new(conns);
     let conv_ids: Arc<Vec<String>> = Arc::new(convs.iter().map(|c| c.0.clone()).collect());
     let sizes: Arc<Vec<u64>> = Arc::new(specs.iter().map(|s| s.len() as u64).collect());

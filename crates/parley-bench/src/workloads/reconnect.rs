@@ -92,13 +92,10 @@ pub async fn run(server: &Server, o: &ReconnectOpts) -> anyhow::Result<Report> {
         wants,
         gaps.clone(),
         o.connect_concurrency,
-        true,
+        "w5",
     )
     .await;
     let mut errors = fleet.errors;
-    if let Some(e) = &fleet.first_error {
-        note(&format!("w5: {errors} connections failed, first: {e}"));
-    }
     let mut conns = fleet.conns;
     // Everyone who sleeps drops the connection, without a close handshake.
     let sender_conns: Vec<Option<Conn>> = conns.drain(..groups).collect();

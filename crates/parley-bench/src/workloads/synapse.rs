@@ -94,7 +94,7 @@ pub async fn run(server: &Server, o: &SynapseOpts) -> anyhow::Result<Report> {
         wants,
         sink.clone(),
         20,
-        true,
+        "synapse",
     )
     .await;
     anyhow::ensure!(fleet.errors == 0, "connecting: {:?}", fleet.first_error);
