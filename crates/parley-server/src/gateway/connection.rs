@@ -7,12 +7,14 @@ use crate::error::AppError;
 use crate::fanout::{ConnHandle, Outbound, SyncRequest};
 use crate::http::extract::parse_json;
 use axum::extract::ws::{Message as WsMessage, WebSocket};
+use bytes::Bytes;
 use futures_util::StreamExt;
 use parley_protocol::gateway::close_code;
 use parley_protocol::{ClientFrame, SendMessageRequest, ServerFrame, Timestamp};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::mpsc;
 
 /// Malformed frames tolerated on one connection before it is closed (4400).
 const MAX_STRIKES: u32 = 20;
@@ -24,28 +26,14 @@ pub async fn run(
     socket: WebSocket,
     _permit: OwnedSemaphorePermit,
 ) {
-    // Boxed, like the frame handling below: storage futures are large and
-    // this function's future lives as long as the connection.
-    let mut user = match Box::pin(state.store.user_by_id(&who.user_id)).await {
-        Ok(Some(u)) => u.to_wire(),
-        _ => return,
+    // Boxed, like the frame handling below: this function's future lives
+    // as long as the connection, and everything the greeting borrows would
+    // stay in it (W1 memory per connection).
+    let Some((handle, rx, ready)) = Box::pin(greet(&state, &who.user_id)).await else {
+        return;
     };
-    // Register before `ready`: every event committed from here on reaches
-    // this connection's queue; older ones come through `sync`.
-    let (handle, rx) = state
-        .fanout
-        .registry()
-        .register(&who.user_id, state.config.limits.outbound_queue);
-    state.presence.connected(&who.user_id, handle.id);
     let (sink, mut stream) = socket.split();
     let last_heard = Arc::new(AtomicI64::new(Timestamp::now().millis()));
-    Box::pin(state.present(&mut user, &[])).await;
-    let ready = ServerFrame::Ready {
-        session_id: crate::ids::new_id(),
-        user,
-        heartbeat_ms: state.config.heartbeat_ms,
-        server_time: Timestamp::now(),
-    };
     let mut writer_task = tokio::spawn(writer::run(WriterCtx {
         state: state.clone(),
         user_id: who.user_id.clone(),
@@ -117,10 +105,44 @@ pub async fn run(
     }
 }
 
+/// Registers the connection and builds its `ready` frame.
+async fn greet(
+    state: &AppState,
+    user_id: &str,
+) -> Option<(Arc<ConnHandle>, mpsc::Receiver<Outbound>, Bytes)> {
+    let mut user = match state.store.user_by_id(user_id).await {
+        Ok(Some(u)) => u.to_wire(),
+        _ => return None,
+    };
+    // Register before `ready`: every event committed from here on reaches
+    // this connection's queue; older ones come through `sync`.
+    let (handle, rx) = state
+        .fanout
+        .registry()
+        .register(user_id, state.config.limits.outbound_queue);
+    state.presence.connected(user_id, handle.id);
+    state.present(&mut user, &[]).await;
+    let ready = ServerFrame::Ready {
+        session_id: crate::ids::new_id(),
+        user,
+        heartbeat_ms: state.config.heartbeat_ms,
+        server_time: Timestamp::now(),
+    };
+    match serde_json::to_vec(&ready) {
+        Ok(bytes) => Some((handle, rx, bytes.into())),
+        Err(e) => {
+            tracing::error!(error = %e, "serializing ready");
+            state.fanout.registry().unregister(&handle);
+            state.presence.disconnected(user_id, handle.id);
+            None
+        }
+    }
+}
+
 fn reply(handle: &ConnHandle, frame: &ServerFrame) {
     match serde_json::to_vec(frame) {
         Ok(bytes) => {
-            handle.push(Outbound::Frame(bytes.into()));
+            handle.push(Outbound::Frame(Arc::new(bytes.into())));
         }
         Err(e) => tracing::error!(error = %e, "serializing a reply"),
     }

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// How long live events wait for the client's first `sync` after `ready`,
@@ -32,7 +32,9 @@ pub struct WriterCtx {
     pub handle: Arc<ConnHandle>,
     pub rx: mpsc::Receiver<Outbound>,
     pub sink: SplitSink<WebSocket, WsMessage>,
-    pub ready: ServerFrame,
+    /// The serialized `ready` frame (kept as bytes: the frame itself is
+    /// large and this future lives as long as the connection).
+    pub ready: Bytes,
     pub last_heard: Arc<AtomicI64>,
 }
 
@@ -41,9 +43,9 @@ struct Writer {
     user_id: String,
     sink: SplitSink<WebSocket, WsMessage>,
     cursors: HashMap<Arc<str>, u64>,
-    /// Fires when the connection must close, even mid-write to a stalled
+    /// Says when the connection must close, even mid-write to a stalled
     /// socket.
-    closing: watch::Receiver<u16>,
+    handle: Arc<ConnHandle>,
     /// Whether the client has sent a `sync` (and so knows its conversations).
     synced: bool,
 }
@@ -55,12 +57,12 @@ impl Writer {
     async fn write(&mut self, frame: Bytes) -> Result<(), Gone> {
         // Frames are UTF-8 JSON we serialized ourselves.
         let text = axum::extract::ws::Utf8Bytes::try_from(frame).map_err(|_| Gone)?;
-        if *self.closing.borrow() != 0 {
+        if self.handle.close_requested().is_some() {
             return Err(Gone);
         }
         tokio::select! {
             r = self.sink.send(WsMessage::Text(text)) => r.map_err(|_| Gone),
-            _ = self.closing.changed() => Err(Gone),
+            _ = self.handle.closing() => Err(Gone),
         }
     }
 
@@ -246,7 +248,7 @@ impl Writer {
     /// connection keeps this future resident (W1 memory per connection).
     async fn handle(&mut self, item: Outbound) -> Result<(), Gone> {
         match item {
-            Outbound::Frame(b) => self.write(b).await,
+            Outbound::Frame(b) => self.write(Arc::unwrap_or_clone(b)).await,
             Outbound::Event(ev) => {
                 self.event(&ev).await?;
                 let m = &crate::metrics::METRICS;
@@ -298,16 +300,15 @@ pub async fn run(ctx: WriterCtx) {
         last_heard,
     } = ctx;
     let heartbeat = Duration::from_millis(state.config.heartbeat_ms);
-    let mut closing = handle.close_signal();
     let mut w = Writer {
         state,
         user_id,
         sink,
         cursors: HashMap::new(),
-        closing: handle.close_signal(),
+        handle: handle.clone(),
         synced: false,
     };
-    if w.frame(&ready).await.is_err() {
+    if w.write(ready).await.is_err() {
         return;
     }
     let mut ticker = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
@@ -318,7 +319,7 @@ pub async fn run(ctx: WriterCtx) {
     loop {
         tokio::select! {
             biased;
-            _ = closing.changed() => {
+            _ = handle.closing() => {
                 close_code = handle.close_requested().unwrap_or(1000);
                 break;
             }
@@ -386,7 +387,8 @@ pub async fn run(ctx: WriterCtx) {
         let drain = async {
             while let Ok(item) = rx.try_recv() {
                 if let Outbound::Frame(frame) = item
-                    && let Ok(text) = axum::extract::ws::Utf8Bytes::try_from(frame)
+                    && let Ok(text) =
+                        axum::extract::ws::Utf8Bytes::try_from(Arc::unwrap_or_clone(frame))
                     && w.sink.send(WsMessage::Text(text)).await.is_err()
                 {
                     return;
