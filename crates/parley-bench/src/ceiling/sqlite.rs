@@ -8,10 +8,15 @@ use crate::report::Report;
 use rusqlite::{Connection, params};
 use std::time::{Duration, Instant};
 
-/// The server's own schema, so the ceiling inserts into the very tables and
-/// indexes a send writes (`events` and `messages` are unchanged by later
-/// migrations).
-const SCHEMA: &str = include_str!("../../../parley-server/migrations/sqlite/0001_initial.sql");
+/// The server's SQLite migrations, in order, so the ceiling inserts into
+/// the very tables and indexes a send writes (a test checks this list
+/// against the server's).
+pub const SERVER_SCHEMA: &[&str] = &[
+    include_str!("../../../parley-server/migrations/sqlite/0001_initial.sql"),
+    include_str!("../../../parley-server/migrations/sqlite/0002_receipts_blocks.sql"),
+    include_str!("../../../parley-server/migrations/sqlite/0003_search_names.sql"),
+    include_str!("../../../parley-server/migrations/sqlite/0004_events_by_arrival.sql"),
+];
 
 /// Inserts for `duration`, `batch` sends per commit, spread over
 /// `conversations` conversations. `messages` in the report are sends
@@ -30,7 +35,9 @@ pub fn run(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY;
          PRAGMA cache_size = -16000;",
     )?;
-    conn.execute_batch(SCHEMA)?;
+    for migration in SERVER_SCHEMA {
+        conn.execute_batch(migration)?;
+    }
     let batch = batch.max(1);
     let conversations = conversations.max(1);
     let convs: Vec<String> = (0..conversations)
@@ -81,4 +88,16 @@ pub fn run(
         "",
     );
     Ok(report.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_ceiling_builds_the_servers_schema() {
+        let server: Vec<&str> = parley_server::store::sqlite::MIGRATIONS
+            .iter()
+            .map(|(_, sql)| *sql)
+            .collect();
+        assert_eq!(super::SERVER_SCHEMA, server.as_slice());
+    }
 }

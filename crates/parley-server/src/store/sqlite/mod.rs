@@ -6,6 +6,7 @@
 
 mod checkpoint;
 mod migrate;
+pub use migrate::MIGRATIONS;
 mod rows;
 mod writer;
 mod writes;
