@@ -6,6 +6,7 @@
 
 mod checkpoint;
 mod migrate;
+pub use checkpoint::RESTART_FRAMES;
 pub use migrate::MIGRATIONS;
 mod rows;
 mod writer;
@@ -84,9 +85,11 @@ impl SqliteStore {
         let mut conn = Connection::open(path).map_err(db_err)?;
         configure(&conn).map_err(db_err)?;
         migrate::migrate(&mut conn).map_err(db_err)?;
-        // The checkpointer thread does this off the writer's path.
+        // The checkpointer thread does this off the writer's path; the
+        // writer only copies the tail of a long log (see `checkpoint`).
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0")
             .map_err(db_err)?;
+        checkpoint::restart_long_logs(&conn);
         let checkpointer = checkpoint::Checkpointer::start(path)?;
         let readers = 4;
         let mut idle = Vec::with_capacity(readers);
