@@ -97,7 +97,9 @@ pub async fn upgrade(State(state): State<AppState>, req: axum::extract::Request)
                 // per connection going from 4 KiB to 1 KiB here, 8.4 ->
                 // 7.9 KiB going to 512 bytes).
                 .read_buffer_size(512)
-                .write_buffer_size(0)
+                // Frames are fed and flushed when the queue runs dry; up to
+                // 4 KiB of them are gathered into one write.
+                .write_buffer_size(4096)
                 .max_write_buffer_size(256 * 1024)
                 .on_upgrade(move |socket| connection::run(state, who, socket, permit))
         }

@@ -48,7 +48,13 @@ struct Writer {
     handle: Arc<ConnHandle>,
     /// Whether the client has sent a `sync` (and so knows its conversations).
     synced: bool,
+    /// Frames handed to the socket since the last flush.
+    unflushed: u32,
 }
+
+/// Frames written before a flush even while more are queued, so that a
+/// steady stream still leaves in bounded bursts.
+const MAX_UNFLUSHED: u32 = 32;
 
 #[derive(Debug)]
 struct Gone;
@@ -60,10 +66,34 @@ impl Writer {
         if self.handle.close_requested().is_some() {
             return Err(Gone);
         }
+        // Fed, not sent: the frames queued together (an ack and the echo of
+        // the same send, a burst of events) leave in one write to the
+        // socket when the queue runs dry (see `flush`). Biased, so that the
+        // close signal is only waited on when the socket is full.
         tokio::select! {
-            r = self.sink.send(WsMessage::Text(text)) => r.map_err(|_| Gone),
-            _ = self.handle.closing() => Err(Gone),
+            biased;
+            r = self.sink.feed(WsMessage::Text(text)) => r.map_err(|_| Gone)?,
+            _ = self.handle.closing() => return Err(Gone),
         }
+        self.unflushed += 1;
+        if self.unflushed >= MAX_UNFLUSHED {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Puts every fed frame on the wire.
+    async fn flush(&mut self) -> Result<(), Gone> {
+        if self.unflushed == 0 {
+            return Ok(());
+        }
+        tokio::select! {
+            biased;
+            r = self.sink.flush() => r.map_err(|_| Gone)?,
+            _ = self.handle.closing() => return Err(Gone),
+        }
+        self.unflushed = 0;
+        Ok(())
     }
 
     async fn event(&mut self, ev: &EventOut) -> Result<(), Gone> {
@@ -307,6 +337,7 @@ pub async fn run(ctx: WriterCtx) {
         cursors: HashMap::new(),
         handle: handle.clone(),
         synced: false,
+        unflushed: 0,
     };
     if w.write(ready).await.is_err() {
         return;
@@ -317,6 +348,10 @@ pub async fn run(ctx: WriterCtx) {
     let mut held: Vec<Outbound> = Vec::new();
     let mut close_code = 1000u16;
     loop {
+        // Nothing fed waits on the queue: once it is empty, flush.
+        if rx.is_empty() && w.flush().await.is_err() {
+            break;
+        }
         tokio::select! {
             biased;
             _ = handle.closing() => {
