@@ -1,9 +1,24 @@
 //! The storage conformance suite on SQLite.
 
-use parley_server::store::Store;
+use parley_protocol::{Role, Timestamp};
 use parley_server::store::conformance::{self, Captured, Factory};
 use parley_server::store::sqlite::SqliteStore;
+use parley_server::store::{NewUser, Store};
 use std::sync::Arc;
+
+fn new_user(id: String, username: String, display_name: String) -> NewUser {
+    NewUser {
+        id,
+        username,
+        display_name,
+        role: Role::User,
+        password_hash: None,
+        external_sub: None,
+        avatar_url: None,
+        is_bot: false,
+        created_at: Timestamp::now(),
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_conforms() {
@@ -26,8 +41,6 @@ async fn sqlite_conforms() {
 /// within moments, so that no send waits for the bulk of a checkpoint.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn committed_writes_reach_the_database_file_promptly() {
-    use parley_protocol::{Role, Timestamp};
-    use parley_server::store::NewUser;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("t.db");
     let store = SqliteStore::open(&path, Arc::new(|_| {})).expect("open");
@@ -44,17 +57,11 @@ async fn committed_writes_reach_the_database_file_promptly() {
     }
     for i in 0..500 {
         store
-            .create_user(NewUser {
-                id: format!("01900000-0000-7000-8000-{i:012}"),
-                username: format!("checkpoint_user_{i}"),
-                display_name: "x".repeat(100),
-                role: Role::User,
-                password_hash: None,
-                external_sub: None,
-                avatar_url: None,
-                is_bot: false,
-                created_at: Timestamp::now(),
-            })
+            .create_user(new_user(
+                format!("01900000-0000-7000-8000-{i:012}"),
+                format!("checkpoint_user_{i}"),
+                "x".repeat(100),
+            ))
             .await
             .expect("create user");
     }
@@ -78,9 +85,9 @@ async fn committed_writes_reach_the_database_file_promptly() {
 /// tail of a long log itself, so it stays near `RESTART_FRAMES` pages.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wal_stays_bounded_under_sustained_writes() {
-    use parley_protocol::{MessageKind, Role, Timestamp};
+    use parley_protocol::MessageKind;
+    use parley_server::store::NewMessage;
     use parley_server::store::sqlite::RESTART_FRAMES;
-    use parley_server::store::{NewMessage, NewUser};
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("t.db");
     let wal = dir.path().join("t.db-wal");
@@ -88,17 +95,11 @@ async fn the_wal_stays_bounded_under_sustained_writes() {
     let mut ids = Vec::new();
     for name in ["wal_a", "wal_b"] {
         let u = store
-            .create_user(NewUser {
-                id: parley_server::ids::new_id(),
-                username: name.into(),
-                display_name: name.into(),
-                role: Role::User,
-                password_hash: None,
-                external_sub: None,
-                avatar_url: None,
-                is_bot: false,
-                created_at: Timestamp::now(),
-            })
+            .create_user(new_user(
+                parley_server::ids::new_id(),
+                name.into(),
+                name.into(),
+            ))
             .await
             .expect("create user");
         ids.push(u.id);
