@@ -73,6 +73,7 @@ pub async fn run_all(factory: Factory) {
     direct_is_one_per_pair(&factory).await;
     seqs_are_gap_free_and_events_match(&factory).await;
     send_is_idempotent(&factory).await;
+    concurrent_retries_store_one_message(&factory).await;
     concurrent_sends_get_distinct_consecutive_seqs(&factory).await;
     non_members_see_nothing(&factory).await;
     history_starts_at_joined_seq(&factory).await;
@@ -310,6 +311,44 @@ pub async fn send_is_idempotent(factory: &Factory) {
     );
 }
 
+/// Retries racing each other (a client resending over a flaky link, on
+/// several connections or processes at once) store the send once.
+pub async fn concurrent_retries_store_one_message(factory: &Factory) {
+    let f = fresh(factory).await;
+    let u = users(&f.store, &["r1", "r2"]).await;
+    let g = group(&f, &u[0], &u[1..]).await;
+    let before = f
+        .store
+        .conversation(&u[0], &g)
+        .await
+        .expect("view")
+        .last_seq;
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (s, sender, g) = (f.store.clone(), u[0].clone(), g.clone());
+        tasks.push(tokio::spawn(async move {
+            s.send_message(text(&g, &sender, "racing", "once"), None)
+                .await
+        }));
+    }
+    let mut ids = std::collections::HashSet::new();
+    let mut created = 0;
+    for t in tasks {
+        let (m, fresh) = t.await.expect("join").expect("send");
+        ids.insert(m.id);
+        created += usize::from(fresh);
+    }
+    assert_eq!(created, 1, "exactly one of the racing sends creates");
+    assert_eq!(ids.len(), 1, "every racer gets the same message");
+    let after = f
+        .store
+        .conversation(&u[0], &g)
+        .await
+        .expect("view")
+        .last_seq;
+    assert_eq!(after, before + 1, "one seq taken");
+}
+
 pub async fn concurrent_sends_get_distinct_consecutive_seqs(factory: &Factory) {
     let f = fresh(factory).await;
     let u = users(&f.store, &["c1", "c2", "c3"]).await;
@@ -320,7 +359,6 @@ pub async fn concurrent_sends_get_distinct_consecutive_seqs(factory: &Factory) {
         let sender = u[i % 3].clone();
         let g = g.clone();
         tasks.push(tokio::spawn(async move {
-            // Half of them are retries of another's client_id.
             let cid = format!("k{}", i % 25);
             s.send_message(text(&g, &sender, &format!("{sender}-{cid}"), "x"), None)
                 .await

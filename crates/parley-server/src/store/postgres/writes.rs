@@ -18,8 +18,8 @@
 //! recipients of an event are read in the transaction that stores it.
 
 use super::rows::{
-    self, MessageRow, col, col_u64, execute, execute_raw, is_unique_violation, query, query_one,
-    query_opt, require_member,
+    self, MessageRow, Params, col, col_u64, execute, execute_raw, is_unique_violation, query,
+    query_one, query_opt, require_member,
 };
 use crate::delivery::{Delivery, event_frame};
 use crate::store::{
@@ -916,20 +916,20 @@ impl WriteTx<'_> {
     }
 
     /// The hot path of every send: one round trip to PostgreSQL costs every
-    /// message, so the lock also reads the kind and the seq, membership
-    /// comes from the member list the delivery needs anyway, a retry is
-    /// found by the unique index refusing the insert, the seq and the
-    /// conversation's last message move in one UPDATE, and the answer is
-    /// built without reading back what was just written.
+    /// message, so after the lock (which also reads the kind and the seq)
+    /// the reads go out together in one round trip and the writes in
+    /// another (tokio-postgres pipelines queries issued together on one
+    /// connection): BEGIN, lock, reads, writes, COMMIT. Nothing is read
+    /// back that was just written.
     pub async fn send_message(
         &mut self,
         m: &NewMessage,
         out: &mut Vec<Delivery>,
     ) -> StoreResult<(Message, bool)> {
         // Lock first: writers of this conversation in any process queue
-        // here, so the seq read below is the one this transaction allocates
-        // and the idempotency arbiter (the unique index) sees every
-        // earlier send of this client_id.
+        // here, so the seq read below is the one this transaction allocates,
+        // and an earlier send of this client_id has either committed (and
+        // the read below sees it) or waits behind us.
         let locked = query_opt(
             &self.tx,
             "SELECT kind, last_seq FROM conversations WHERE id = $1 FOR NO KEY UPDATE",
@@ -943,14 +943,33 @@ impl WriteTx<'_> {
         let seq = col_u64(&locked, 1)? + 1;
         // Membership cannot change while the lock is held (member changes
         // take it too).
-        let members = self.members_of(&m.conversation_id).await?;
+        let blocked = async {
+            if kind != ConversationKind::Direct {
+                return Ok(false);
+            }
+            let r = query_one(
+                &self.tx,
+                "SELECT EXISTS(SELECT 1 FROM members p JOIN blocks b
+                   ON (b.blocker_id = $2 AND b.blocked_id = p.user_id)
+                   OR (b.blocker_id = p.user_id AND b.blocked_id = $2)
+                 WHERE p.conversation_id = $1 AND p.active = TRUE AND p.user_id <> $2)",
+                &[&m.conversation_id, &m.sender_id],
+            )
+            .await?;
+            col::<bool>(&r, 0)
+        };
+        let earlier = async {
+            match &m.client_id {
+                Some(client_id) => self.message_by_client_id(m, client_id).await,
+                None => Ok(None),
+            }
+        };
+        let (members, blocked, earlier) =
+            tokio::try_join!(self.members_of(&m.conversation_id), blocked, earlier)?;
         if !members.contains(&m.sender_id) {
             return Err(StoreError::NotFound("conversation"));
         }
-        if kind == ConversationKind::Direct
-            && let Some(peer) = members.iter().find(|u| **u != m.sender_id)
-            && rows::blocked_between(&self.tx, &m.sender_id, peer).await?
-        {
+        if blocked {
             return Err(StoreError::Blocked);
         }
         if let Some(reply_to) = &m.reply_to {
@@ -963,6 +982,13 @@ impl WriteTx<'_> {
                     message: "no such message in this conversation",
                 });
             }
+        }
+        // A retry of a stored send: the original, and nothing written.
+        if let Some(earlier) = earlier {
+            return Ok((
+                rows::message_view(&self.tx, &m.sender_id, &earlier, None).await?,
+                false,
+            ));
         }
         let row = MessageRow {
             id: m.id.clone(),
@@ -979,59 +1005,69 @@ impl WriteTx<'_> {
             edited_at: None,
             deleted: false,
         };
-        // A losing insert writes nothing (no seq is taken yet) and the
-        // stored send is returned.
-        let inserted = execute(
-            &self.tx,
-            "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, kind, text, attachments, reply_to, mentions, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-             ON CONFLICT (conversation_id, sender_id, client_id) DO NOTHING",
-            &[
-                &row.id, &row.conversation_id, &seq_param(seq), &row.sender_id, &row.client_id,
-                &row.kind.as_str(), &row.text, &row.attachments, &row.reply_to, &row.mentions,
-                &row.created_at,
-            ],
-        )
-        .await?;
-        if inserted == 0 {
-            let client_id = m.client_id.as_deref().unwrap_or_default();
-            let winner = self
-                .message_by_client_id(m, client_id)
-                .await?
-                .ok_or_else(|| StoreError::Unavailable("concurrent send vanished; retry".into()))?;
-            return Ok((
-                rows::message_view(&self.tx, &m.sender_id, &winner, None).await?,
-                false,
-            ));
-        }
-        let r = query_one(
-            &self.tx,
-            "UPDATE conversations SET last_seq = last_seq + 1, last_message_seq = last_seq + 1, last_activity_at = $2
-             WHERE id = $1 RETURNING last_seq",
-            &[&m.conversation_id, &m.at.millis()],
-        )
-        .await?;
-        seq_matches(col_u64(&r, 0)?, seq)?;
-        self.store_event(
-            Event {
-                conversation_id: m.conversation_id.clone(),
-                seq,
-                kind: event_type::MESSAGE_CREATED.to_string(),
-                actor_id: Some(m.sender_id.clone()),
-                at: m.at,
-                data: json!({"message": row.to_wire()}),
-            },
-            members,
-            out,
-        )
-        .await?;
-        // The sender has read what they sent.
-        execute(
-            &self.tx,
-            "UPDATE members SET read_seq = $3, delivered_seq = $3 WHERE conversation_id = $1 AND user_id = $2",
-            &[&m.conversation_id, &m.sender_id, &seq_param(seq)],
-        )
-        .await?;
+        let event = Event {
+            conversation_id: m.conversation_id.clone(),
+            seq,
+            kind: event_type::MESSAGE_CREATED.to_string(),
+            actor_id: Some(m.sender_id.clone()),
+            at: m.at,
+            data: json!({"message": row.to_wire()}),
+        };
+        let body =
+            serde_json::to_string(&event).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let (seq_p, kind_s, at) = (seq_param(seq), row.kind.as_str(), m.at.millis());
+        let message_params: Params<'_> = &[
+            &row.id,
+            &row.conversation_id,
+            &seq_p,
+            &row.sender_id,
+            &row.client_id,
+            &kind_s,
+            &row.text,
+            &row.attachments,
+            &row.reply_to,
+            &row.mentions,
+            &row.created_at,
+        ];
+        let conversation_params: Params<'_> = &[&m.conversation_id, &at];
+        let event_params: Params<'_> = &[&m.conversation_id, &seq_p, &event.kind, &body];
+        let member_params: Params<'_> = &[&m.conversation_id, &m.sender_id, &seq_p];
+        // The message, the seq and the conversation's last message, the
+        // event, and the sender's own watermarks (they have read what they
+        // sent), in one round trip. Should the message insert still meet
+        // the idempotency index (it cannot under the lock), the statement
+        // fails and with it the whole transaction.
+        let (_, allocated, _, _) = tokio::try_join!(
+            execute(
+                &self.tx,
+                "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, kind, text, attachments, reply_to, mentions, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                message_params,
+            ),
+            query_one(
+                &self.tx,
+                "UPDATE conversations SET last_seq = last_seq + 1, last_message_seq = last_seq + 1, last_activity_at = $2
+                 WHERE id = $1 RETURNING last_seq",
+                conversation_params,
+            ),
+            execute(
+                &self.tx,
+                "INSERT INTO events (conversation_id, seq, type, body) VALUES ($1, $2, $3, $4)",
+                event_params,
+            ),
+            execute(
+                &self.tx,
+                "UPDATE members SET read_seq = $3, delivered_seq = $3 WHERE conversation_id = $1 AND user_id = $2",
+                member_params,
+            ),
+        )?;
+        seq_matches(col_u64(&allocated, 0)?, seq)?;
+        out.push(Delivery::Event {
+            conversation_id: Arc::from(m.conversation_id.as_str()),
+            seq,
+            recipients: members,
+            frame: event_frame(&body),
+        });
         // Nobody else can have reached a seq that did not exist until now,
         // and nobody has reacted yet.
         let mut message = row.to_wire();
