@@ -5,11 +5,13 @@
 //! each connection's `sync`).
 
 use crate::ceiling::fanout::FanoutServer;
-use crate::conn::Endpoint;
+use crate::conn::{Endpoint, Sink, SourceAddrs};
+use crate::fleet::{Fleet, Want, connect_all};
 use crate::ident::BenchUser;
 use crate::server::Server;
 use anyhow::Context as _;
 use futures_util::{StreamExt as _, TryStreamExt as _, stream};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A user as the delivery workloads see it.
@@ -49,6 +51,20 @@ impl<'a> Backend<'a> {
             Backend::Parley(s) => Endpoint::parley(&s.url),
             Backend::Fanout { url, .. } => Endpoint::new(url, "/"),
         }
+    }
+
+    /// Opens one connection per want (over as many source addresses as they
+    /// need), each synced, events to `sink`.
+    pub async fn connect(
+        &self,
+        wants: Vec<Want>,
+        sink: Arc<dyn Sink>,
+        concurrency: usize,
+        label: &str,
+    ) -> anyhow::Result<Fleet> {
+        let endpoint = self.endpoint()?;
+        let sources = SourceAddrs::for_connections(wants.len());
+        Ok(connect_all(&endpoint, &sources, wants, sink, concurrency, label).await)
     }
 
     /// The server process to read CPU and memory from.

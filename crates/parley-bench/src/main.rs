@@ -275,10 +275,7 @@ async fn with_fanout_ceiling(
     ratio: fn(&mut Report, &Report),
     run: impl AsyncFn(&Backend<'_>) -> anyhow::Result<Report>,
 ) -> anyhow::Result<Vec<Report>> {
-    let server = Server::open(&target.spec()).await?;
-    let parley = run(&Backend::parley(&server)).await;
-    server.stop().await;
-    let mut r = parley?;
+    let mut r = on_server(target, async |s| run(&Backend::parley(s)).await).await?;
     if no_ceiling {
         return Ok(vec![r]);
     }
@@ -286,6 +283,18 @@ async fn with_fanout_ceiling(
     let c = run(&Backend::fanout(&fan)).await?;
     ratio(&mut r, &c);
     Ok(vec![r, c])
+}
+
+/// Runs one workload on the target server (started for it, and stopped
+/// afterwards whether the run succeeded or not).
+async fn on_server(
+    target: &Target,
+    run: impl AsyncFn(&Server) -> anyhow::Result<Report>,
+) -> anyhow::Result<Report> {
+    let server = Server::open(&target.spec()).await?;
+    let r = run(&server).await;
+    server.stop().await;
+    r
 }
 
 fn mix_ratio(w: &mut Report, c: &Report) {
@@ -351,15 +360,12 @@ async fn run(workload: Workload) -> anyhow::Result<Vec<Report>> {
             hold_seconds,
             connect_concurrency,
         } => {
-            let server = Server::open(&target.spec()).await?;
             let opts = idle::IdleOpts {
                 connections,
                 hold_seconds,
                 connect_concurrency,
             };
-            let r = idle::run(&server, &opts).await?;
-            server.stop().await;
-            vec![r]
+            vec![on_server(&target, async |s| idle::run(s, &opts).await).await?]
         }
         Workload::W2Mix {
             target,
@@ -382,23 +388,16 @@ async fn run(workload: Workload) -> anyhow::Result<Vec<Report>> {
             no_ceiling,
         } => {
             let d = Duration::from_secs(seconds);
-            let (mut r, server) = if urls.is_empty() {
-                let server = Server::open(&target.spec()).await?;
-                let pids: Vec<u32> = server.pid.into_iter().collect();
-                let url = [server.url.clone()];
-                let r =
-                    parley_bench::throughput(&url, senders, outstanding, d, bytes, &pids).await?;
-                (r, Some(server))
+            let mut r = if urls.is_empty() {
+                on_server(&target, async |s| {
+                    let (url, pids) = (std::slice::from_ref(&s.url), Vec::from_iter(s.pid));
+                    parley_bench::throughput(url, senders, outstanding, d, bytes, &pids).await
+                })
+                .await?
             } else {
                 let pids: Vec<u32> = target.server_pid.into_iter().collect();
-                (
-                    parley_bench::throughput(&urls, senders, outstanding, d, bytes, &pids).await?,
-                    None,
-                )
+                parley_bench::throughput(&urls, senders, outstanding, d, bytes, &pids).await?
             };
-            if let Some(s) = server {
-                s.stop().await;
-            }
             if no_ceiling {
                 vec![r]
             } else {
@@ -438,7 +437,6 @@ async fn run(workload: Workload) -> anyhow::Result<Vec<Report>> {
             history_workers,
             connect_concurrency,
         } => {
-            let server = Server::open(&target.spec()).await?;
             let opts = reconnect::ReconnectOpts {
                 clients,
                 behind,
@@ -447,9 +445,7 @@ async fn run(workload: Workload) -> anyhow::Result<Vec<Report>> {
                 history_workers,
                 connect_concurrency,
             };
-            let r = reconnect::run(&server, &opts).await?;
-            server.stop().await;
-            vec![r]
+            vec![on_server(&target, async |s| reconnect::run(s, &opts).await).await?]
         }
         Workload::W6Cluster {
             a,
@@ -504,15 +500,12 @@ async fn run(workload: Workload) -> anyhow::Result<Vec<Report>> {
             seconds,
             group_messages,
         } => {
-            let server = Server::open(&target.spec()).await?;
             let opts = synapse::SynapseOpts {
                 rounds,
                 seconds,
                 group_messages,
             };
-            let r = synapse::run(&server, &opts).await?;
-            server.stop().await;
-            vec![r]
+            vec![on_server(&target, async |s| synapse::run(s, &opts).await).await?]
         }
     })
 }

@@ -4,8 +4,7 @@
 use super::deliveries::Deliveries;
 use crate::backend::Backend;
 use crate::clock::{now_us, stamped_body};
-use crate::conn::SourceAddrs;
-use crate::fleet::{Want, connect_all};
+use crate::fleet::Want;
 use crate::procfs::CpuMeter;
 use crate::progress::note;
 use crate::report::Report;
@@ -37,17 +36,9 @@ pub async fn run(backend: &Backend<'_>, o: &GroupOpts) -> anyhow::Result<Report>
         })
         .collect();
     let sink = Arc::new(Deliveries::tracking_last());
-    let endpoint = backend.endpoint()?;
-    let sources = SourceAddrs::for_connections(people.len());
-    let fleet = connect_all(
-        &endpoint,
-        &sources,
-        wants,
-        sink.clone(),
-        o.connect_concurrency,
-        "w4",
-    )
-    .await;
+    let fleet = backend
+        .connect(wants, sink.clone(), o.connect_concurrency, "w4")
+        .await?;
     let (conns, connect_errors) = (fleet.conns, fleet.errors);
     let recipients = (o.members - 1) as u64;
     let mut r = Report::new(

@@ -6,8 +6,8 @@
 use super::deliveries::{Deliveries, drain};
 use crate::backend::Backend;
 use crate::clock::{now_us, stamped_body};
-use crate::conn::{Conn, SourceAddrs};
-use crate::fleet::{Want, connect_all};
+use crate::conn::Conn;
+use crate::fleet::Want;
 use crate::procfs::CpuMeter;
 use crate::progress::note;
 use crate::report::Report;
@@ -89,17 +89,9 @@ pub async fn run(backend: &Backend<'_>, o: &MixOpts) -> anyhow::Result<Report> {
         })
         .collect();
     let sink = Arc::new(Deliveries::default());
-    let endpoint = backend.endpoint()?;
-    let sources = SourceAddrs::for_connections(people.len());
-    let fleet = connect_all(
-        &endpoint,
-        &sources,
-        wants,
-        sink.clone(),
-        o.connect_concurrency,
-        "w2",
-    )
-    .await;
+    let fleet = backend
+        .connect(wants, sink.clone(), o.connect_concurrency, "w2")
+        .await?;
     let (conns, connect_errors) = (fleet.conns, fleet.errors);
     let conns: Arc<Vec<Option<Conn>>> = Arc::new(conns);
     let conv_ids: Arc<Vec<String>> = Arc::new(convs.iter().map(|c| c.0.clone()).collect());

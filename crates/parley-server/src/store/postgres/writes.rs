@@ -36,6 +36,24 @@ use std::sync::Arc;
 /// Most distinct emoji one message may carry.
 pub const MAX_DISTINCT_REACTIONS: i64 = 20;
 
+const INSERT_EVENT: &str =
+    "INSERT INTO events (conversation_id, seq, type, body) VALUES ($1, $2, $3, $4)";
+
+/// The event as stored and sent: serialized once.
+fn event_body(event: &Event) -> StoreResult<String> {
+    serde_json::to_string(event).map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+/// The delivery of a stored event to `recipients`.
+fn event_delivery(event: &Event, recipients: Arc<[String]>, body: &str) -> Delivery {
+    Delivery::Event {
+        conversation_id: Arc::from(event.conversation_id.as_str()),
+        seq: event.seq,
+        recipients,
+        frame: event_frame(body),
+    }
+}
+
 /// One write's transaction, plus the conversation it locked (the key that
 /// orders its deliveries, see `commit.rs`).
 pub struct WriteTx<'a> {
@@ -121,23 +139,16 @@ impl WriteTx<'_> {
         recipients: Arc<[String]>,
         out: &mut Vec<Delivery>,
     ) -> StoreResult<u64> {
-        let conv = event.conversation_id.as_str();
+        let body = event_body(&event)?;
         let seq = seq_param(event.seq);
-        let body =
-            serde_json::to_string(&event).map_err(|e| StoreError::Internal(e.to_string()))?;
         execute(
             &self.tx,
-            "INSERT INTO events (conversation_id, seq, type, body) VALUES ($1, $2, $3, $4)",
-            &[&conv, &seq, &event.kind, &body],
+            INSERT_EVENT,
+            &[&event.conversation_id, &seq, &event.kind, &body],
         )
         .await?;
-        out.push(Delivery::Event {
-            conversation_id: Arc::from(conv),
-            seq: seq as u64,
-            recipients,
-            frame: event_frame(&body),
-        });
-        Ok(seq as u64)
+        out.push(event_delivery(&event, recipients, &body));
+        Ok(event.seq)
     }
 
     /// Current members, read in this transaction (no cache: other
@@ -1013,8 +1024,7 @@ impl WriteTx<'_> {
             at: m.at,
             data: json!({"message": row.to_wire()}),
         };
-        let body =
-            serde_json::to_string(&event).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let body = event_body(&event)?;
         let (seq_p, kind_s, at) = (seq_param(seq), row.kind.as_str(), m.at.millis());
         let message_params: Params<'_> = &[
             &row.id,
@@ -1050,11 +1060,7 @@ impl WriteTx<'_> {
                  WHERE id = $1 RETURNING last_seq",
                 conversation_params,
             ),
-            execute(
-                &self.tx,
-                "INSERT INTO events (conversation_id, seq, type, body) VALUES ($1, $2, $3, $4)",
-                event_params,
-            ),
+            execute(&self.tx, INSERT_EVENT, event_params),
             execute(
                 &self.tx,
                 "UPDATE members SET read_seq = $3, delivered_seq = $3 WHERE conversation_id = $1 AND user_id = $2",
@@ -1062,12 +1068,7 @@ impl WriteTx<'_> {
             ),
         )?;
         seq_matches(col_u64(&allocated, 0)?, seq)?;
-        out.push(Delivery::Event {
-            conversation_id: Arc::from(m.conversation_id.as_str()),
-            seq,
-            recipients: members,
-            frame: event_frame(&body),
-        });
+        out.push(event_delivery(&event, members, &body));
         // Nobody else can have reached a seq that did not exist until now,
         // and nobody has reacted yet.
         let mut message = row.to_wire();
