@@ -32,7 +32,7 @@ export async function startServer(extraArgs = []) {
   const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--rate-limits', 'off', ...extraArgs];
   // The client under test is the one in the source tree, so that a change
   // to it needs no Rust rebuild; the embedded copy is the same files.
-  if (!process.env.PARLEY_EMBEDDED_WEB) args.push('--web-dir', join(root, '..', 'crates', 'parley-server', 'web'));
+  if (!process.env.PARLEY_EMBEDDED_WEB) args.push('--web-dir', join(root, '..', 'crates', 'parley-web', 'web'));
   const child = spawn(parleyBin(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stderr.on('data', (d) => { log = (log + d).slice(-20000); });

@@ -1,5 +1,5 @@
 // The web client's UI contract (roles, labels and classes the tests rely
-// on); see crates/parley-server/web/js/parley/README.md.
+// on); see crates/parley-web/web/js/parley/README.md.
 
 export const conversationList = (page) => page.getByRole('navigation', { name: 'Conversations' });
 export const conversationView = (page) => page.getByRole('region', { name: 'Conversation' });

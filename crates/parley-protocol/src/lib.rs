@@ -3,6 +3,7 @@
 //! - [`time`]: the RFC 3339 millisecond timestamp used on the wire.
 //! - [`error`]: the one error shape and its stable codes (protocol.md §1).
 //! - [`rest`]: request and response bodies of the REST API (§2-§5).
+//! - [`events`]: conversation events, typed per event type (§5).
 //! - [`gateway`]: WebSocket frames in both directions (§6, §8).
 //!
 //! Nothing in here knows about storage or HTTP frameworks; the server maps
@@ -10,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod events;
 pub mod gateway;
 pub mod rest;
 pub mod time;

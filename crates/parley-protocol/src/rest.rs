@@ -450,39 +450,7 @@ pub struct BlockList {
 
 // ----------------------------------------------------------------- events
 
-/// One entry of a conversation's log (protocol.md §5).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct Event {
-    pub conversation_id: String,
-    pub seq: u64,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub actor_id: Option<String>,
-    pub at: Timestamp,
-    #[schema(value_type = Object)]
-    pub data: serde_json::Value,
-}
-
-impl Event {
-    /// The message carried by `message.created` (and `message.edited`).
-    pub fn message(&self) -> Option<Message> {
-        serde_json::from_value(self.data.get("message")?.clone()).ok()
-    }
-}
-
-/// Event type names.
-pub mod event_type {
-    pub const CONVERSATION_CREATED: &str = "conversation.created";
-    pub const CONVERSATION_UPDATED: &str = "conversation.updated";
-    pub const MESSAGE_CREATED: &str = "message.created";
-    pub const MESSAGE_EDITED: &str = "message.edited";
-    pub const MESSAGE_DELETED: &str = "message.deleted";
-    pub const REACTION_ADDED: &str = "reaction.added";
-    pub const REACTION_REMOVED: &str = "reaction.removed";
-    pub const MEMBER_JOINED: &str = "member.joined";
-    pub const MEMBER_LEFT: &str = "member.left";
-    pub const MEMBER_ROLE_CHANGED: &str = "member.role_changed";
-}
+pub use crate::events::{Event, EventData, event_type};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct EventPage {

@@ -248,15 +248,18 @@ impl Sequencer {
 mod tests {
     use super::*;
     use parley_protocol::Timestamp;
+    use parley_protocol::events::{EventData, MessageDeleted};
 
     fn ev(conv: &str, seq: u64) -> Event {
         Event {
             conversation_id: conv.to_owned(),
             seq,
-            kind: "message.created".to_owned(),
             actor_id: None,
             at: Timestamp(0),
-            data: serde_json::json!({}),
+            data: EventData::MessageDeleted(MessageDeleted {
+                message_id: format!("m{seq}"),
+                seq,
+            }),
         }
     }
 

@@ -332,7 +332,7 @@ async fn several_processes_share_one_database() {
                 added
                     .events
                     .iter()
-                    .filter(|e| e.kind == "reaction.added")
+                    .filter(|e| e.kind() == "reaction.added")
                     .count(),
                 1
             );

@@ -20,7 +20,7 @@ pub(crate) async fn user(base: &str, prefix: &str) -> anyhow::Result<(Client, St
 async fn next_message_event(g: &Gateway, conv: &str, wait: Duration) -> parley_sdk::Result<Event> {
     loop {
         let e = g.next_event(wait).await?;
-        if e.conversation_id == conv && e.kind == "message.created" {
+        if e.conversation_id == conv && e.kind() == "message.created" {
             return Ok(e);
         }
     }

@@ -91,7 +91,7 @@ pub async fn throughput(
             stored += page
                 .events
                 .iter()
-                .filter(|e| e.kind == "message.created")
+                .filter(|e| e.kind() == "message.created")
                 .count() as u64;
             after = page.events.last().map(|e| e.seq).unwrap_or(after);
             if !page.has_more {

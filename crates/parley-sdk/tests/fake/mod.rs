@@ -8,6 +8,7 @@
 #![allow(clippy::result_large_err)]
 
 use futures_util::{SinkExt, StreamExt};
+use parley_protocol::events::{EventData, MessageDeleted};
 use parley_protocol::{Event, Presence, Role, ServerFrame, Timestamp, User, gateway::ClientFrame};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -29,10 +30,12 @@ pub fn event(conv: &str, seq: u64) -> Event {
     Event {
         conversation_id: conv.to_owned(),
         seq,
-        kind: "message.created".to_owned(),
         actor_id: Some("u2".to_owned()),
         at: Timestamp(1_795_000_000_000),
-        data: json!({}),
+        data: EventData::MessageDeleted(MessageDeleted {
+            message_id: format!("m{seq}"),
+            seq,
+        }),
     }
 }
 

@@ -5,14 +5,12 @@
 use std::borrow::Cow;
 use std::path::{Component, Path};
 
+use crate::app::AppState;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use include_dir::{Dir, include_dir};
 
-use crate::app::AppState;
-
-static WEB: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/web");
+use parley_web::ASSETS as WEB;
 
 /// Scripts and styles only from this origin, no inline script, no plugins,
 /// no framing; the gateway is reached on this origin too.

@@ -258,11 +258,11 @@ pub async fn seqs_are_gap_free_and_events_match(factory: &Factory) {
         (1..=6).collect::<Vec<_>>(),
         "the log has every seq once, in order"
     );
-    assert_eq!(page.events[0].kind, "conversation.created");
+    assert_eq!(page.events[0].kind(), "conversation.created");
     assert!(
         page.events[1..]
             .iter()
-            .all(|e| e.kind == "message.created" && e.message().is_some())
+            .all(|e| e.kind() == "message.created" && e.message().is_some())
     );
     let raw = f.store.raw_events(&u[2], &g, 3, 100).await.expect("raw");
     assert_eq!(raw.iter().map(|r| r.0).collect::<Vec<_>>(), vec![4, 5, 6]);

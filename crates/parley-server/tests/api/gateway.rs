@@ -34,7 +34,7 @@ async fn ready_then_ack_then_own_event_on_every_device() {
     assert_eq!(sent.seq, 2);
     for g in [&a1, &a2, &b1] {
         let e = g.next_event(WAIT).await.expect("event");
-        assert_eq!((e.seq, e.kind.as_str()), (2, "message.created"));
+        assert_eq!((e.seq, e.kind()), (2, "message.created"));
         assert_eq!(e.message().map(|m| m.id), Some(sent.id.clone()));
     }
     let pong = a1

@@ -96,7 +96,7 @@ async fn concurrent_retries_yield_one_message() {
         events
             .events
             .iter()
-            .filter(|e| e.kind == "message.created")
+            .filter(|e| e.kind() == "message.created")
             .count(),
         1
     );
@@ -238,7 +238,7 @@ async fn session_survives_dropped_connections_without_gaps() {
     let mut drops = 0;
     while seqs.last().copied().unwrap_or(0) < 61 {
         let e = session.next_event(WAIT).await.expect("event");
-        if e.conversation_id == conv.id && e.kind == "message.created" {
+        if e.conversation_id == conv.id && e.kind() == "message.created" {
             seqs.push(e.seq);
             if seqs.len() % 15 == 0 && drops < 3 {
                 session.drop_connection().await;

@@ -104,13 +104,13 @@ async fn replies_edits_deletes_and_reactions() {
     assert_code(b.delete_message(&m.id).await, "forbidden");
     let t = a.delete_message(&m.id).await.expect("delete");
     assert!(t.deleted && t.text.is_none());
-    let kinds: Vec<String> = a
+    let kinds: Vec<&str> = a
         .events(&c.id, None, None)
         .await
         .expect("events")
         .events
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind())
         .collect();
     assert_eq!(
         kinds,

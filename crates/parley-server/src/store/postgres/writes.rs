@@ -26,11 +26,14 @@ use crate::store::{
     NewMessage, NewUser, RefreshTokenRow, RotateOutcome, StoreError, StoreResult, UserRow,
 };
 use deadpool_postgres::{GenericClient, Transaction};
+use parley_protocol::events::{
+    ConversationCreated, ConversationUpdated, EventData, MemberJoined, MemberLeft,
+    MemberRoleChanged, MessageCreated, MessageDeleted, MessageEdited, ReactionChange,
+};
 use parley_protocol::{
     ConversationKind, Event, MemberRole, Message, MessageStatus, ReactionSummary, ReadResponse,
-    ServerFrame, Timestamp, event_type,
+    ServerFrame, Timestamp,
 };
-use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// Most distinct emoji one message may carry.
@@ -105,10 +108,9 @@ impl WriteTx<'_> {
     async fn append_event(
         &mut self,
         conv: &str,
-        kind: &str,
         actor: Option<&str>,
         at: Timestamp,
-        data: Value,
+        data: EventData,
         out: &mut Vec<Delivery>,
     ) -> StoreResult<u64> {
         let r = query_one(
@@ -123,7 +125,6 @@ impl WriteTx<'_> {
         let event = Event {
             conversation_id: conv.to_string(),
             seq: seq as u64,
-            kind: kind.to_string(),
             actor_id: actor.map(str::to_string),
             at,
             data,
@@ -144,7 +145,7 @@ impl WriteTx<'_> {
         execute(
             &self.tx,
             INSERT_EVENT,
-            &[&event.conversation_id, &seq, &event.kind, &body],
+            &[&event.conversation_id, &seq, &event.kind(), &body],
         )
         .await?;
         out.push(event_delivery(&event, recipients, &body));
@@ -459,10 +460,13 @@ impl WriteTx<'_> {
         let mut events = Vec::new();
         self.append_event(
             id,
-            event_type::CONVERSATION_CREATED,
             Some(me),
             at,
-            json!({"kind": "direct", "title": null, "member_ids": [me, peer]}),
+            EventData::ConversationCreated(ConversationCreated {
+                kind: ConversationKind::Direct,
+                member_ids: vec![me.to_string(), peer.to_string()],
+                title: None,
+            }),
             &mut events,
         )
         .await?;
@@ -505,10 +509,13 @@ impl WriteTx<'_> {
         let mut events = Vec::new();
         self.append_event(
             id,
-            event_type::CONVERSATION_CREATED,
             Some(creator),
             at,
-            json!({"kind": "group", "title": title, "member_ids": all}),
+            EventData::ConversationCreated(ConversationCreated {
+                kind: ConversationKind::Group,
+                member_ids: all.clone(),
+                title: Some(title.to_string()),
+            }),
             &mut events,
         )
         .await?;
@@ -538,7 +545,7 @@ impl WriteTx<'_> {
                 "only the owner or an admin can change the group",
             ));
         }
-        let mut data = serde_json::Map::new();
+        let mut data = ConversationUpdated::default();
         if let Some(t) = &title {
             execute(
                 &self.tx,
@@ -546,7 +553,7 @@ impl WriteTx<'_> {
                 &[&id, t],
             )
             .await?;
-            data.insert("title".into(), json!(t));
+            data.title = Some(t.clone());
         }
         if let Some(a) = &avatar_url {
             let v = if a.is_empty() { None } else { Some(a.as_str()) };
@@ -556,17 +563,16 @@ impl WriteTx<'_> {
                 &[&id, &v],
             )
             .await?;
-            data.insert("avatar_url".into(), json!(v));
+            data.avatar_url = Some(v.map(str::to_string));
         }
         if data.is_empty() {
             return Ok(());
         }
         self.append_event(
             id,
-            event_type::CONVERSATION_UPDATED,
             Some(actor),
             at,
-            Value::Object(data),
+            EventData::ConversationUpdated(data),
             out,
         )
         .await?;
@@ -620,10 +626,13 @@ impl WriteTx<'_> {
             let got = self
                 .append_event(
                     id,
-                    event_type::MEMBER_JOINED,
                     Some(actor),
                     at,
-                    json!({"user_id": u, "role": "member", "added_by": actor}),
+                    EventData::MemberJoined(MemberJoined {
+                        added_by: actor.to_string(),
+                        role: MemberRole::Member,
+                        user_id: u.clone(),
+                    }),
                     &mut events,
                 )
                 .await?;
@@ -682,14 +691,12 @@ impl WriteTx<'_> {
         )
         .await?;
         self.set_member_count(id).await?;
-        let data = if leaving {
-            json!({"user_id": target})
-        } else {
-            json!({"user_id": target, "removed_by": actor})
-        };
+        let data = EventData::MemberLeft(MemberLeft {
+            removed_by: (!leaving).then(|| actor.to_string()),
+            user_id: target.to_string(),
+        });
         out.push(self.removed(target, id)?);
-        self.append_event(id, event_type::MEMBER_LEFT, Some(actor), at, data, out)
-            .await?;
+        self.append_event(id, Some(actor), at, data, out).await?;
         if them.role == MemberRole::Owner {
             // Ownership passes to the oldest admin, else the oldest member.
             let heir: Option<String> = query_opt(
@@ -705,10 +712,12 @@ impl WriteTx<'_> {
                 self.set_role(id, &heir, MemberRole::Owner).await?;
                 self.append_event(
                     id,
-                    event_type::MEMBER_ROLE_CHANGED,
                     None,
                     at,
-                    json!({"user_id": heir, "role": "owner"}),
+                    EventData::MemberRoleChanged(MemberRoleChanged {
+                        role: MemberRole::Owner,
+                        user_id: heir.clone(),
+                    }),
                     out,
                 )
                 .await?;
@@ -759,10 +768,12 @@ impl WriteTx<'_> {
         self.set_role(id, target, role).await?;
         self.append_event(
             id,
-            event_type::MEMBER_ROLE_CHANGED,
             Some(actor),
             at,
-            json!({"user_id": target, "role": role.as_str()}),
+            EventData::MemberRoleChanged(MemberRoleChanged {
+                role,
+                user_id: target.to_string(),
+            }),
             out,
         )
         .await?;
@@ -771,10 +782,12 @@ impl WriteTx<'_> {
             self.set_role(id, actor, MemberRole::Admin).await?;
             self.append_event(
                 id,
-                event_type::MEMBER_ROLE_CHANGED,
                 Some(actor),
                 at,
-                json!({"user_id": actor, "role": "admin"}),
+                EventData::MemberRoleChanged(MemberRoleChanged {
+                    role: MemberRole::Admin,
+                    user_id: actor.to_string(),
+                }),
                 out,
             )
             .await?;
@@ -1019,10 +1032,11 @@ impl WriteTx<'_> {
         let event = Event {
             conversation_id: m.conversation_id.clone(),
             seq,
-            kind: event_type::MESSAGE_CREATED.to_string(),
             actor_id: Some(m.sender_id.clone()),
             at: m.at,
-            data: json!({"message": row.to_wire()}),
+            data: EventData::MessageCreated(MessageCreated {
+                message: row.to_wire(),
+            }),
         };
         let body = event_body(&event)?;
         let (seq_p, kind_s, at) = (seq_param(seq), row.kind.as_str(), m.at.millis());
@@ -1040,7 +1054,7 @@ impl WriteTx<'_> {
             &row.created_at,
         ];
         let conversation_params: Params<'_> = &[&m.conversation_id, &at];
-        let event_params: Params<'_> = &[&m.conversation_id, &seq_p, &event.kind, &body];
+        let event_params: Params<'_> = &[&m.conversation_id, &seq_p, &event.kind(), &body];
         let member_params: Params<'_> = &[&m.conversation_id, &m.sender_id, &seq_p];
         // The message, the seq and the conversation's last message, the
         // event, and the sender's own watermarks (they have read what they
@@ -1110,10 +1124,14 @@ impl WriteTx<'_> {
         let conv = row.conversation_id.clone();
         self.append_event(
             &conv,
-            event_type::MESSAGE_EDITED,
             Some(actor),
             at,
-            json!({"message_id": id, "seq": row.seq, "text": text, "edited_at": at}),
+            EventData::MessageEdited(MessageEdited {
+                edited_at: at,
+                message_id: id.to_string(),
+                seq: row.seq,
+                text: text.to_string(),
+            }),
             out,
         )
         .await?;
@@ -1156,10 +1174,12 @@ impl WriteTx<'_> {
         let conv = row.conversation_id.clone();
         self.append_event(
             &conv,
-            event_type::MESSAGE_DELETED,
             Some(actor),
             at,
-            json!({"message_id": id, "seq": row.seq}),
+            EventData::MessageDeleted(MessageDeleted {
+                message_id: id.to_string(),
+                seq: row.seq,
+            }),
             out,
         )
         .await?;
@@ -1211,10 +1231,14 @@ impl WriteTx<'_> {
             let conv = row.conversation_id.clone();
             self.append_event(
                 &conv,
-                event_type::REACTION_ADDED,
                 Some(actor),
                 at,
-                json!({"message_id": id, "seq": row.seq, "emoji": emoji, "user_id": actor}),
+                EventData::ReactionAdded(ReactionChange {
+                    emoji: emoji.to_string(),
+                    message_id: id.to_string(),
+                    seq: row.seq,
+                    user_id: actor.to_string(),
+                }),
                 out,
             )
             .await?;
@@ -1228,10 +1252,14 @@ impl WriteTx<'_> {
             let conv = row.conversation_id.clone();
             self.append_event(
                 &conv,
-                event_type::REACTION_REMOVED,
                 Some(actor),
                 at,
-                json!({"message_id": id, "seq": row.seq, "emoji": emoji, "user_id": actor}),
+                EventData::ReactionRemoved(ReactionChange {
+                    emoji: emoji.to_string(),
+                    message_id: id.to_string(),
+                    seq: row.seq,
+                    user_id: actor.to_string(),
+                }),
                 out,
             )
             .await?;

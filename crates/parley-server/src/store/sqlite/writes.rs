@@ -8,12 +8,15 @@ use crate::delivery::{Delivery, event_frame};
 use crate::store::{
     NewMessage, NewUser, RefreshTokenRow, RotateOutcome, StoreError, StoreResult, UserRow,
 };
+use parley_protocol::events::{
+    ConversationCreated, ConversationUpdated, EventData, MemberJoined, MemberLeft,
+    MemberRoleChanged, MessageCreated, MessageDeleted, MessageEdited, ReactionChange,
+};
 use parley_protocol::{
     ConversationKind, Event, MemberRole, Message, MessageStatus, ReactionSummary, ReadResponse,
-    ServerFrame, Timestamp, event_type,
+    ServerFrame, Timestamp,
 };
 use rusqlite::{OptionalExtension, params};
-use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// Most distinct emoji one message may carry.
@@ -25,10 +28,9 @@ impl WriterState {
     fn append_event(
         &mut self,
         conv: &str,
-        kind: &str,
         actor: Option<&str>,
         at: Timestamp,
-        data: Value,
+        data: EventData,
         out: &mut Vec<Delivery>,
     ) -> StoreResult<u64> {
         let seq: i64 = self
@@ -43,7 +45,6 @@ impl WriterState {
             Event {
                 conversation_id: conv.to_string(),
                 seq: seq as u64,
-                kind: kind.to_string(),
                 actor_id: actor.map(str::to_string),
                 at,
                 data,
@@ -64,7 +65,7 @@ impl WriterState {
                 "INSERT INTO events (conversation_id, seq, type, body) VALUES (?1, ?2, ?3, ?4)",
             )
             .map_err(db_err)?
-            .execute(params![conv, seq, event.kind, body])
+            .execute(params![conv, seq, event.kind(), body])
             .map_err(db_err)?;
         let recipients = self.members_of(conv)?;
         out.push(Delivery::Event {
@@ -341,10 +342,13 @@ impl WriterState {
         let mut events = Vec::new();
         self.append_event(
             id,
-            event_type::CONVERSATION_CREATED,
             Some(me),
             at,
-            json!({"kind": "direct", "title": null, "member_ids": [me, peer]}),
+            EventData::ConversationCreated(ConversationCreated {
+                kind: ConversationKind::Direct,
+                member_ids: vec![me.to_string(), peer.to_string()],
+                title: None,
+            }),
             &mut events,
         )?;
         out.push(self.added(me, id)?);
@@ -386,10 +390,13 @@ impl WriterState {
         let mut events = Vec::new();
         self.append_event(
             id,
-            event_type::CONVERSATION_CREATED,
             Some(creator),
             at,
-            json!({"kind": "group", "title": title, "member_ids": all}),
+            EventData::ConversationCreated(ConversationCreated {
+                kind: ConversationKind::Group,
+                member_ids: all.clone(),
+                title: Some(title.to_string()),
+            }),
             &mut events,
         )?;
         for u in &all {
@@ -417,7 +424,7 @@ impl WriterState {
                 "only the owner or an admin can change the group",
             ));
         }
-        let mut data = serde_json::Map::new();
+        let mut data = ConversationUpdated::default();
         if let Some(t) = &title {
             self.conn
                 .execute(
@@ -425,7 +432,7 @@ impl WriterState {
                     params![id, t],
                 )
                 .map_err(db_err)?;
-            data.insert("title".into(), json!(t));
+            data.title = Some(t.clone());
         }
         if let Some(a) = &avatar_url {
             let v = if a.is_empty() { None } else { Some(a.as_str()) };
@@ -435,17 +442,16 @@ impl WriterState {
                     params![id, v],
                 )
                 .map_err(db_err)?;
-            data.insert("avatar_url".into(), json!(v));
+            data.avatar_url = Some(v.map(str::to_string));
         }
         if data.is_empty() {
             return Ok(());
         }
         self.append_event(
             id,
-            event_type::CONVERSATION_UPDATED,
             Some(actor),
             at,
-            Value::Object(data),
+            EventData::ConversationUpdated(data),
             out,
         )?;
         Ok(())
@@ -495,10 +501,13 @@ impl WriterState {
             let mut events = Vec::new();
             let got = self.append_event(
                 id,
-                event_type::MEMBER_JOINED,
                 Some(actor),
                 at,
-                json!({"user_id": u, "role": "member", "added_by": actor}),
+                EventData::MemberJoined(MemberJoined {
+                    added_by: actor.to_string(),
+                    role: MemberRole::Member,
+                    user_id: u.clone(),
+                }),
                 &mut events,
             )?;
             debug_assert_eq!(got, seq);
@@ -553,13 +562,12 @@ impl WriterState {
             .map_err(db_err)?;
         self.members_cache.remove(id);
         self.set_member_count(id)?;
-        let data = if leaving {
-            json!({"user_id": target})
-        } else {
-            json!({"user_id": target, "removed_by": actor})
-        };
+        let data = EventData::MemberLeft(MemberLeft {
+            removed_by: (!leaving).then(|| actor.to_string()),
+            user_id: target.to_string(),
+        });
         out.push(self.removed(target, id)?);
-        self.append_event(id, event_type::MEMBER_LEFT, Some(actor), at, data, out)?;
+        self.append_event(id, Some(actor), at, data, out)?;
         if them.role == MemberRole::Owner {
             // Ownership passes to the oldest admin, else the oldest member.
             let heir: Option<String> = self
@@ -576,10 +584,12 @@ impl WriterState {
                 self.set_role(id, &heir, MemberRole::Owner)?;
                 self.append_event(
                     id,
-                    event_type::MEMBER_ROLE_CHANGED,
                     None,
                     at,
-                    json!({"user_id": heir, "role": "owner"}),
+                    EventData::MemberRoleChanged(MemberRoleChanged {
+                        role: MemberRole::Owner,
+                        user_id: heir.clone(),
+                    }),
                     out,
                 )?;
             }
@@ -628,10 +638,12 @@ impl WriterState {
         self.set_role(id, target, role)?;
         self.append_event(
             id,
-            event_type::MEMBER_ROLE_CHANGED,
             Some(actor),
             at,
-            json!({"user_id": target, "role": role.as_str()}),
+            EventData::MemberRoleChanged(MemberRoleChanged {
+                role,
+                user_id: target.to_string(),
+            }),
             out,
         )?;
         if role == MemberRole::Owner {
@@ -639,10 +651,12 @@ impl WriterState {
             self.set_role(id, actor, MemberRole::Admin)?;
             self.append_event(
                 id,
-                event_type::MEMBER_ROLE_CHANGED,
                 Some(actor),
                 at,
-                json!({"user_id": actor, "role": "admin"}),
+                EventData::MemberRoleChanged(MemberRoleChanged {
+                    role: MemberRole::Admin,
+                    user_id: actor.to_string(),
+                }),
                 out,
             )?;
         }
@@ -868,10 +882,11 @@ impl WriterState {
             Event {
                 conversation_id: m.conversation_id.clone(),
                 seq: allocated as u64,
-                kind: event_type::MESSAGE_CREATED.to_string(),
                 actor_id: Some(m.sender_id.clone()),
                 at: m.at,
-                data: json!({"message": row.to_wire()}),
+                data: EventData::MessageCreated(MessageCreated {
+                    message: row.to_wire(),
+                }),
             },
             out,
         )?;
@@ -921,10 +936,14 @@ impl WriterState {
         row.edited_at = Some(at.millis());
         self.append_event(
             &row.conversation_id,
-            event_type::MESSAGE_EDITED,
             Some(actor),
             at,
-            json!({"message_id": id, "seq": row.seq, "text": text, "edited_at": at}),
+            EventData::MessageEdited(MessageEdited {
+                edited_at: at,
+                message_id: id.to_string(),
+                seq: row.seq,
+                text: text.to_string(),
+            }),
             out,
         )?;
         rows::message_view(&self.conn, actor, &row, None)
@@ -963,10 +982,12 @@ impl WriterState {
         row.text = None;
         self.append_event(
             &row.conversation_id,
-            event_type::MESSAGE_DELETED,
             Some(actor),
             at,
-            json!({"message_id": id, "seq": row.seq}),
+            EventData::MessageDeleted(MessageDeleted {
+                message_id: id.to_string(),
+                seq: row.seq,
+            }),
             out,
         )?;
         rows::message_view(&self.conn, actor, &row, None)
@@ -1011,10 +1032,14 @@ impl WriterState {
                 .map_err(db_err)?;
             self.append_event(
                 &row.conversation_id,
-                event_type::REACTION_ADDED,
                 Some(actor),
                 at,
-                json!({"message_id": id, "seq": row.seq, "emoji": emoji, "user_id": actor}),
+                EventData::ReactionAdded(ReactionChange {
+                    emoji: emoji.to_string(),
+                    message_id: id.to_string(),
+                    seq: row.seq,
+                    user_id: actor.to_string(),
+                }),
                 out,
             )?;
         } else if !add && exists {
@@ -1027,10 +1052,14 @@ impl WriterState {
                 .map_err(db_err)?;
             self.append_event(
                 &row.conversation_id,
-                event_type::REACTION_REMOVED,
                 Some(actor),
                 at,
-                json!({"message_id": id, "seq": row.seq, "emoji": emoji, "user_id": actor}),
+                EventData::ReactionRemoved(ReactionChange {
+                    emoji: emoji.to_string(),
+                    message_id: id.to_string(),
+                    seq: row.seq,
+                    user_id: actor.to_string(),
+                }),
                 out,
             )?;
         }
