@@ -2,10 +2,11 @@
 //! Internal detail is logged (with the request id from the current span),
 //! never sent.
 
-use crate::store::StoreError;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use parley_domain::DomainError;
 use parley_protocol::{ApiError, ErrorBody, ErrorCode};
+use parley_store::StoreError;
 use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +74,7 @@ impl AppError {
             AppError::Forbidden(m) | AppError::Conflict(m) | AppError::PayloadTooLarge(m) => {
                 ApiError::new(code, m.clone())
             }
-            AppError::Blocked => ApiError::new(code, "one of you has blocked the other"),
+            AppError::Blocked => ApiError::new(code, DomainError::Blocked.to_string()),
             AppError::NotFound(what) => ApiError::new(code, format!("{what} not found")),
             AppError::RateLimited { retry_after_ms } => {
                 ApiError::new(code, "too many requests; slow down")
@@ -91,14 +92,27 @@ impl AppError {
     }
 }
 
+/// The domain's refusals, with the text it wrote, in the protocol's codes.
+impl From<DomainError> for AppError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::NotFound(what) => AppError::NotFound(what),
+            DomainError::Blocked => AppError::Blocked,
+            DomainError::Forbidden(m) => AppError::Forbidden(m.to_string()),
+            DomainError::Conflict(m) => AppError::Conflict(m.to_string()),
+            DomainError::TooLarge(m) => AppError::PayloadTooLarge(m.into_owned()),
+            DomainError::Invalid { field, message } => AppError::Invalid {
+                field: Some(field.into_owned()),
+                message: message.into_owned(),
+            },
+        }
+    }
+}
+
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound(what) => AppError::NotFound(what),
-            StoreError::Forbidden(m) => AppError::Forbidden(m.to_string()),
-            StoreError::Conflict(m) => AppError::Conflict(m.to_string()),
-            StoreError::Invalid { field, message } => AppError::invalid(field, message),
-            StoreError::Blocked => AppError::Blocked,
+            StoreError::Domain(d) => d.into(),
             StoreError::Unavailable(m) => AppError::Unavailable(m),
             StoreError::Internal(m) => AppError::Internal(m),
         }

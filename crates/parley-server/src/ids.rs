@@ -1,5 +1,3 @@
 //! Identifiers: UUIDv7 (time-ordered, so indexes stay append-mostly).
 
-pub fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
+pub use parley_store::ids::new_id;

@@ -4,46 +4,51 @@
 //!
 //! 1. [`http`] (REST) or [`gateway`] (WebSocket) receives a request and
 //!    authenticates it ([`auth`]).
-//! 2. [`app`] validates it ([`validate`]) and calls the [`store`].
-//! 3. The store allocates the conversation's next seq in the transaction
+//! 2. A [`services`] module validates it (`parley_domain::input`) and calls
+//!    storage (`parley_store`), which reads the facts under its lock, asks
+//!    `parley_domain` for the plan and applies it.
+//! 3. Storage allocates the conversation's next seq in the transaction
 //!    that stores the event, commits, and hands the serialized event to
-//!    the [`fanout`] as a [`delivery::Delivery`], in commit order.
+//!    the [`fanout`] as a `Delivery`, in commit order.
 //! 4. The fan-out queues the same bytes on every live connection of every
 //!    member; each connection's writer task sends them in seq order.
 //!
 //! [`run`] starts everything on a listener the caller bound, so tests can
-//! pass a port-0 listener and a shutdown future.
+//! pass a port-0 listener and a shutdown future; [`cli`] is the `parley`
+//! command line; background work runs under [`jobs::Supervisor`].
 #![forbid(unsafe_code)]
 
 pub mod app;
 pub mod auth;
+pub mod cli;
 pub mod cluster;
 pub mod config;
-pub mod delivery;
 pub mod error;
 pub mod fanout;
 pub mod gateway;
 pub mod http;
 pub mod ids;
+pub mod jobs;
 pub mod metrics;
-pub mod presence;
 pub mod ratelimit;
-pub mod store;
+pub mod services;
 pub mod telemetry;
-pub mod typing;
-pub mod validate;
 
 use crate::app::{AppState, Inner};
 use crate::config::Config;
 use crate::fanout::{Fanout, LocalFanout};
+use crate::jobs::Supervisor;
 use crate::ratelimit::{InMemoryLimiter, RateLimiter, Unlimited};
-use crate::store::Store;
-use crate::store::sqlite::SqliteStore;
+use crate::services::Services;
 use anyhow::Context as _;
+use parley_store::Store;
+use parley_store_postgres::PostgresStore;
+use parley_store_sqlite::SqliteStore;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::Semaphore;
 
 /// Reads the signing secret from config or `DATA_DIR/secret.key`, creating
 /// the file (mode 0600) on first start.
@@ -68,31 +73,10 @@ fn signing_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
     Ok(secret.into_bytes())
 }
 
-/// Opens storage (and Redis, in a cluster) and builds the shared state.
-pub async fn build_state(
-    config: Config,
-    shutdown: watch::Receiver<bool>,
-) -> anyhow::Result<AppState> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating {}", config.data_dir.display()))?;
-    let shared = match &config.redis_url {
-        Some(url) => Some(
-            crate::cluster::Shared::connect(&url.0, &config.redis_prefix)
-                .await
-                .context("connecting to Redis")?,
-        ),
-        None => None,
-    };
-    let fanout: Arc<dyn Fanout> = match &shared {
-        Some(s) => Arc::new(crate::fanout::RedisFanout::start(
-            s.client.clone(),
-            s.fanout_channel(),
-        )),
-        None => Arc::new(LocalFanout::new()),
-    };
-    let sink_fanout = fanout.clone();
-    let sink: crate::delivery::DeliverySink = Arc::new(move |d| sink_fanout.publish(d));
-    let store: Arc<dyn Store> = match &config.database {
+/// Opens the configured storage; committed deliveries go to `fanout`.
+async fn open_store(config: &Config, fanout: Arc<dyn Fanout>) -> anyhow::Result<Arc<dyn Store>> {
+    let sink: parley_store::DeliverySink = Arc::new(move |d| fanout.publish(d));
+    Ok(match &config.database {
         crate::config::Database::Sqlite(path) => {
             if let Some(parent) = path.parent()
                 && !parent.as_os_str().is_empty()
@@ -105,63 +89,107 @@ pub async fn build_state(
             )
         }
         crate::config::Database::Postgres(url) => Arc::new(
-            crate::store::postgres::PostgresStore::connect(url, sink)
+            PostgresStore::connect(url, sink)
                 .await
                 .context("connecting to PostgreSQL")?,
         ),
+    })
+}
+
+/// Applies migrations without starting anything (`parley migrate`).
+pub async fn migrate(config: &Config) -> anyhow::Result<usize> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    Ok(match &config.database {
+        crate::config::Database::Sqlite(path) => SqliteStore::migrate_only(path)?,
+        crate::config::Database::Postgres(url) => PostgresStore::migrate_only(url).await?,
+    })
+}
+
+/// The rate limiter the configuration asks for; the in-memory one's
+/// cleanup runs under `jobs`.
+fn limiter(
+    config: &Config,
+    shared: Option<&crate::cluster::Shared>,
+    jobs: &Supervisor,
+) -> Arc<dyn RateLimiter> {
+    if !config.rate_limits {
+        return Arc::new(Unlimited);
+    }
+    if let Some(s) = shared {
+        return Arc::new(crate::ratelimit::RedisLimiter::new(s.clone()));
+    }
+    let l = Arc::new(InMemoryLimiter::default());
+    let cleaned = l.clone();
+    jobs.spawn("ratelimit-cleanup", move |stop| async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => cleaned.shrink(),
+            }
+        }
+    });
+    l
+}
+
+/// Opens storage (and Redis, in a cluster), builds the services and
+/// starts the background jobs under a new supervisor.
+pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let jobs = Arc::new(Supervisor::default());
+    let shared = match &config.redis_url {
+        Some(url) => Some(
+            crate::cluster::Shared::connect(&url.0, &config.redis_prefix)
+                .await
+                .context("connecting to Redis")?,
+        ),
+        None => None,
     };
+    let fanout: Arc<dyn Fanout> = match &shared {
+        Some(s) => Arc::new(crate::fanout::RedisFanout::start(
+            s.client.clone(),
+            s.fanout_channel(),
+            &jobs,
+        )),
+        None => Arc::new(LocalFanout::new()),
+    };
+    let store = open_store(&config, fanout.clone()).await?;
     let secret = signing_secret(&config)?;
     let external = match &config.external_jwt {
         Some(cfg) => Some(crate::auth::external::ExternalVerifier::new(cfg)?),
         None => None,
     };
-    let limiter: Arc<dyn RateLimiter> = if let (true, Some(s)) = (config.rate_limits, &shared) {
-        Arc::new(crate::ratelimit::RedisLimiter::new(s.clone()))
-    } else if config.rate_limits {
-        let l = Arc::new(InMemoryLimiter::default());
-        let weak = Arc::downgrade(&l);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-            loop {
-                tick.tick().await;
-                match weak.upgrade() {
-                    Some(l) => l.shrink(),
-                    None => return,
-                }
-            }
-        });
-        l
-    } else {
-        Arc::new(Unlimited)
-    };
     let hash_concurrency = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
-    let (presence, presence_changes) = crate::presence::PresenceTracker::new(
-        std::time::Duration::from_secs(config.presence_idle_secs),
-    );
-    let state = AppState::new(Inner {
+    let accounts = services::accounts::AccountsConfig {
         tokens: crate::auth::tokens::Tokens::new(
             &secret,
             config.access_token_ttl_secs,
             config.ticket_ttl_secs,
         ),
         passwords: crate::auth::password::Passwords::new(hash_concurrency)?,
-        connection_permits: Arc::new(Semaphore::new(config.limits.max_connections)),
-        config,
-        store,
-        fanout,
         external,
-        external_users: Default::default(),
-        limiter,
-        shutdown,
-        presence,
+        limiter: limiter(&config, shared.as_ref(), &jobs),
+        shared: shared.clone(),
+        registration_open: config.registration_open,
+        refresh_ttl_secs: config.refresh_token_ttl_secs,
+    };
+    let services = Services::new(store, fanout.clone(), shared.clone(), &config, accounts);
+    let presence = services.presence.clone();
+    jobs.spawn("presence", move |stop| presence.run(stop));
+    let typing = services.typing.clone();
+    jobs.spawn("typing-expiry", move |stop| typing.run(stop));
+    Ok(AppState::new(Inner {
+        connection_permits: Arc::new(Semaphore::new(config.limits.max_connections)),
+        shutdown: jobs.token(),
+        config,
+        services,
+        fanout,
         shared,
-        typing: crate::typing::TypingTracker::default(),
-    });
-    tokio::spawn(crate::presence::run(state.clone(), presence_changes));
-    tokio::spawn(crate::typing::run(state.clone()));
-    Ok(state)
+        jobs,
+    }))
 }
 
 /// How long a client may take to send a request's headers.
@@ -185,8 +213,7 @@ pub async fn run(
     use hyper_util::service::TowerToHyperService;
     use tower::ServiceExt as _;
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let state = build_state(config, stop_rx).await?;
+    let state = build_state(config).await?;
     let app = http::router(state.clone());
     let mut builder = Builder::new(TokioExecutor::new());
     builder
@@ -221,9 +248,22 @@ pub async fn run(
             _ = &mut shutdown => break,
         }
     }
+    shutdown_state(&state, listener, graceful).await;
+    Ok(())
+}
+
+/// Stops in order: no new connections; gateway connections closed with
+/// 1001 and in-flight requests finished (both bounded by
+/// [`DRAIN_TIMEOUT`]); then every background job stopped and awaited.
+/// When this returns, nothing the server started is still running.
+async fn shutdown_state(
+    state: &AppState,
+    listener: TcpListener,
+    graceful: hyper_util::server::graceful::GracefulShutdown,
+) {
     tracing::info!("shutting down: closing gateway connections");
     drop(listener);
-    let _ = stop_tx.send(true);
+    state.shutdown.cancel();
     for conn in state.fanout.registry().all() {
         conn.close(parley_protocol::gateway::close_code::GOING_AWAY);
     }
@@ -233,5 +273,14 @@ pub async fn run(
     {
         tracing::warn!("some requests did not finish in time");
     }
-    Ok(())
+    // Upgraded gateway connections run outside hyper's watch: each holds
+    // a permit until its tasks have ended.
+    let all = u32::try_from(state.config.limits.max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(DRAIN_TIMEOUT, state.connection_permits.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!("some gateway connections did not close in time");
+    }
+    state.jobs.shutdown(DRAIN_TIMEOUT).await;
 }

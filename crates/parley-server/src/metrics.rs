@@ -1,140 +1,135 @@
-//! `/metrics` in the Prometheus text format (protocol.md §14). Plain
-//! atomics: counting must never cost a lock on the delivery path. One set
-//! per process (the numbers describe the process, not one `run`).
+//! `/metrics` in the Prometheus text format (protocol.md §14), through the
+//! `metrics` facade and its Prometheus exporter. One set per process (the
+//! numbers describe the process, not one `run`).
+//!
+//! The handles are registered once and kept: counting on the delivery path
+//! is an atomic add on a handle (no registry lookup, no lock); histogram
+//! samples go to the exporter's lock-free buckets. A new metric is a new
+//! handle in [`Handles`] and a function here.
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use metrics::{Counter, Gauge, Histogram, Unit};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
 use std::time::Duration;
 
+/// Histogram buckets, in seconds.
 const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
-pub struct Histogram {
-    counts: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    sum_us: AtomicU64,
+struct Handles {
+    exporter: PrometheusHandle,
+    connections: Gauge,
+    queued_frames: Gauge,
+    messages_sent: Counter,
+    frames_delivered: Counter,
+    slow_clients_closed: Counter,
+    rate_limited: Counter,
+    delivery_latency: Histogram,
+    db_send: Histogram,
 }
 
-impl Histogram {
-    const fn new() -> Self {
-        Histogram {
-            counts: [const { AtomicU64::new(0) }; BUCKETS.len()],
-            count: AtomicU64::new(0),
-            sum_us: AtomicU64::new(0),
-        }
-    }
+static HANDLES: OnceLock<Handles> = OnceLock::new();
 
-    pub fn observe(&self, d: Duration) {
-        let secs = d.as_secs_f64();
-        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
-            self.counts[i].fetch_add(1, Ordering::Relaxed);
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_us
-            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
-    }
-
-    fn render(&self, out: &mut String, name: &str, help: &str) {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-        let mut cumulative = 0;
-        for (i, b) in BUCKETS.iter().enumerate() {
-            cumulative += self.counts[i].load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{le=\"{b}\"}} {cumulative}");
-        }
-        let count = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(
-            out,
-            "{name}_sum {}",
-            self.sum_us.load(Ordering::Relaxed) as f64 / 1e6
-        );
-        let _ = writeln!(out, "{name}_count {count}");
-    }
-}
-
-pub struct Metrics {
-    pub messages_sent: AtomicU64,
-    pub frames_delivered: AtomicU64,
-    pub slow_clients_closed: AtomicU64,
-    pub rate_limited: AtomicU64,
-    /// Commit to the frame leaving on a recipient's socket.
-    pub delivery_latency: Histogram,
-    /// One send's storage call (validation excluded, commit included).
-    pub db_write: Histogram,
-}
-
-pub static METRICS: Metrics = Metrics {
-    messages_sent: AtomicU64::new(0),
-    frames_delivered: AtomicU64::new(0),
-    slow_clients_closed: AtomicU64::new(0),
-    rate_limited: AtomicU64::new(0),
-    delivery_latency: Histogram::new(),
-    db_write: Histogram::new(),
-};
-
-fn counter(out: &mut String, name: &str, help: &str, v: u64) {
-    let _ = writeln!(
-        out,
-        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_gauge!("parley_connections", "Live gateway connections.");
+    describe_gauge!(
+        "parley_outbound_queued_frames",
+        "Frames waiting in connections' outbound queues."
+    );
+    describe_counter!(
+        "parley_messages_sent_total",
+        "Messages created (REST and gateway)."
+    );
+    describe_counter!(
+        "parley_frames_delivered_total",
+        "Event frames written to gateway sockets."
+    );
+    describe_counter!(
+        "parley_slow_clients_closed_total",
+        "Connections closed with 4008."
+    );
+    describe_counter!(
+        "parley_rate_limited_total",
+        "Requests refused with rate_limited."
+    );
+    describe_histogram!(
+        "parley_delivery_latency_seconds",
+        Unit::Seconds,
+        "From commit to the event frame leaving on a recipient's socket."
+    );
+    describe_histogram!(
+        "parley_db_send_seconds",
+        Unit::Seconds,
+        "Storage time of one send, commit included."
     );
 }
 
-fn gauge(out: &mut String, name: &str, help: &str, v: u64) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+/// Installs the process's recorder (once) and registers every handle.
+fn handles() -> &'static Handles {
+    HANDLES.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&BUCKETS)
+            .map(PrometheusBuilder::build_recorder)
+            .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
+        let exporter = recorder.handle();
+        // Another recorder may already be installed (a program embedding
+        // the server): then ours still renders, it just sees nothing the
+        // others record through the macros. The handles below are ours.
+        let handles = |r: &dyn metrics::Recorder| {
+            metrics::with_local_recorder(r, || {
+                describe();
+                Handles {
+                    exporter: exporter.clone(),
+                    connections: metrics::gauge!("parley_connections"),
+                    queued_frames: metrics::gauge!("parley_outbound_queued_frames"),
+                    messages_sent: metrics::counter!("parley_messages_sent_total"),
+                    frames_delivered: metrics::counter!("parley_frames_delivered_total"),
+                    slow_clients_closed: metrics::counter!("parley_slow_clients_closed_total"),
+                    rate_limited: metrics::counter!("parley_rate_limited_total"),
+                    delivery_latency: metrics::histogram!("parley_delivery_latency_seconds"),
+                    db_send: metrics::histogram!("parley_db_send_seconds"),
+                }
+            })
+        };
+        let h = handles(&recorder);
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::debug!("a metrics recorder was already installed");
+        }
+        h
+    })
+}
+
+pub fn message_sent() {
+    handles().messages_sent.increment(1);
+}
+
+pub fn frame_delivered(latency: Duration) {
+    let h = handles();
+    h.frames_delivered.increment(1);
+    h.delivery_latency.record(latency.as_secs_f64());
+}
+
+pub fn slow_client_closed() {
+    handles().slow_clients_closed.increment(1);
+}
+
+pub fn rate_limited() {
+    handles().rate_limited.increment(1);
+}
+
+/// One send's storage call (validation excluded, commit included).
+pub fn db_write(d: Duration) {
+    handles().db_send.record(d.as_secs_f64());
 }
 
 /// The exposition text, with this process's live gauges.
 pub fn render(connections: u64, queued_frames: u64) -> String {
-    let m = &METRICS;
-    let mut out = String::with_capacity(4096);
-    gauge(
-        &mut out,
-        "parley_connections",
-        "Live gateway connections.",
-        connections,
-    );
-    gauge(
-        &mut out,
-        "parley_outbound_queued_frames",
-        "Frames waiting in connections' outbound queues.",
-        queued_frames,
-    );
-    counter(
-        &mut out,
-        "parley_messages_sent_total",
-        "Messages created (REST and gateway).",
-        m.messages_sent.load(Ordering::Relaxed),
-    );
-    counter(
-        &mut out,
-        "parley_frames_delivered_total",
-        "Event frames written to gateway sockets.",
-        m.frames_delivered.load(Ordering::Relaxed),
-    );
-    counter(
-        &mut out,
-        "parley_slow_clients_closed_total",
-        "Connections closed with 4008.",
-        m.slow_clients_closed.load(Ordering::Relaxed),
-    );
-    counter(
-        &mut out,
-        "parley_rate_limited_total",
-        "Requests refused with rate_limited.",
-        m.rate_limited.load(Ordering::Relaxed),
-    );
-    m.delivery_latency.render(
-        &mut out,
-        "parley_delivery_latency_seconds",
-        "From commit to the event frame leaving on a recipient's socket.",
-    );
-    m.db_write.render(
-        &mut out,
-        "parley_db_send_seconds",
-        "Storage time of one send, commit included.",
-    );
-    out
+    let h = handles();
+    h.connections.set(connections as f64);
+    h.queued_frames.set(queued_frames as f64);
+    h.exporter.render()
 }
 
 #[cfg(test)]
@@ -142,15 +137,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn histograms_are_cumulative() {
-        let h = Histogram::new();
-        h.observe(Duration::from_micros(300));
-        h.observe(Duration::from_millis(3));
-        let mut out = String::new();
-        h.render(&mut out, "x", "test");
-        assert!(out.contains("x_bucket{le=\"0.0005\"} 1"), "{out}");
-        assert!(out.contains("x_bucket{le=\"0.005\"} 2"), "{out}");
-        assert!(out.contains("x_bucket{le=\"+Inf\"} 2"), "{out}");
-        assert!(out.contains("x_count 2"), "{out}");
+    fn histograms_are_cumulative_and_counters_keep_their_names() {
+        db_write(Duration::from_micros(300));
+        db_write(Duration::from_millis(3));
+        message_sent();
+        let out = render(2, 0);
+        assert!(
+            out.contains("# TYPE parley_db_send_seconds histogram"),
+            "{out}"
+        );
+        assert!(
+            out.contains("parley_db_send_seconds_bucket{le=\"0.0005\"} 1"),
+            "{out}"
+        );
+        assert!(
+            out.contains("parley_db_send_seconds_bucket{le=\"0.005\"} 2"),
+            "{out}"
+        );
+        assert!(
+            out.contains("parley_db_send_seconds_bucket{le=\"+Inf\"} 2"),
+            "{out}"
+        );
+        assert!(out.contains("parley_db_send_seconds_count 2"), "{out}");
+        assert!(out.contains("parley_messages_sent_total 1"), "{out}");
+        assert!(out.contains("parley_connections 2"), "{out}");
+        assert!(
+            out.contains("# HELP parley_frames_delivered_total"),
+            "{out}"
+        );
     }
 }

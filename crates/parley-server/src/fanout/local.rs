@@ -1,7 +1,7 @@
 //! In-process fan-out: the embedded default.
 
 use super::{Fanout, Registry};
-use crate::delivery::Delivery;
+use parley_store::Delivery;
 
 #[derive(Default)]
 pub struct LocalFanout {

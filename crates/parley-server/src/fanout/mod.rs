@@ -13,7 +13,7 @@ pub use local::LocalFanout;
 pub use redis::RedisFanout;
 pub use registry::{AddedOut, ConnHandle, EventOut, Outbound, Registry, SyncRequest};
 
-use crate::delivery::Delivery;
+use parley_store::Delivery;
 
 pub trait Fanout: Send + Sync + 'static {
     /// Hands committed deliveries over, in commit order. Must not block.

@@ -9,9 +9,9 @@
 //! skipped.
 
 use super::{Fanout, Registry};
-use crate::delivery::Delivery;
 use bytes::Bytes;
 use futures_util::StreamExt;
+use parley_store::Delivery;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -138,24 +138,35 @@ pub struct RedisFanout {
 impl RedisFanout {
     /// Starts the publisher and subscriber tasks; `channel` should carry the
     /// deployment's key prefix.
-    pub fn start(client: redis::Client, channel: String) -> RedisFanout {
+    pub fn start(
+        client: redis::Client,
+        channel: String,
+        jobs: &crate::jobs::Supervisor,
+    ) -> RedisFanout {
         let registry = Arc::new(Registry::default());
         let origin = crate::ids::new_id();
         let (outbox, rx) = mpsc::channel(PUBLISH_QUEUE);
         let subscribed = Arc::new(AtomicBool::new(false));
-        tokio::spawn(publisher(
-            client.clone(),
-            channel.clone(),
-            origin.clone(),
-            rx,
-        ));
-        tokio::spawn(subscriber(
+        let publishing = publisher(client.clone(), channel.clone(), origin.clone(), rx);
+        jobs.spawn("fanout-publisher", |stop| async move {
+            tokio::select! {
+                _ = stop.cancelled() => {}
+                _ = publishing => {}
+            }
+        });
+        let subscribing = subscriber(
             client,
             channel,
             origin.clone(),
             registry.clone(),
             subscribed.clone(),
-        ));
+        );
+        jobs.spawn("fanout-subscriber", |stop| async move {
+            tokio::select! {
+                _ = stop.cancelled() => {}
+                _ = subscribing => {}
+            }
+        });
         RedisFanout {
             registry,
             origin,

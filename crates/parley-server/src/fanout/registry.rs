@@ -1,8 +1,8 @@
 //! The live connections of this process, by user.
 
-use crate::delivery::Delivery;
 use bytes::Bytes;
 use parley_protocol::SinceMap;
+use parley_store::Delivery;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -81,9 +81,7 @@ impl ConnHandle {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 if self.close_requested().is_none() {
-                    crate::metrics::METRICS
-                        .slow_clients_closed
-                        .fetch_add(1, Ordering::Relaxed);
+                    crate::metrics::slow_client_closed();
                 }
                 self.close(parley_protocol::gateway::close_code::TOO_SLOW);
                 false

@@ -4,13 +4,13 @@ use super::writer::{self, WriterCtx};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::AppError;
-use crate::fanout::{ConnHandle, Outbound, SyncRequest};
+use crate::fanout::{ConnHandle, Outbound};
 use crate::http::extract::parse_json;
 use axum::extract::ws::{Message as WsMessage, WebSocket};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use parley_protocol::gateway::close_code;
-use parley_protocol::{ClientFrame, SendMessageRequest, ServerFrame, Timestamp};
+use parley_protocol::{ClientFrame, ServerFrame, Timestamp};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use tokio::sync::OwnedSemaphorePermit;
@@ -18,7 +18,6 @@ use tokio::sync::mpsc;
 
 /// Malformed frames tolerated on one connection before it is closed (4400).
 const MAX_STRIKES: u32 = 20;
-const MAX_SINCE_ENTRIES: usize = 10_000;
 
 pub async fn run(
     state: AppState,
@@ -43,7 +42,7 @@ pub async fn run(
         ready,
         last_heard: last_heard.clone(),
     }));
-    let mut shutdown = state.shutdown.clone();
+    let shutdown = state.shutdown.clone();
     let mut strikes = 0u32;
     loop {
         tokio::select! {
@@ -84,17 +83,20 @@ pub async fn run(
             }
             _ = &mut writer_task => {
                 state.fanout.registry().unregister(&handle);
-                state.presence.disconnected(&who.user_id, handle.id);
+                state.services.presence.disconnected(&who.user_id, handle.id);
                 return;
             }
-            _ = shutdown.changed() => {
+            _ = shutdown.cancelled() => {
                 handle.close(close_code::GOING_AWAY);
                 break;
             }
         }
     }
     state.fanout.registry().unregister(&handle);
-    state.presence.disconnected(&who.user_id, handle.id);
+    state
+        .services
+        .presence
+        .disconnected(&who.user_id, handle.id);
     handle.close(1000);
     // Let the writer send its close frame, but never wait on a dead peer.
     if tokio::time::timeout(std::time::Duration::from_secs(2), &mut writer_task)
@@ -110,8 +112,8 @@ async fn greet(
     state: &AppState,
     user_id: &str,
 ) -> Option<(Arc<ConnHandle>, mpsc::Receiver<Outbound>, Bytes)> {
-    let mut user = match state.store.user_by_id(user_id).await {
-        Ok(Some(u)) => u.to_wire(),
+    let mut user = match state.services.users.profile(user_id).await {
+        Ok(Some(u)) => u,
         _ => return None,
     };
     // Register before `ready`: every event committed from here on reaches
@@ -120,8 +122,8 @@ async fn greet(
         .fanout
         .registry()
         .register(user_id, state.config.limits.outbound_queue);
-    state.presence.connected(user_id, handle.id);
-    state.present(&mut user, &[]).await;
+    state.services.presence.connected(user_id, handle.id);
+    state.services.presence.present(&mut user, &[]).await;
     let ready = ServerFrame::Ready {
         session_id: crate::ids::new_id(),
         user,
@@ -133,13 +135,13 @@ async fn greet(
         Err(e) => {
             tracing::error!(error = %e, "serializing ready");
             state.fanout.registry().unregister(&handle);
-            state.presence.disconnected(user_id, handle.id);
+            state.services.presence.disconnected(user_id, handle.id);
             None
         }
     }
 }
 
-fn reply(handle: &ConnHandle, frame: &ServerFrame) {
+pub(super) fn reply(handle: &ConnHandle, frame: &ServerFrame) {
     match serde_json::to_vec(frame) {
         Ok(bytes) => {
             handle.push(Outbound::Frame(Arc::new(bytes.into())));
@@ -158,7 +160,7 @@ fn reply_error(handle: &ConnHandle, reference: Option<String>, e: &AppError) {
     );
 }
 
-fn ack(handle: &ConnHandle, reference: Option<String>) {
+pub(super) fn ack(handle: &ConnHandle, reference: Option<String>) {
     if let Some(r) = reference {
         reply(handle, &ServerFrame::ack(r));
     }
@@ -222,7 +224,7 @@ async fn handle_frame(
             return false;
         }
     };
-    if let Err(e) = dispatch(state, who, handle, frame, reference.clone()).await {
+    if let Err(e) = super::frames::dispatch(state, who, handle, frame, reference.clone()).await {
         reply_error(handle, reference, &e);
     }
     true
@@ -245,167 +247,4 @@ fn mistyped_field(frame: &serde_json::Value) -> Option<String> {
         };
         (!ok).then(|| k.clone())
     })
-}
-
-fn seq_of(seq: i64) -> Result<u64, AppError> {
-    u64::try_from(seq).map_err(|_| AppError::invalid("seq", "seq must not be negative"))
-}
-
-async fn dispatch(
-    state: &AppState,
-    who: &Principal,
-    handle: &Arc<ConnHandle>,
-    frame: ClientFrame,
-    reference: Option<String>,
-) -> Result<(), AppError> {
-    if !matches!(
-        frame,
-        ClientFrame::Ping { .. } | ClientFrame::PresenceSet { .. }
-    ) {
-        state.presence.active(&who.user_id, handle.id);
-    }
-    match frame {
-        ClientFrame::MessageSend {
-            conversation_id,
-            client_id,
-            text,
-            attachments,
-            reply_to,
-            ..
-        } => {
-            let req = SendMessageRequest {
-                client_id,
-                text,
-                attachments,
-                reply_to,
-            };
-            // The ack is queued by the store right after the commit and
-            // before the event is fanned out, so this connection sees the
-            // ack first and then its own event.
-            let hook = reference.map(|r| {
-                let h = handle.clone();
-                Box::new(move |m: &parley_protocol::Message, _created: bool| {
-                    reply(
-                        &h,
-                        &ServerFrame::Ack {
-                            reference: r,
-                            message: Some(m.clone()),
-                            read_seq: None,
-                            delivered_seq: None,
-                            unread_count: None,
-                        },
-                    );
-                }) as crate::store::AfterCommit
-            });
-            state.send_message(who, &conversation_id, req, hook).await?;
-        }
-        ClientFrame::MessageDelivered {
-            conversation_id,
-            seq,
-            ..
-        } => {
-            let seq = seq_of(seq)?;
-            crate::app::AppState::check_id(&conversation_id, "conversation")?;
-            let delivered = state
-                .store
-                .mark_delivered(&who.user_id, &conversation_id, seq, Timestamp::now())
-                .await?;
-            if let Some(r) = reference {
-                reply(
-                    handle,
-                    &ServerFrame::Ack {
-                        reference: r,
-                        message: None,
-                        read_seq: None,
-                        delivered_seq: Some(delivered),
-                        unread_count: None,
-                    },
-                );
-            }
-        }
-        ClientFrame::MessageRead {
-            conversation_id,
-            seq,
-            ..
-        } => {
-            let seq = seq_of(seq)?;
-            crate::app::AppState::check_id(&conversation_id, "conversation")?;
-            let r = state
-                .store
-                .mark_read(&who.user_id, &conversation_id, seq, Timestamp::now())
-                .await?;
-            if let Some(reference) = reference {
-                reply(
-                    handle,
-                    &ServerFrame::Ack {
-                        reference,
-                        message: None,
-                        read_seq: Some(r.read_seq),
-                        delivered_seq: None,
-                        unread_count: Some(r.unread_count),
-                    },
-                );
-            }
-        }
-        ClientFrame::TypingStart {
-            conversation_id, ..
-        } => {
-            crate::app::AppState::check_id(&conversation_id, "conversation")?;
-            // Membership first: a foreign id is not_found, and a typist who
-            // is not a member tells nobody anything.
-            state
-                .store
-                .member_ids(&who.user_id, &conversation_id)
-                .await?;
-            let now = tokio::time::Instant::now();
-            if state.typing.start(&conversation_id, &who.user_id, now)
-                == crate::typing::Start::Started
-            {
-                state
-                    .push_typing(&conversation_id, &who.user_id, true)
-                    .await;
-            }
-            ack(handle, reference);
-        }
-        ClientFrame::TypingStop {
-            conversation_id, ..
-        } => {
-            crate::app::AppState::check_id(&conversation_id, "conversation")?;
-            state
-                .store
-                .member_ids(&who.user_id, &conversation_id)
-                .await?;
-            if state.typing.stop(&conversation_id, &who.user_id) {
-                state
-                    .push_typing(&conversation_id, &who.user_id, false)
-                    .await;
-            }
-            ack(handle, reference);
-        }
-        ClientFrame::PresenceSet { state: wanted, .. } => {
-            let hidden = match wanted {
-                parley_protocol::PresenceState::Online => false,
-                parley_protocol::PresenceState::Away => true,
-                parley_protocol::PresenceState::Offline => {
-                    return Err(AppError::invalid("state", "state must be online or away"));
-                }
-            };
-            state.presence.set_hidden(&who.user_id, handle.id, hidden);
-            ack(handle, reference);
-        }
-        ClientFrame::Sync { since, .. } => {
-            if since.len() > MAX_SINCE_ENTRIES {
-                return Err(AppError::invalid(
-                    "since",
-                    "since lists too many conversations",
-                ));
-            }
-            if since.values().any(|s| *s < 0) {
-                return Err(AppError::invalid("since", "seqs must not be negative"));
-            }
-            handle.push(Outbound::Sync(Box::new(SyncRequest { reference, since })));
-        }
-        ClientFrame::Ping { .. } => reply(handle, &ServerFrame::Pong { reference }),
-    }
-    Ok(())
 }

@@ -8,6 +8,7 @@
 //!   `sync` catch-up, heartbeats and close codes.
 
 mod connection;
+mod frames;
 mod writer;
 
 use crate::app::AppState;
@@ -32,10 +33,7 @@ pub async fn ticket(
     State(state): State<AppState>,
     crate::auth::Auth(who): crate::auth::Auth,
 ) -> AppResult<axum::Json<TicketResponse>> {
-    Ok(axum::Json(TicketResponse {
-        ticket: state.tokens.issue_ticket(&who.user_id, who.role)?,
-        expires_in: state.tokens.ticket_ttl_secs,
-    }))
+    Ok(axum::Json(state.services.accounts.ticket(&who)?))
 }
 
 /// Browsers send `Origin`; a cross-origin upgrade is refused unless the
@@ -123,22 +121,13 @@ async fn authorize(
         .await
         .map_err(|_| AppError::invalid("ticket", "invalid query"))?;
     let who = match (&params.ticket, bearer(parts)) {
-        (Some(t), _) => {
-            let s = if ws.is_ok() {
-                state
-                    .tokens
-                    .redeem_ticket_shared(t, state.shared.as_ref())
-                    .await
-            } else {
-                state.tokens.peek_ticket(t)
-            }
-            .ok_or(AppError::Unauthenticated("invalid, expired or used ticket"))?;
-            Principal {
-                user_id: s.user_id,
-                role: s.role,
-            }
-        }
-        (None, Some(token)) => state.authenticate(token).await?,
+        (Some(t), _) => state
+            .services
+            .accounts
+            .redeem_ticket(t, ws.is_ok())
+            .await
+            .ok_or(AppError::Unauthenticated("invalid, expired or used ticket"))?,
+        (None, Some(token)) => state.services.accounts.authenticate(token).await?,
         (None, None) => {
             return Err(AppError::Unauthenticated(
                 "a ticket or Bearer token is required",

@@ -120,8 +120,9 @@ impl Writer {
             let want = ((before - from - 1) as u32).min(SYNC_PAGE);
             let page = match self
                 .state
-                .store
-                .raw_events(&self.user_id, conv, from, want)
+                .services
+                .messages
+                .event_frames(&self.user_id, conv, from, want)
                 .await
             {
                 Ok(p) => p,
@@ -152,7 +153,8 @@ impl Writer {
     async fn refresh(&mut self) -> Result<(), Gone> {
         let memberships = self
             .state
-            .store
+            .services
+            .conversations
             .memberships(&self.user_id)
             .await
             .map_err(|_| Gone)?;
@@ -192,10 +194,16 @@ impl Writer {
     async fn sync(&mut self, reference: Option<String>, since: SinceMap) -> Result<(), Gone> {
         self.synced = true;
         let max_events = self.state.config.limits.sync_max_events;
-        let memberships = match self.state.store.memberships(&self.user_id).await {
+        let memberships = match self
+            .state
+            .services
+            .conversations
+            .memberships(&self.user_id)
+            .await
+        {
             Ok(m) => m,
             Err(e) => {
-                let err = crate::error::AppError::from(e).to_api();
+                let err = e.to_api();
                 return self
                     .frame(&ServerFrame::Error {
                         reference,
@@ -232,8 +240,9 @@ impl Writer {
         loop {
             let page = match self
                 .state
-                .store
-                .raw_events(&self.user_id, conv, from, SYNC_PAGE)
+                .services
+                .messages
+                .event_frames(&self.user_id, conv, from, SYNC_PAGE)
                 .await
             {
                 Ok(p) => p,
@@ -257,7 +266,13 @@ impl Writer {
     /// False when the conversation could not be read (left meanwhile, or
     /// storage unavailable).
     async fn announce(&mut self, conv: &Arc<str>) -> Result<bool, Gone> {
-        let Ok(view) = self.state.conversation_for(&self.user_id, conv).await else {
+        let Ok(view) = self
+            .state
+            .services
+            .conversations
+            .get(&self.user_id, conv)
+            .await
+        else {
             return Ok(false);
         };
         let last_seq = view.last_seq;
@@ -281,9 +296,7 @@ impl Writer {
             Outbound::Frame(b) => self.write(Arc::unwrap_or_clone(b)).await,
             Outbound::Event(ev) => {
                 self.event(&ev).await?;
-                let m = &crate::metrics::METRICS;
-                m.delivery_latency.observe(ev.queued_at.elapsed());
-                m.frames_delivered.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::frame_delivered(ev.queued_at.elapsed());
                 Ok(())
             }
             Outbound::Added(added) => {

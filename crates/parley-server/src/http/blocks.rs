@@ -4,11 +4,11 @@ use super::cursor;
 use super::extract::{Json, Path, Query, page_limit};
 use crate::app::AppState;
 use crate::auth::Auth;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use parley_protocol::{Block, BlockList, BlockRequest, BlockStatus, ErrorBody, Timestamp};
+use parley_protocol::{BlockList, BlockRequest, BlockStatus, ErrorBody};
 use serde::Deserialize;
 
 #[utoipa::path(post, path = "/blocks", tag = "blocks", request_body = BlockRequest,
@@ -19,27 +19,17 @@ pub async fn block(
     Auth(who): Auth,
     Json(req): Json<BlockRequest>,
 ) -> AppResult<impl IntoResponse> {
-    AppState::check_id(&req.user_id, "user")?;
-    if req.user_id == who.user_id {
-        return Err(AppError::invalid("user_id", "you cannot block yourself"));
-    }
-    let created = state
-        .store
-        .block(&who.user_id, &req.user_id, Timestamp::now())
+    let (created, blocked) = state
+        .services
+        .blocks
+        .block(&who.user_id, &req.user_id)
         .await?;
-    let (blocked_by_me, blocked_me) = state.store.block_status(&who.user_id, &req.user_id).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((
-        status,
-        axum::Json(BlockStatus {
-            blocked_by_me,
-            blocked_me,
-        }),
-    ))
+    Ok((status, axum::Json(blocked)))
 }
 
 #[utoipa::path(delete, path = "/blocks/{user_id}", tag = "blocks", params(("user_id" = String, Path)),
@@ -49,13 +39,11 @@ pub async fn unblock(
     Auth(who): Auth,
     Path(user_id): Path<String>,
 ) -> AppResult<StatusCode> {
-    AppState::check_id(&user_id, "user")?;
     state
-        .store
-        .user_by_id(&user_id)
-        .await?
-        .ok_or(AppError::NotFound("user"))?;
-    state.store.unblock(&who.user_id, &user_id).await?;
+        .services
+        .blocks
+        .unblock(&who.user_id, &user_id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -66,17 +54,9 @@ pub async fn status(
     Auth(who): Auth,
     Path(user_id): Path<String>,
 ) -> AppResult<axum::Json<BlockStatus>> {
-    AppState::check_id(&user_id, "user")?;
-    state
-        .store
-        .user_by_id(&user_id)
-        .await?
-        .ok_or(AppError::NotFound("user"))?;
-    let (blocked_by_me, blocked_me) = state.store.block_status(&who.user_id, &user_id).await?;
-    Ok(axum::Json(BlockStatus {
-        blocked_by_me,
-        blocked_me,
-    }))
+    Ok(axum::Json(
+        state.services.blocks.status(&who.user_id, &user_id).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -94,28 +74,20 @@ pub async fn list(
 ) -> AppResult<axum::Json<BlockList>> {
     let limit = page_limit(p.limit.as_deref())?;
     let before = cursor::decode_keyset(p.cursor.as_deref())?;
-    let mut rows = state.store.blocks(&who.user_id, before, limit + 1).await?;
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
+    let mut blocks = state
+        .services
+        .blocks
+        .list(&who.user_id, before, limit + 1)
+        .await?;
+    let more = blocks.len() > limit as usize;
+    blocks.truncate(limit as usize);
     let next_cursor = if more {
-        rows.last()
-            .map(|(u, at)| cursor::encode_keyset(at.millis(), &u.id))
+        blocks
+            .last()
+            .map(|b| cursor::encode_keyset(b.created_at.millis(), &b.user_id))
     } else {
         None
     };
-    let blocks = rows
-        .into_iter()
-        .map(|(u, at)| {
-            let mut user = u.to_wire();
-            // Blocked users' presence is hidden from the blocker.
-            user.presence = parley_protocol::Presence::offline();
-            Block {
-                user_id: u.id,
-                user,
-                created_at: at,
-            }
-        })
-        .collect();
     Ok(axum::Json(BlockList {
         blocks,
         next_cursor,

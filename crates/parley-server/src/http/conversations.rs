@@ -5,16 +5,16 @@ use super::extract::{Json, Path, Query, from_value, page_limit};
 use crate::app::AppState;
 use crate::auth::Auth;
 use crate::error::{AppError, AppResult};
-use crate::store::ActivityCursor;
-use crate::{ids, validate};
+use crate::services::check_id;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use parley_protocol::{
     AddMembersRequest, ChangeRoleRequest, Conversation, ConversationList,
     CreateConversationRequest, ErrorBody, Member, MemberList, MuteRequest, MuteResponse,
-    ReadRequest, ReadResponse, Timestamp, UnreadSummary, UpdateConversationRequest,
+    ReadRequest, ReadResponse, UnreadSummary, UpdateConversationRequest,
 };
+use parley_store::ActivityCursor;
 use serde::Deserialize;
 
 #[utoipa::path(post, path = "/conversations", tag = "conversations", request_body = CreateConversationRequest,
@@ -42,16 +42,11 @@ pub async fn create(
         title: String,
         member_ids: Vec<String>,
     }
-    let now = Timestamp::now();
+    let conversations = &state.services.conversations;
     match body.get("kind").and_then(|k| k.as_str()) {
         Some("direct") => {
             let Direct { user_id, .. } = from_value(body)?;
-            AppState::check_id(&user_id, "user")?;
-            let (id, created) = state
-                .store
-                .get_or_create_direct(&ids::new_id(), &who.user_id, &user_id, now)
-                .await?;
-            let view = state.conversation_for(&who.user_id, &id).await?;
+            let (view, created) = conversations.open_direct(&who.user_id, &user_id).await?;
             let status = if created {
                 StatusCode::CREATED
             } else {
@@ -63,44 +58,10 @@ pub async fn create(
             let Group {
                 title, member_ids, ..
             } = from_value(body)?;
-            let title = validate::label("title", &title, 100)?;
-            let max = state.config.limits.group_max_members as usize;
-            if member_ids.len() > max {
-                return Err(AppError::invalid(
-                    "member_ids",
-                    format!("a group has at most {max} members"),
-                ));
-            }
-            let mut seen = std::collections::HashSet::new();
-            let mut members: Vec<String> = Vec::new();
-            for m in member_ids {
-                if m == who.user_id || !seen.insert(m.clone()) {
-                    continue;
-                }
-                AppState::check_id(&m, "user")?;
-                members.push(m);
-            }
-            if members.len() + 1 < 3 {
-                return Err(AppError::invalid(
-                    "member_ids",
-                    "a group needs at least 2 other members",
-                ));
-            }
-            if members.len() + 1 > max {
-                return Err(AppError::invalid(
-                    "member_ids",
-                    format!("a group has at most {max} members"),
-                ));
-            }
-            let id = ids::new_id();
-            state
-                .store
-                .create_group(&id, &who.user_id, &title, &members, now)
+            let view = conversations
+                .create_group(&who.user_id, &title, member_ids)
                 .await?;
-            Ok((
-                StatusCode::CREATED,
-                axum::Json(state.conversation_for(&who.user_id, &id).await?),
-            ))
+            Ok((StatusCode::CREATED, axum::Json(view)))
         }
         _ => Err(AppError::invalid(
             "kind",
@@ -134,17 +95,11 @@ pub async fn list(
 ) -> AppResult<axum::Json<ConversationList>> {
     let limit = page_limit(p.limit.as_deref())?;
     let cursor = decode_cursor(p.cursor.as_deref())?;
-    let (mut conversations, next) = state
-        .store
-        .list_conversations(&who.user_id, cursor, limit)
+    let (conversations, next) = state
+        .services
+        .conversations
+        .list(&who.user_id, cursor, limit)
         .await?;
-    let hidden = state.hidden_from(&who.user_id).await?;
-    state
-        .present_all(
-            conversations.iter_mut().filter_map(|c| c.peer.as_mut()),
-            &hidden,
-        )
-        .await;
     let next_cursor = next.map(|c| cursor::encode_keyset(c.last_activity_ms, &c.id));
     Ok(axum::Json(ConversationList {
         conversations,
@@ -157,7 +112,9 @@ pub async fn unread(
     State(state): State<AppState>,
     Auth(who): Auth,
 ) -> AppResult<axum::Json<UnreadSummary>> {
-    Ok(axum::Json(state.store.unread_summary(&who.user_id).await?))
+    Ok(axum::Json(
+        state.services.conversations.unread(&who.user_id).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/conversations/{id}", tag = "conversations", params(("id" = String, Path)),
@@ -167,8 +124,9 @@ pub async fn get(
     Auth(who): Auth,
     Path(id): Path<String>,
 ) -> AppResult<axum::Json<Conversation>> {
-    AppState::check_id(&id, "conversation")?;
-    Ok(axum::Json(state.conversation_for(&who.user_id, &id).await?))
+    Ok(axum::Json(
+        state.services.conversations.get(&who.user_id, &id).await?,
+    ))
 }
 
 #[utoipa::path(patch, path = "/conversations/{id}", tag = "conversations", params(("id" = String, Path)), request_body = UpdateConversationRequest,
@@ -179,22 +137,17 @@ pub async fn update(
     Path(id): Path<String>,
     Json(req): Json<UpdateConversationRequest>,
 ) -> AppResult<axum::Json<Conversation>> {
-    AppState::check_id(&id, "conversation")?;
-    let title = req
-        .title
-        .as_deref()
-        .map(|t| validate::label("title", t, 100))
-        .transpose()?;
-    let avatar = req
-        .avatar_url
-        .as_deref()
-        .map(|u| validate::url("avatar_url", u))
-        .transpose()?;
-    state
-        .store
-        .update_conversation(&who.user_id, &id, title, avatar, Timestamp::now())
+    let view = state
+        .services
+        .conversations
+        .update(
+            &who.user_id,
+            &id,
+            req.title.as_deref(),
+            req.avatar_url.as_deref(),
+        )
         .await?;
-    Ok(axum::Json(state.conversation_for(&who.user_id, &id).await?))
+    Ok(axum::Json(view))
 }
 
 #[derive(Deserialize)]
@@ -212,11 +165,14 @@ pub async fn members(
     Path(id): Path<String>,
     Query(p): Query<MemberParams>,
 ) -> AppResult<axum::Json<MemberList>> {
-    AppState::check_id(&id, "conversation")?;
+    // The path first: a foreign id is not_found whatever the query says.
+    check_id(&id, "conversation")?;
     let limit = page_limit(p.limit.as_deref())?;
     let after = cursor::decode_key(p.cursor.as_deref())?;
     let mut members = state
-        .members_for(&who.user_id, &id, after, limit + 1)
+        .services
+        .conversations
+        .members(&who.user_id, &id, after, limit + 1)
         .await?;
     let more = members.len() > limit as usize;
     members.truncate(limit as usize);
@@ -239,30 +195,10 @@ pub async fn add_members(
     Path(id): Path<String>,
     Json(req): Json<AddMembersRequest>,
 ) -> AppResult<axum::Json<MemberList>> {
-    AppState::check_id(&id, "conversation")?;
-    if req.user_ids.is_empty()
-        || req.user_ids.len() > state.config.limits.group_max_members as usize
-    {
-        return Err(AppError::invalid(
-            "user_ids",
-            "user_ids must name 1 or more users",
-        ));
-    }
-    for u in &req.user_ids {
-        AppState::check_id(u, "user")?;
-    }
-    state
-        .store
-        .add_members(
-            &who.user_id,
-            &id,
-            &req.user_ids,
-            state.config.limits.group_max_members,
-            Timestamp::now(),
-        )
-        .await?;
     let members = state
-        .members_for(&who.user_id, &id, None, parley_protocol::limits::MAX_PAGE)
+        .services
+        .conversations
+        .add_members(&who.user_id, &id, &req.user_ids)
         .await?;
     Ok(axum::Json(MemberList {
         next_cursor: None,
@@ -278,11 +214,10 @@ pub async fn remove_member(
     Auth(who): Auth,
     Path((id, user_id)): Path<(String, String)>,
 ) -> AppResult<StatusCode> {
-    AppState::check_id(&id, "conversation")?;
-    AppState::check_id(&user_id, "member")?;
     state
-        .store
-        .remove_member(&who.user_id, &id, &user_id, Timestamp::now())
+        .services
+        .conversations
+        .remove_member(&who.user_id, &id, &user_id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -296,18 +231,12 @@ pub async fn change_role(
     Path((id, user_id)): Path<(String, String)>,
     Json(req): Json<ChangeRoleRequest>,
 ) -> AppResult<axum::Json<Member>> {
-    AppState::check_id(&id, "conversation")?;
-    AppState::check_id(&user_id, "member")?;
-    state
-        .store
-        .change_role(&who.user_id, &id, &user_id, req.role, Timestamp::now())
+    let member = state
+        .services
+        .conversations
+        .change_role(&who.user_id, &id, &user_id, req.role)
         .await?;
-    let members = state.members_for(&who.user_id, &id, None, u32::MAX).await?;
-    members
-        .into_iter()
-        .find(|m| m.user_id == user_id)
-        .map(axum::Json)
-        .ok_or(AppError::NotFound("member"))
+    Ok(axum::Json(member))
 }
 
 #[utoipa::path(post, path = "/conversations/{id}/read", tag = "conversations", params(("id" = String, Path)), request_body = ReadRequest,
@@ -318,14 +247,11 @@ pub async fn read(
     Path(id): Path<String>,
     Json(req): Json<ReadRequest>,
 ) -> AppResult<axum::Json<ReadResponse>> {
-    AppState::check_id(&id, "conversation")?;
-    if req.seq < 0 {
-        return Err(AppError::invalid("seq", "seq must not be negative"));
-    }
     Ok(axum::Json(
         state
-            .store
-            .mark_read(&who.user_id, &id, req.seq as u64, Timestamp::now())
+            .services
+            .receipts
+            .mark_read(&who.user_id, &id, req.seq)
             .await?,
     ))
 }
@@ -338,9 +264,10 @@ pub async fn mute(
     Path(id): Path<String>,
     Json(req): Json<MuteRequest>,
 ) -> AppResult<axum::Json<MuteResponse>> {
-    AppState::check_id(&id, "conversation")?;
-    // A time already past means "not muted".
-    let until = req.until.filter(|t| *t > Timestamp::now());
-    let muted_until = state.store.set_mute(&who.user_id, &id, until).await?;
+    let muted_until = state
+        .services
+        .conversations
+        .mute(&who.user_id, &id, req.until)
+        .await?;
     Ok(axum::Json(MuteResponse { muted_until }))
 }

@@ -4,15 +4,15 @@ use super::extract::{Json, Path, Query, page_limit, seq_param};
 use crate::app::AppState;
 use crate::auth::Auth;
 use crate::error::{AppError, AppResult};
-use crate::store::HistoryPage;
-use crate::validate;
+use crate::services::check_id;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use parley_protocol::{
     EditMessageRequest, ErrorBody, EventPage, Message, MessageContext, MessagePage,
-    ReactionResponse, ReceiptList, SendMessageRequest, Timestamp,
+    ReactionResponse, ReceiptList, SendMessageRequest,
 };
+use parley_store::HistoryPage;
 use serde::Deserialize;
 
 #[utoipa::path(post, path = "/conversations/{id}/messages", tag = "messages", params(("id" = String, Path)), request_body = SendMessageRequest,
@@ -24,7 +24,11 @@ pub async fn send(
     Path(id): Path<String>,
     Json(req): Json<SendMessageRequest>,
 ) -> AppResult<impl IntoResponse> {
-    let (message, created) = state.send_message(&who, &id, req, None).await?;
+    let (message, created) = state
+        .services
+        .messages
+        .send(&who.user_id, &id, req, None)
+        .await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -49,7 +53,8 @@ pub async fn history(
     Path(id): Path<String>,
     Query(p): Query<HistoryParams>,
 ) -> AppResult<axum::Json<MessagePage>> {
-    AppState::check_id(&id, "conversation")?;
+    // The path first: a foreign id is not_found whatever the query says.
+    check_id(&id, "conversation")?;
     let limit = page_limit(p.limit.as_deref())?;
     let page = match (
         seq_param("before", p.before.as_deref())?,
@@ -66,7 +71,11 @@ pub async fn history(
         (None, None) => HistoryPage::Latest,
     };
     Ok(axum::Json(
-        state.store.messages(&who.user_id, &id, page, limit).await?,
+        state
+            .services
+            .messages
+            .history(&who.user_id, &id, page, limit)
+            .await?,
     ))
 }
 
@@ -85,11 +94,15 @@ pub async fn events(
     Path(id): Path<String>,
     Query(p): Query<EventParams>,
 ) -> AppResult<axum::Json<EventPage>> {
-    AppState::check_id(&id, "conversation")?;
+    check_id(&id, "conversation")?;
     let limit = page_limit(p.limit.as_deref())?;
     let after = seq_param("after", p.after.as_deref())?.unwrap_or(0);
     Ok(axum::Json(
-        state.store.events(&who.user_id, &id, after, limit).await?,
+        state
+            .services
+            .messages
+            .events(&who.user_id, &id, after, limit)
+            .await?,
     ))
 }
 
@@ -100,8 +113,9 @@ pub async fn get(
     Auth(who): Auth,
     Path(id): Path<String>,
 ) -> AppResult<axum::Json<Message>> {
-    AppState::check_id(&id, "message")?;
-    Ok(axum::Json(state.store.message(&who.user_id, &id).await?))
+    Ok(axum::Json(
+        state.services.messages.get(&who.user_id, &id).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -117,15 +131,16 @@ pub async fn context(
     Path(id): Path<String>,
     Query(p): Query<ContextParams>,
 ) -> AppResult<axum::Json<MessageContext>> {
-    AppState::check_id(&id, "message")?;
+    check_id(&id, "message")?;
     let limit = match p.limit.as_deref() {
         None | Some("") => 10,
         other => page_limit(other)?.min(100),
     };
     Ok(axum::Json(
         state
-            .store
-            .message_context(&who.user_id, &id, limit)
+            .services
+            .messages
+            .context(&who.user_id, &id, limit)
             .await?,
     ))
 }
@@ -138,13 +153,11 @@ pub async fn edit(
     Path(id): Path<String>,
     Json(req): Json<EditMessageRequest>,
 ) -> AppResult<axum::Json<Message>> {
-    AppState::check_id(&id, "message")?;
-    validate::message_text(&req.text, state.config.limits.message_chars)?;
-    let window_ms = state.config.limits.edit_window_secs as i64 * 1000;
     Ok(axum::Json(
         state
-            .store
-            .edit_message(&who.user_id, &id, &req.text, window_ms, Timestamp::now())
+            .services
+            .messages
+            .edit(&who.user_id, &id, &req.text)
             .await?,
     ))
 }
@@ -156,12 +169,8 @@ pub async fn delete(
     Auth(who): Auth,
     Path(id): Path<String>,
 ) -> AppResult<axum::Json<Message>> {
-    AppState::check_id(&id, "message")?;
     Ok(axum::Json(
-        state
-            .store
-            .delete_message(&who.user_id, &id, Timestamp::now())
-            .await?,
+        state.services.messages.delete(&who.user_id, &id).await?,
     ))
 }
 
@@ -172,12 +181,7 @@ async fn react(
     emoji: &str,
     add: bool,
 ) -> AppResult<axum::Json<ReactionResponse>> {
-    AppState::check_id(id, "message")?;
-    validate::emoji(emoji)?;
-    let reactions = state
-        .store
-        .react(user, id, emoji, add, Timestamp::now())
-        .await?;
+    let reactions = state.services.messages.react(user, id, emoji, add).await?;
     Ok(axum::Json(ReactionResponse {
         message_id: id.to_string(),
         reactions,
@@ -211,8 +215,7 @@ pub async fn receipts(
     Auth(who): Auth,
     Path(id): Path<String>,
 ) -> AppResult<axum::Json<ReceiptList>> {
-    AppState::check_id(&id, "message")?;
-    let receipts = state.store.receipts(&who.user_id, &id).await?;
+    let receipts = state.services.receipts.receipts(&who.user_id, &id).await?;
     Ok(axum::Json(ReceiptList {
         message_id: id,
         receipts,

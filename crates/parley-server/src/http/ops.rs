@@ -15,9 +15,13 @@ pub async fn healthz() -> axum::Json<HealthResponse> {
 
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, axum::Json<HealthResponse>) {
     let started = std::time::Instant::now();
-    let db = tokio::time::timeout(std::time::Duration::from_secs(2), state.store.ping()).await;
+    let db = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        state.services.storage_ready(),
+    )
+    .await;
     let db_ok = matches!(db, Ok(Ok(())));
-    let shutting_down = *state.shutdown.borrow();
+    let shutting_down = state.shutdown.is_cancelled();
     let redis_ok = match &state.shared {
         Some(shared) => Some(shared.ping().await && state.fanout.healthy().unwrap_or(true)),
         None => None,

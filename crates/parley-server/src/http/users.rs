@@ -3,23 +3,14 @@
 use super::extract::{Json, Path, Query, page_limit};
 use crate::app::AppState;
 use crate::auth::Auth;
-use crate::error::{AppError, AppResult};
-use crate::store::UserPatch;
-use crate::validate;
+use crate::error::AppResult;
 use axum::extract::State;
 use parley_protocol::{ErrorBody, UpdateMeRequest, User, UserList};
 use serde::Deserialize;
 
 #[utoipa::path(get, path = "/users/me", tag = "users", responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
 pub async fn me(State(state): State<AppState>, Auth(who): Auth) -> AppResult<axum::Json<User>> {
-    let u = state
-        .store
-        .user_by_id(&who.user_id)
-        .await?
-        .ok_or(AppError::Unauthenticated("account no longer exists"))?;
-    let mut user = u.to_wire();
-    state.present(&mut user, &[]).await;
-    Ok(axum::Json(user))
+    Ok(axum::Json(state.services.users.me(&who.user_id).await?))
 }
 
 #[utoipa::path(patch, path = "/users/me", tag = "users", request_body = UpdateMeRequest,
@@ -29,31 +20,9 @@ pub async fn update_me(
     Auth(who): Auth,
     Json(req): Json<UpdateMeRequest>,
 ) -> AppResult<axum::Json<User>> {
-    let patch = UserPatch {
-        display_name: req
-            .display_name
-            .as_deref()
-            .map(|d| validate::label("display_name", d, 64))
-            .transpose()?,
-        avatar_url: req
-            .avatar_url
-            .as_deref()
-            .map(|u| validate::url("avatar_url", u))
-            .transpose()?,
-        about: req
-            .about
-            .as_deref()
-            .map(|a| validate::free_text("about", a, 500))
-            .transpose()?,
-        role: None,
-    };
-    let mut user = state
-        .store
-        .update_user(&who.user_id, patch)
-        .await?
-        .to_wire();
-    state.present(&mut user, &[]).await;
-    Ok(axum::Json(user))
+    Ok(axum::Json(
+        state.services.users.update_me(&who.user_id, req).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = String, Path)),
@@ -63,17 +32,9 @@ pub async fn user(
     Auth(who): Auth,
     Path(id): Path<String>,
 ) -> AppResult<axum::Json<User>> {
-    AppState::check_id(&id, "user")?;
-    let u = state
-        .store
-        .user_by_id(&id)
-        .await?
-        .ok_or(AppError::NotFound("user"))?;
-    let mut user = u.to_wire();
-    state
-        .present(&mut user, &state.hidden_from(&who.user_id).await?)
-        .await;
-    Ok(axum::Json(user))
+    Ok(axum::Json(
+        state.services.users.get(&who.user_id, &id).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -93,25 +54,12 @@ pub async fn search(
 ) -> AppResult<axum::Json<UserList>> {
     let limit = page_limit(p.limit.as_deref())?;
     let query = p.query.unwrap_or_default();
-    if query.chars().count() > 64 || query.chars().any(char::is_control) {
-        return Err(AppError::invalid(
-            "query",
-            "query must be at most 64 characters",
-        ));
-    }
     let after = super::cursor::decode_key(p.cursor.as_deref())?;
-    let rows = state
-        .store
-        .search_users(&query.to_lowercase(), after, limit + 1)
+    let (users, more) = state
+        .services
+        .users
+        .search(&who.user_id, &query, after, limit)
         .await?;
-    let more = rows.len() > limit as usize;
-    let hidden = state.hidden_from(&who.user_id).await?;
-    let mut users: Vec<User> = rows
-        .iter()
-        .take(limit as usize)
-        .map(|u| u.to_wire())
-        .collect();
-    state.present_all(users.iter_mut(), &hidden).await;
     let next_cursor = if more {
         users.last().map(|u| super::cursor::encode_key(&u.username))
     } else {

@@ -1,0 +1,52 @@
+//! Parley's domain: every rule, written once, with no I/O.
+//!
+//! Each storage backend runs a write the same way: it reads the *facts*
+//! the rule needs under its own lock (the SQLite writer thread, a
+//! PostgreSQL row lock), calls the function here, and applies the *plan*
+//! it returns (rows to change, events to append) in the same transaction.
+//! So who may do what, what a write changes, every event payload and every
+//! user-facing error text exist once, here, and are unit-tested without a
+//! database.
+//!
+//! - [`error`]: [`DomainError`], the refusals and their text.
+//! - [`visibility`]: what a caller may see (`not_found` otherwise).
+//! - [`users`]: search names, usernames for external users, refresh-token
+//!   rotation.
+//! - [`conversations`]: direct and group conversations, members, roles.
+//! - [`messages`]: the stored message and its wire form; send, edit,
+//!   delete, react.
+//! - [`receipts`]: watermarks, message status, who hears a receipt.
+//! - [`input`]: the shape of what clients send (lengths, characters), the
+//!   same for REST and the gateway.
+#![forbid(unsafe_code)]
+
+pub mod conversations;
+pub mod error;
+pub mod input;
+pub mod messages;
+pub mod receipts;
+pub mod users;
+pub mod visibility;
+
+pub use error::{DomainError, DomainResult};
+
+use parley_protocol::events::EventData;
+
+/// An event a plan appends; the backend gives it the next seq and the
+/// write's time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// `None` when the server acts on its own (an ownership hand-over).
+    pub actor_id: Option<String>,
+    pub data: EventData,
+}
+
+impl NewEvent {
+    /// An event caused by `actor`.
+    pub fn by(actor: &str, data: EventData) -> Self {
+        NewEvent {
+            actor_id: Some(actor.to_string()),
+            data,
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Users and credentials (protocol.md §2, §3).
+
+use crate::error::DomainError;
+
+/// A taken username (registration, or an external user's name).
+pub const USERNAME_TAKEN: DomainError = DomainError::Conflict("username taken");
+
+/// What user search matches against: username and display name, folded to
+/// lower case (Unicode-aware, which SQL's `lower`/`LIKE` may not be), so a
+/// query matches the start of any word of either.
+pub fn search_name(username: &str, display_name: &str) -> String {
+    format!("{} {}", username, display_name).to_lowercase()
+}
+
+/// How many usernames an external user is tried under before giving up.
+pub const EXTERNAL_USERNAME_ATTEMPTS: usize = 4;
+
+/// The username to try for a new external user on attempt `attempt`: the
+/// platform's name first; it may collide with a local username, so then
+/// the name with a longer and longer piece of the new user's id.
+pub fn external_username(username: &str, new_id: &str, attempt: usize) -> String {
+    if attempt == 0 {
+        return username.to_string();
+    }
+    let suffix: String = new_id.chars().rev().take(4 + (attempt - 1) * 2).collect();
+    let base: String = username.chars().take(32 - suffix.len() - 1).collect();
+    format!("{base}_{suffix}")
+}
+
+/// A stored refresh token.
+#[derive(Debug, Clone)]
+pub struct StoredRefresh {
+    pub family_id: String,
+    pub user_id: String,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub revoked: bool,
+}
+
+/// What presenting a refresh token leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// Unknown, expired or revoked.
+    Invalid,
+    /// A used token came back: theft. Revoke its whole family.
+    Reused { family_id: String },
+    /// Mark it used and issue the next one in its family.
+    Rotate { family_id: String, user_id: String },
+}
+
+pub fn rotate(stored: Option<StoredRefresh>, now_ms: i64) -> Rotation {
+    let Some(t) = stored else {
+        return Rotation::Invalid;
+    };
+    if t.used_at.is_some() {
+        return Rotation::Reused {
+            family_id: t.family_id,
+        };
+    }
+    if t.revoked || t.expires_at <= now_ms {
+        return Rotation::Invalid;
+    }
+    Rotation::Rotate {
+        family_id: t.family_id,
+        user_id: t.user_id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn external_usernames_grow_a_suffix_and_stay_within_32() {
+        let long = "a".repeat(32);
+        assert_eq!(external_username("alice", "0123456789", 0), "alice");
+        assert_eq!(external_username("alice", "0123456789", 1), "alice_9876");
+        assert_eq!(
+            external_username("alice", "0123456789", 3),
+            "alice_98765432"
+        );
+        for attempt in 0..EXTERNAL_USERNAME_ATTEMPTS {
+            assert!(
+                external_username(&long, "0123456789", attempt)
+                    .chars()
+                    .count()
+                    <= 32
+            );
+        }
+    }
+
+    #[test]
+    fn rotation_detects_reuse_expiry_and_revocation() {
+        let t = |used_at, revoked, expires_at| StoredRefresh {
+            family_id: "f".into(),
+            user_id: "u".into(),
+            expires_at,
+            used_at,
+            revoked,
+        };
+        assert_eq!(rotate(None, 0), Rotation::Invalid);
+        assert_eq!(
+            rotate(Some(t(Some(1), false, 100)), 10),
+            Rotation::Reused {
+                family_id: "f".into()
+            }
+        );
+        assert_eq!(rotate(Some(t(None, true, 100)), 10), Rotation::Invalid);
+        assert_eq!(rotate(Some(t(None, false, 10)), 10), Rotation::Invalid);
+        assert!(matches!(
+            rotate(Some(t(None, false, 100)), 10),
+            Rotation::Rotate { .. }
+        ));
+    }
+
+    #[test]
+    fn search_names_fold_unicode() {
+        assert_eq!(search_name("zoe", "Zoë ÅSA"), "zoe zoë åsa");
+    }
+}

@@ -1,0 +1,174 @@
+//! The `parley` command line: `serve` (the default), `migrate`, `admin`,
+//! `openapi`. Flags, `PARLEY_*` environment variables and a TOML file make
+//! one [`Config`] (flags > environment > file).
+
+use crate::config::{Config, Settings};
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use parley_protocol::Role;
+use std::io::Read as _;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "parley",
+    version,
+    about = "Parley: a self-hosted real-time chat server"
+)]
+pub struct Cli {
+    /// Optional TOML configuration file (flags > environment > file).
+    #[arg(long, global = true, env = "PARLEY_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve(Box<Settings>),
+    /// Apply database migrations and exit.
+    Migrate(Box<Settings>),
+    /// Administrative tasks.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Print the OpenAPI document and exit.
+    Openapi,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a user; the password is read from standard input.
+    CreateUser {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+        #[arg(long, default_value = "user")]
+        role: String,
+        #[command(flatten)]
+        settings: Box<Settings>,
+    },
+    /// Create an API key for server-to-server calls (prints it once).
+    CreateApiKey {
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        settings: Box<Settings>,
+    },
+}
+
+fn load(cli_config: Option<&PathBuf>, flags: Settings) -> anyhow::Result<Config> {
+    let file = match cli_config {
+        Some(p) => Settings::from_file(p)?,
+        None => Settings::default(),
+    };
+    Ok(Config::from_settings(flags.over(file)?)?)
+}
+
+/// Parses the command line and runs what it asks for.
+pub fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve(Box::default())) {
+            Command::Serve(flags) => serve(load(cli.config.as_ref(), *flags)?).await,
+            Command::Migrate(flags) => {
+                let config = load(cli.config.as_ref(), *flags)?;
+                let n = crate::migrate(&config).await?;
+                println!("applied {n} migration(s) to {:?}", config.database);
+                Ok(())
+            }
+            Command::Openapi => {
+                println!("{}", crate::http::openapi_json());
+                Ok(())
+            }
+            Command::Admin(cmd) => admin(cli.config.as_ref(), cmd).await,
+        }
+    })
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    crate::telemetry::init(config.json_logs);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}/"));
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "parley listening");
+    println!("Parley is running at {url}");
+    crate::run(listener, config, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+async fn admin(cli_config: Option<&PathBuf>, cmd: AdminCommand) -> anyhow::Result<()> {
+    match cmd {
+        AdminCommand::CreateUser {
+            username,
+            password_stdin,
+            role,
+            settings,
+        } => {
+            let config = load(cli_config, *settings)?;
+            anyhow::ensure!(
+                password_stdin,
+                "pass --password-stdin and write the password to standard input"
+            );
+            let mut password = String::new();
+            std::io::stdin().read_to_string(&mut password)?;
+            let password = password.trim_end_matches(['\n', '\r']).to_string();
+            let role = Role::parse(&role).context("role must be user, agent or admin")?;
+            let state = crate::build_state(config).await?;
+            let user = state
+                .services
+                .accounts
+                .create_user(&username, &password, role)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            state.jobs.shutdown(std::time::Duration::from_secs(2)).await;
+            println!(
+                "created user {} ({}) with role {}",
+                user.username,
+                user.id,
+                role.as_str()
+            );
+            Ok(())
+        }
+        AdminCommand::CreateApiKey { name, settings } => {
+            let config = load(cli_config, *settings)?;
+            let state = crate::build_state(config).await?;
+            let (key, label) = state
+                .services
+                .accounts
+                .create_api_key(&name)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            state.jobs.shutdown(std::time::Duration::from_secs(2)).await;
+            println!("{key}");
+            eprintln!("API key for {label:?} created; it is shown only once.");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! Accounts and credentials (protocol.md §2): registration, login,
+//! refresh-token rotation, logout, gateway tickets, API keys, and who a
+//! Bearer credential is (our access tokens, API keys, the platform's
+//! external JWTs, provisioning their users on first sight).
+
+use crate::auth::Principal;
+use crate::auth::external::{ExternalClaims, ExternalVerifier};
+use crate::auth::password::Passwords;
+use crate::auth::provisioned::{self, ProvisionedUsers};
+use crate::auth::tokens::{Tokens, random_token, sha256_hex};
+use crate::cluster::Shared;
+use crate::error::{AppError, AppResult};
+use crate::ratelimit::{Bucket, RateLimiter};
+use parley_domain::input;
+use parley_protocol::{AuthResponse, RegisterRequest, Role, TicketResponse, Timestamp};
+use parley_store::ids::new_id;
+use parley_store::{CredentialStore, NewUser, RefreshTokenRow, RotateOutcome, UserRow, UserStore};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AccountsService {
+    users: Arc<dyn UserStore>,
+    credentials: Arc<dyn CredentialStore>,
+    tokens: Tokens,
+    passwords: Passwords,
+    external: Option<Arc<ExternalVerifier>>,
+    provisioned: Arc<ProvisionedUsers>,
+    limiter: Arc<dyn RateLimiter>,
+    /// Redis, for single-use tickets across processes.
+    shared: Option<Shared>,
+    registration_open: bool,
+    refresh_ttl_secs: u64,
+}
+
+/// What [`AccountsService::new`] needs besides storage.
+pub struct AccountsConfig {
+    pub tokens: Tokens,
+    pub passwords: Passwords,
+    pub external: Option<ExternalVerifier>,
+    pub limiter: Arc<dyn RateLimiter>,
+    pub shared: Option<Shared>,
+    pub registration_open: bool,
+    pub refresh_ttl_secs: u64,
+}
+
+impl AccountsService {
+    pub fn new(
+        users: Arc<dyn UserStore>,
+        credentials: Arc<dyn CredentialStore>,
+        c: AccountsConfig,
+    ) -> Self {
+        AccountsService {
+            users,
+            credentials,
+            tokens: c.tokens,
+            passwords: c.passwords,
+            external: c.external.map(Arc::new),
+            provisioned: Arc::default(),
+            limiter: c.limiter,
+            shared: c.shared,
+            registration_open: c.registration_open,
+            refresh_ttl_secs: c.refresh_ttl_secs,
+        }
+    }
+
+    async fn limit(&self, bucket: Bucket, key: &str) -> AppResult<()> {
+        self.limiter.check(bucket, key).await.map_err(|wait| {
+            crate::metrics::rate_limited();
+            AppError::RateLimited {
+                retry_after_ms: wait.as_millis().max(1) as u64,
+            }
+        })
+    }
+
+    fn refresh_row(&self, token: &str, family_id: String, user_id: String) -> RefreshTokenRow {
+        let now = Timestamp::now();
+        RefreshTokenRow {
+            token_hash: sha256_hex(token),
+            family_id,
+            user_id,
+            created_at: now,
+            expires_at: Timestamp(now.millis() + self.refresh_ttl_secs as i64 * 1000),
+        }
+    }
+
+    /// Issues an access token and a refresh token in a new family.
+    async fn session(&self, user: &UserRow) -> AppResult<AuthResponse> {
+        let refresh = format!("rt_{}", random_token(32));
+        let row = self.refresh_row(&refresh, new_id(), user.id.clone());
+        self.credentials.insert_refresh_token(row).await?;
+        Ok(AuthResponse {
+            user: user.to_wire(),
+            access_token: self.tokens.issue_access(&user.id, user.role)?,
+            refresh_token: refresh,
+            expires_in: self.tokens.access_ttl_secs,
+        })
+    }
+
+    pub async fn register(&self, req: RegisterRequest, ip: IpAddr) -> AppResult<AuthResponse> {
+        if !self.registration_open {
+            return Err(AppError::Forbidden(
+                "registration is closed on this server".into(),
+            ));
+        }
+        let username = input::username(&req.username)?;
+        input::password(&req.password)?;
+        let display_name = match &req.display_name {
+            Some(d) => input::label("display_name", d, 64)?,
+            None => username.clone(),
+        };
+        self.limit(Bucket::RegisterPerIp, &ip.to_string()).await?;
+        if self.users.user_by_username(&username).await?.is_some() {
+            return Err(parley_domain::users::USERNAME_TAKEN.into());
+        }
+        let hash = self.passwords.hash(&req.password).await?;
+        let user = self
+            .users
+            .create_user(NewUser {
+                id: new_id(),
+                username,
+                display_name,
+                role: Role::User,
+                password_hash: Some(hash),
+                external_sub: None,
+                avatar_url: None,
+                is_bot: false,
+                created_at: Timestamp::now(),
+            })
+            .await?;
+        self.session(&user).await
+    }
+
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        ip: IpAddr,
+    ) -> AppResult<AuthResponse> {
+        if password.chars().count() > 256 || username.len() > 256 {
+            return Err(AppError::Unauthenticated("wrong username or password"));
+        }
+        let username = username.to_lowercase();
+        self.limit(Bucket::LoginPerIp, &ip.to_string()).await?;
+        self.limit(Bucket::LoginPerUsername, &username).await?;
+        let user = self.users.user_by_username(&username).await?;
+        let ok = self
+            .passwords
+            .verify(
+                user.as_ref().and_then(|u| u.password_hash.as_deref()),
+                password,
+            )
+            .await?;
+        match (ok, user) {
+            (true, Some(user)) => self.session(&user).await,
+            _ => Err(AppError::Unauthenticated("wrong username or password")),
+        }
+    }
+
+    /// Rotates a refresh token; a reused one revokes its whole family.
+    pub async fn refresh(&self, token: &str) -> AppResult<AuthResponse> {
+        if token.len() > 256 {
+            return Err(AppError::Unauthenticated("invalid refresh token"));
+        }
+        let next = format!("rt_{}", random_token(32));
+        // Family and user come from the token being rotated.
+        let row = self.refresh_row(&next, String::new(), String::new());
+        match self
+            .credentials
+            .rotate_refresh_token(&sha256_hex(token), row)
+            .await?
+        {
+            RotateOutcome::Rotated { user_id } => {
+                let user = self
+                    .users
+                    .user_by_id(&user_id)
+                    .await?
+                    .ok_or(AppError::Unauthenticated("invalid refresh token"))?;
+                Ok(AuthResponse {
+                    user: user.to_wire(),
+                    access_token: self.tokens.issue_access(&user.id, user.role)?,
+                    refresh_token: next,
+                    expires_in: self.tokens.access_ttl_secs,
+                })
+            }
+            RotateOutcome::Reused => {
+                tracing::warn!("refresh token reused; family revoked");
+                Err(AppError::Unauthenticated(
+                    "refresh token already used; sign in again",
+                ))
+            }
+            RotateOutcome::Invalid => Err(AppError::Unauthenticated("invalid refresh token")),
+        }
+    }
+
+    pub async fn logout(&self, token: &str) -> AppResult<()> {
+        if token.len() <= 256 {
+            self.credentials
+                .revoke_refresh_family(&sha256_hex(token))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A single-use ticket for opening a gateway connection.
+    pub fn ticket(&self, who: &Principal) -> AppResult<TicketResponse> {
+        Ok(TicketResponse {
+            ticket: self.tokens.issue_ticket(&who.user_id, who.role)?,
+            expires_in: self.tokens.ticket_ttl_secs,
+        })
+    }
+
+    /// The ticket's holder. `consume`: the ticket is used up (on every
+    /// process); otherwise it is only checked.
+    pub async fn redeem_ticket(&self, ticket: &str, consume: bool) -> Option<Principal> {
+        let s = if consume {
+            self.tokens
+                .redeem_ticket_shared(ticket, self.shared.as_ref())
+                .await
+        } else {
+            self.tokens.peek_ticket(ticket)
+        }?;
+        Some(Principal {
+            user_id: s.user_id,
+            role: s.role,
+        })
+    }
+
+    /// Resolves a Bearer credential of any kind to a principal.
+    pub async fn authenticate(&self, credential: &str) -> AppResult<Principal> {
+        if credential.len() > 8192 {
+            return Err(AppError::Unauthenticated("invalid credentials"));
+        }
+        if credential.starts_with("pk_") {
+            let hash = sha256_hex(credential);
+            let user_id = self
+                .credentials
+                .api_key_user(&hash)
+                .await?
+                .ok_or(AppError::Unauthenticated("invalid API key"))?;
+            let user = self
+                .users
+                .user_by_id(&user_id)
+                .await?
+                .ok_or(AppError::Unauthenticated("invalid API key"))?;
+            return Ok(Principal {
+                user_id: user.id,
+                role: user.role,
+            });
+        }
+        if let Some(s) = self.tokens.verify_access(credential) {
+            return Ok(Principal {
+                user_id: s.user_id,
+                role: s.role,
+            });
+        }
+        if let Some(verifier) = &self.external
+            && let Some(claims) = verifier.verify(credential)
+        {
+            return self.provision_external(claims).await;
+        }
+        Err(AppError::Unauthenticated("invalid or expired token"))
+    }
+
+    async fn provision_external(&self, c: ExternalClaims) -> AppResult<Principal> {
+        let role = c
+            .roles
+            .as_ref()
+            .and_then(|roles| {
+                [Role::Admin, Role::Agent]
+                    .into_iter()
+                    .find(|r| roles.iter().any(|x| x == r.as_str()))
+            })
+            .unwrap_or(Role::User);
+        // A username from the subject: folded, invalid characters dropped.
+        let mut username: String = c
+            .sub
+            .to_lowercase()
+            .chars()
+            .filter(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || *ch == '_' || *ch == '.')
+            .take(32)
+            .collect();
+        if username.len() < 3 {
+            username = format!("user_{}", &sha256_hex(&c.sub)[..10]);
+        }
+        let display_name = c
+            .name
+            .as_deref()
+            .and_then(|n| input::label("name", n, 64).ok())
+            .unwrap_or_else(|| username.clone());
+        let avatar_url = c
+            .picture
+            .as_deref()
+            .and_then(|p| input::url("picture", p).ok())
+            .filter(|p| !p.is_empty());
+        let profile = provisioned::profile(&display_name, avatar_url.as_deref(), role.as_str());
+        if let Some(p) = self.provisioned.get(&c.sub, &profile) {
+            return Ok(p);
+        }
+        let sub = c.sub.clone();
+        let user = self
+            .users
+            .upsert_external_user(NewUser {
+                id: new_id(),
+                username,
+                display_name,
+                role,
+                password_hash: None,
+                external_sub: Some(c.sub),
+                avatar_url,
+                is_bot: false,
+                created_at: Timestamp::now(),
+            })
+            .await?;
+        let principal = Principal {
+            user_id: user.id,
+            role: user.role,
+        };
+        self.provisioned.insert(sub, profile, principal.clone());
+        Ok(principal)
+    }
+
+    /// `parley admin create-user`: a user with a password and a role.
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password: &str,
+        role: Role,
+    ) -> AppResult<UserRow> {
+        let username = input::username(username)?;
+        input::password(password)?;
+        let hash = self.passwords.hash(password).await?;
+        Ok(self
+            .users
+            .create_user(NewUser {
+                id: new_id(),
+                username: username.clone(),
+                display_name: username,
+                role,
+                password_hash: Some(hash),
+                external_sub: None,
+                avatar_url: None,
+                is_bot: false,
+                created_at: Timestamp::now(),
+            })
+            .await?)
+    }
+
+    /// `parley admin create-api-key`: a bot user (admin) and its key,
+    /// returned once; only its hash is stored.
+    pub async fn create_api_key(&self, name: &str) -> AppResult<(String, String)> {
+        let label = input::label("name", name, 64)?;
+        let key = format!("pk_{}", random_token(32));
+        let user_id = new_id();
+        let username: String = format!(
+            "bot.{}",
+            label
+                .to_lowercase()
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .take(24)
+                .collect::<String>()
+        );
+        self.users
+            .create_user(NewUser {
+                id: user_id.clone(),
+                username,
+                display_name: label.clone(),
+                role: Role::Admin,
+                password_hash: None,
+                external_sub: None,
+                avatar_url: None,
+                is_bot: true,
+                created_at: Timestamp::now(),
+            })
+            .await?;
+        self.credentials
+            .insert_api_key(
+                &new_id(),
+                &label,
+                &sha256_hex(&key),
+                &user_id,
+                Timestamp::now(),
+            )
+            .await?;
+        Ok((key, label))
+    }
+}

@@ -1,0 +1,170 @@
+//! Messages and the event log (protocol.md §5). [`MessagesService::send`]
+//! is the one send path, for REST and the gateway alike.
+
+use super::check_id;
+use super::typing::TypingService;
+use crate::error::{AppError, AppResult};
+use crate::metrics;
+use bytes::Bytes;
+use parley_domain::input;
+use parley_protocol::{
+    EventPage, Message, MessageContext, MessageKind, MessagePage, ReactionSummary,
+    SendMessageRequest, Timestamp,
+};
+use parley_store::ids::new_id;
+use parley_store::{AfterCommit, HistoryPage, MessageStore, NewMessage};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct MessagesService {
+    store: Arc<dyn MessageStore>,
+    typing: TypingService,
+    /// `limits.message_chars`.
+    max_chars: usize,
+    /// `limits.edit_window`, in milliseconds.
+    edit_window_ms: i64,
+}
+
+impl MessagesService {
+    pub fn new(
+        store: Arc<dyn MessageStore>,
+        typing: TypingService,
+        max_chars: usize,
+        edit_window_ms: i64,
+    ) -> Self {
+        MessagesService {
+            store,
+            typing,
+            max_chars,
+            edit_window_ms,
+        }
+    }
+
+    /// Sends (or, for a repeated `client_id`, returns the original with
+    /// `false`). `after_commit` runs once the message is durable, before
+    /// its event is fanned out (a gateway `ack`).
+    pub async fn send(
+        &self,
+        sender: &str,
+        conversation_id: &str,
+        req: SendMessageRequest,
+        after_commit: Option<AfterCommit>,
+    ) -> AppResult<(Message, bool)> {
+        check_id(conversation_id, "conversation")?;
+        input::client_id(&req.client_id)?;
+        if let Some(list) = &req.attachments
+            && !list.is_empty()
+        {
+            // Media lands in a later release; until then no media id exists.
+            return Err(AppError::invalid("attachments", "no such media"));
+        }
+        let text = req
+            .text
+            .ok_or_else(|| AppError::invalid("text", "text is required"))?;
+        input::message_text(&text, self.max_chars)?;
+        if let Some(r) = &req.reply_to
+            && !input::id_like(r)
+        {
+            return Err(AppError::invalid(
+                "reply_to",
+                "no such message in this conversation",
+            ));
+        }
+        let msg = NewMessage {
+            id: new_id(),
+            conversation_id: conversation_id.to_string(),
+            sender_id: sender.to_string(),
+            client_id: Some(req.client_id),
+            kind: MessageKind::Text,
+            text: Some(text),
+            reply_to: req.reply_to,
+            mentions: Vec::new(),
+            at: Timestamp::now(),
+        };
+        let started = std::time::Instant::now();
+        let sent = self.store.send_message(msg, after_commit).await?;
+        metrics::db_write(started.elapsed());
+        if sent.1 {
+            metrics::message_sent();
+            self.typing.stop_on_send(conversation_id, sender).await;
+        }
+        Ok(sent)
+    }
+
+    pub async fn history(
+        &self,
+        viewer: &str,
+        conv: &str,
+        page: HistoryPage,
+        limit: u32,
+    ) -> AppResult<MessagePage> {
+        check_id(conv, "conversation")?;
+        Ok(self.store.messages(viewer, conv, page, limit).await?)
+    }
+
+    pub async fn events(
+        &self,
+        viewer: &str,
+        conv: &str,
+        after: u64,
+        limit: u32,
+    ) -> AppResult<EventPage> {
+        check_id(conv, "conversation")?;
+        Ok(self.store.events(viewer, conv, after, limit).await?)
+    }
+
+    /// Stored event frames after `after` (the gateway's catch-up).
+    pub async fn event_frames(
+        &self,
+        viewer: &str,
+        conv: &str,
+        after: u64,
+        limit: u32,
+    ) -> AppResult<Vec<(u64, Bytes)>> {
+        Ok(self.store.raw_events(viewer, conv, after, limit).await?)
+    }
+
+    pub async fn get(&self, viewer: &str, id: &str) -> AppResult<Message> {
+        check_id(id, "message")?;
+        Ok(self.store.message(viewer, id).await?)
+    }
+
+    pub async fn context(&self, viewer: &str, id: &str, limit: u32) -> AppResult<MessageContext> {
+        check_id(id, "message")?;
+        Ok(self.store.message_context(viewer, id, limit).await?)
+    }
+
+    pub async fn edit(&self, actor: &str, id: &str, text: &str) -> AppResult<Message> {
+        check_id(id, "message")?;
+        input::message_text(text, self.max_chars)?;
+        Ok(self
+            .store
+            .edit_message(actor, id, text, self.edit_window_ms, Timestamp::now())
+            .await?)
+    }
+
+    /// Deletes for everyone: the tombstone.
+    pub async fn delete(&self, actor: &str, id: &str) -> AppResult<Message> {
+        check_id(id, "message")?;
+        Ok(self
+            .store
+            .delete_message(actor, id, Timestamp::now())
+            .await?)
+    }
+
+    /// Adds (`add`) or removes a reaction; both idempotent.
+    pub async fn react(
+        &self,
+        actor: &str,
+        id: &str,
+        emoji: &str,
+        add: bool,
+    ) -> AppResult<Vec<ReactionSummary>> {
+        check_id(id, "message")?;
+        input::emoji(emoji)?;
+        Ok(self
+            .store
+            .react(actor, id, emoji, add, Timestamp::now())
+            .await?)
+    }
+}

@@ -1,0 +1,97 @@
+//! Services: the one place each action is carried out, whichever way it
+//! arrived (REST or the gateway). A service validates its input
+//! (`parley_domain::input`), calls storage (which asks `parley_domain`
+//! for the rules), fills in what storage cannot know (presence) and
+//! pushes what is not stored (typing, presence). Handlers call services
+//! and never storage; per-action limits, moderation checks and
+//! notification hooks belong here.
+//!
+//! One module per area. [`Services`] builds them once over one
+//! [`Store`](parley_store::Store), in dependency order.
+
+pub mod accounts;
+pub mod blocks;
+pub mod conversations;
+pub mod messages;
+pub mod presence;
+pub mod receipts;
+pub mod typing;
+pub mod users;
+
+use crate::error::{AppError, AppResult};
+use parley_domain::input;
+
+/// Ids from a client that cannot name anything we store are simply
+/// `not_found`, without a database round trip.
+pub fn check_id(raw: &str, what: &'static str) -> AppResult<()> {
+    if input::id_like(raw) {
+        Ok(())
+    } else {
+        Err(AppError::NotFound(what))
+    }
+}
+
+/// Every service, sharing one store and one fan-out.
+#[derive(Clone)]
+pub struct Services {
+    pub accounts: accounts::AccountsService,
+    pub users: users::UsersService,
+    pub blocks: blocks::BlocksService,
+    pub presence: presence::PresenceService,
+    pub typing: typing::TypingService,
+    pub conversations: conversations::ConversationsService,
+    pub messages: messages::MessagesService,
+    pub receipts: receipts::ReceiptsService,
+    /// Only for [`Services::storage_ready`].
+    health: std::sync::Arc<dyn parley_store::Store>,
+}
+
+impl Services {
+    /// Builds every service over `store`, in dependency order.
+    pub fn new(
+        store: std::sync::Arc<dyn parley_store::Store>,
+        fanout: std::sync::Arc<dyn crate::fanout::Fanout>,
+        shared: Option<crate::cluster::Shared>,
+        config: &crate::config::Config,
+        accounts: accounts::AccountsConfig,
+    ) -> Self {
+        use std::time::Duration;
+        let blocks = blocks::BlocksService::new(store.clone(), store.clone());
+        let presence = presence::PresenceService::new(
+            Duration::from_secs(config.presence_idle_secs),
+            Duration::from_secs(config.presence_shared_ttl_secs),
+            shared,
+            store.clone(),
+            store.clone(),
+            blocks.clone(),
+            fanout.clone(),
+        );
+        let typing = typing::TypingService::new(store.clone(), blocks.clone(), fanout);
+        let limits = &config.limits;
+        Services {
+            accounts: accounts::AccountsService::new(store.clone(), store.clone(), accounts),
+            users: users::UsersService::new(store.clone(), presence.clone()),
+            conversations: conversations::ConversationsService::new(
+                store.clone(),
+                presence.clone(),
+                limits.group_max_members,
+            ),
+            messages: messages::MessagesService::new(
+                store.clone(),
+                typing.clone(),
+                limits.message_chars,
+                limits.edit_window_secs as i64 * 1000,
+            ),
+            receipts: receipts::ReceiptsService::new(store.clone()),
+            health: store,
+            blocks,
+            presence,
+            typing,
+        }
+    }
+
+    /// A cheap storage round trip (`/readyz`).
+    pub async fn storage_ready(&self) -> AppResult<()> {
+        Ok(self.health.ping().await?)
+    }
+}

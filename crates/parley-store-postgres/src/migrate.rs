@@ -1,0 +1,50 @@
+//! Embedded migrations, applied in order, each once, each in a transaction
+//! (PostgreSQL has transactional DDL, so a failed migration leaves nothing).
+//!
+//! Unlike SQLite, several processes may start at once against one
+//! database: each migration's transaction first takes a transaction-level
+//! advisory lock, so migrators queue, and the one that comes second sees
+//! the version recorded and skips it.
+
+use tokio_postgres::Client;
+
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_initial.sql")),
+    (2, include_str!("../migrations/0002_event_ids.sql")),
+];
+
+/// Key of the advisory lock that serialises migrators ("parley" in ASCII).
+const LOCK_KEY: i64 = 0x7061_726c_6579;
+
+pub async fn migrate(client: &mut Client) -> Result<usize, tokio_postgres::Error> {
+    let mut applied = 0;
+    for (version, sql) in MIGRATIONS {
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])
+            .await?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        )
+        .await?;
+        let done: bool = tx
+            .query_one(
+                "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = $1)",
+                &[version],
+            )
+            .await?
+            .try_get(0)?;
+        if done {
+            tx.commit().await?;
+            continue;
+        }
+        tx.batch_execute(sql).await?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+            &[version, &parley_protocol::Timestamp::now().millis()],
+        )
+        .await?;
+        tx.commit().await?;
+        applied += 1;
+    }
+    Ok(applied)
+}

@@ -1,0 +1,54 @@
+//! The storage conformance suite on SQLite, one test per area so that one
+//! failing area does not hide the others.
+
+use parley_store::Store;
+use parley_store::conformance::{self, Captured, Factory};
+use parley_store_sqlite::SqliteStore;
+use std::sync::{Arc, Mutex};
+
+/// Fresh stores in temporary directories, kept until the test ends.
+fn factory() -> (Factory, Arc<Mutex<Vec<tempfile::TempDir>>>) {
+    let dirs: Arc<Mutex<Vec<tempfile::TempDir>>> = Arc::default();
+    let keep = dirs.clone();
+    let factory: Factory = Arc::new(move |captured: Captured| {
+        let keep = keep.clone();
+        Box::pin(async move {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let sink = Arc::new(move |d| captured.lock().expect("lock").extend(d));
+            let store = SqliteStore::open(&dir.path().join("t.db"), sink).expect("open");
+            keep.lock().expect("lock").push(dir);
+            Arc::new(store) as Arc<dyn Store>
+        })
+    });
+    (factory, dirs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users() {
+    let (f, _dirs) = factory();
+    conformance::users::run(&f).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversations() {
+    let (f, _dirs) = factory();
+    conformance::conversations::run(&f).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages() {
+    let (f, _dirs) = factory();
+    conformance::messages::run(&f).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts() {
+    let (f, _dirs) = factory();
+    conformance::receipts::run(&f).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocks() {
+    let (f, _dirs) = factory();
+    conformance::blocks::run(&f).await;
+}

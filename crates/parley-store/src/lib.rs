@@ -1,0 +1,71 @@
+//! Storage: the one seam between Parley's logic and its database.
+//!
+//! One trait per area ([`UserStore`], [`CredentialStore`],
+//! [`ConversationStore`], [`MessageStore`], [`ReceiptStore`],
+//! [`BlockStore`]), combined in [`Store`]. Each backend crate
+//! (`parley-store-sqlite`, `parley-store-postgres`) implements every area
+//! in a file of its own. A new capability adds a trait here and a file per
+//! backend; nothing else grows.
+//!
+//! The rules are not here: a write reads its facts under the backend's
+//! lock, asks `parley_domain` for the plan, and applies it. Every write
+//! that appends events allocates their seqs in the transaction that stores
+//! them and, once committed, hands the resulting [`Delivery`] list to the
+//! sink given at open, in commit order.
+//!
+//! With the `conformance` feature, [`conformance`] is the behaviour every
+//! backend must show, one suite per area.
+#![forbid(unsafe_code)]
+
+pub mod blocks;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+pub mod conversations;
+pub mod credentials;
+pub mod delivery;
+pub mod ids;
+pub mod messages;
+pub mod receipts;
+pub mod users;
+
+pub use blocks::BlockStore;
+pub use conversations::{ActivityCursor, ConversationStore, Membership};
+pub use credentials::{CredentialStore, RefreshTokenRow, RotateOutcome};
+pub use delivery::{Delivery, DeliverySink};
+pub use messages::{AfterCommit, HistoryPage, MessageStore, NewMessage};
+pub use receipts::ReceiptStore;
+pub use users::{NewUser, UserPatch, UserRow, UserStore};
+
+use async_trait::async_trait;
+use parley_domain::DomainError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A rule refused the request (`parley_domain` decided, with its text).
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// Worth a retry: the database is busy, restarting or out of reach.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or a corrupt value: logged, never shown.
+    #[error("database error: {0}")]
+    Internal(String),
+}
+
+impl StoreError {
+    /// `not_found` for `what`.
+    pub fn not_found(what: &'static str) -> Self {
+        StoreError::Domain(DomainError::NotFound(what))
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Every area, on one database.
+#[async_trait]
+pub trait Store:
+    UserStore + CredentialStore + ConversationStore + MessageStore + ReceiptStore + BlockStore
+{
+    /// Cheap round trip for `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+}
