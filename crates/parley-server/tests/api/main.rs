@@ -11,6 +11,7 @@ mod gateway;
 mod guarantees;
 mod helpers;
 mod hostile;
+mod lifecycle;
 mod messages;
 mod ops;
 mod realtime;
