@@ -74,6 +74,16 @@ pub fn move_watermarks(
     })
 }
 
+/// A sender has read what they send (protocol.md §7): both watermarks
+/// move to the new message's `seq`, recorded and announced like any read.
+pub fn on_own_send(seq: u64) -> WatermarkPlan {
+    WatermarkPlan {
+        read: seq,
+        delivered: seq,
+        moves: vec![(Mark::Delivered, seq), (Mark::Read, seq)],
+    }
+}
+
 /// Who hears that `user`'s watermarks moved: the other current members,
 /// except those in a block with them.
 pub fn receipt_recipients(members: &[String], user: &str, hidden: &[String]) -> Vec<String> {

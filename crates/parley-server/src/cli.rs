@@ -13,7 +13,10 @@ use std::path::PathBuf;
 #[command(
     name = "parley",
     version,
-    about = "Parley: a self-hosted real-time chat server"
+    about = "Parley: a self-hosted real-time chat server",
+    // A flag given twice: the last one wins (a wrapper script can override
+    // what it was given).
+    args_override_self = true
 )]
 pub struct Cli {
     /// Optional TOML configuration file (flags > environment > file).

@@ -45,6 +45,14 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_RATE_LIMITS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limits: Option<String>,
+    /// One action's limit, `ACTION=COUNT/PERIOD[:BURST]` (e.g.
+    /// `send=60/min:20`); repeat the flag or separate with commas. Actions:
+    /// send, create_conversation, read, list_conversations, history,
+    /// typing, upload, login, register, add_members, search, frames (per
+    /// gateway connection).
+    #[arg(long = "rate-limit", env = "PARLEY_RATE_LIMIT", value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<Vec<String>>,
     /// `open` or `closed`.
     #[arg(long, env = "PARLEY_REGISTRATION")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -230,6 +238,8 @@ pub struct Config {
     pub public_url: Option<String>,
     pub allowed_origins: Vec<String>,
     pub rate_limits: bool,
+    /// Each action's rate (used when `rate_limits` is on).
+    pub rates: crate::ratelimit::RateTable,
     pub registration_open: bool,
     pub jwt_secret: Option<Secret>,
     pub access_token_ttl_secs: u64,
@@ -338,6 +348,10 @@ impl Config {
             public_url: s.public_url,
             allowed_origins: s.allowed_origins.unwrap_or_default(),
             rate_limits: on_off("rate_limits", s.rate_limits.as_deref(), true, "on", "off")?,
+            rates: crate::ratelimit::RateTable::with_overrides(
+                s.rate_limit.as_deref().unwrap_or_default(),
+            )
+            .map_err(|e| ConfigError(format!("rate_limit: {e}")))?,
             registration_open: on_off(
                 "registration",
                 s.registration.as_deref(),

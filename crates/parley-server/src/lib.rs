@@ -38,7 +38,9 @@ use crate::app::{AppState, Inner};
 use crate::config::Config;
 use crate::fanout::{Fanout, LocalFanout};
 use crate::jobs::Supervisor;
-use crate::ratelimit::{InMemoryLimiter, RateLimiter, Unlimited};
+use crate::ratelimit::Limiter;
+use crate::ratelimit::memory::InMemoryLimiter;
+use crate::ratelimit::redis::RedisLimiter;
 use crate::services::Services;
 use anyhow::Context as _;
 use parley_store::Store;
@@ -107,18 +109,14 @@ pub async fn migrate(config: &Config) -> anyhow::Result<usize> {
 
 /// The rate limiter the configuration asks for; the in-memory one's
 /// cleanup runs under `jobs`.
-fn limiter(
-    config: &Config,
-    shared: Option<&crate::cluster::Shared>,
-    jobs: &Supervisor,
-) -> Arc<dyn RateLimiter> {
+fn limiter(config: &Config, shared: Option<&crate::cluster::Shared>, jobs: &Supervisor) -> Limiter {
     if !config.rate_limits {
-        return Arc::new(Unlimited);
+        return Limiter::unlimited();
     }
     if let Some(s) = shared {
-        return Arc::new(crate::ratelimit::RedisLimiter::new(s.clone()));
+        return Limiter::new(Arc::new(RedisLimiter::new(s.clone(), config.rates.clone())));
     }
-    let l = Arc::new(InMemoryLimiter::default());
+    let l = Arc::new(InMemoryLimiter::new(&config.rates));
     let cleaned = l.clone();
     jobs.spawn("ratelimit-cleanup", move |stop| async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -129,7 +127,7 @@ fn limiter(
             }
         }
     });
-    l
+    Limiter::new(l)
 }
 
 /// Opens storage (and Redis, in a cluster), builds the services and
@@ -163,6 +161,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let hash_concurrency = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
+    let limiter = limiter(&config, shared.as_ref(), &jobs);
     let accounts = services::accounts::AccountsConfig {
         tokens: crate::auth::tokens::Tokens::new(
             &secret,
@@ -171,12 +170,19 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         ),
         passwords: crate::auth::password::Passwords::new(hash_concurrency)?,
         external,
-        limiter: limiter(&config, shared.as_ref(), &jobs),
+        limiter: limiter.clone(),
         shared: shared.clone(),
         registration_open: config.registration_open,
         refresh_ttl_secs: config.refresh_token_ttl_secs,
     };
-    let services = Services::new(store, fanout.clone(), shared.clone(), &config, accounts);
+    let services = Services::new(
+        store,
+        fanout.clone(),
+        shared.clone(),
+        &config,
+        limiter,
+        accounts,
+    );
     let presence = services.presence.clone();
     jobs.spawn("presence", move |stop| presence.run(stop));
     let typing = services.typing.clone();

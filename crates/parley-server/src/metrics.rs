@@ -7,6 +7,7 @@
 //! samples go to the exporter's lock-free buckets. A new metric is a new
 //! handle in [`Handles`] and a function here.
 
+use crate::ratelimit::Action;
 use metrics::{Counter, Gauge, Histogram, Unit};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
@@ -24,7 +25,8 @@ struct Handles {
     messages_sent: Counter,
     frames_delivered: Counter,
     slow_clients_closed: Counter,
-    rate_limited: Counter,
+    /// One per [`Action`], labelled `action`.
+    rate_limited: Vec<Counter>,
     delivery_latency: Histogram,
     db_send: Histogram,
 }
@@ -52,7 +54,7 @@ fn describe() {
     );
     describe_counter!(
         "parley_rate_limited_total",
-        "Requests refused with rate_limited."
+        "Requests refused with rate_limited, by action."
     );
     describe_histogram!(
         "parley_delivery_latency_seconds",
@@ -87,7 +89,10 @@ fn handles() -> &'static Handles {
                     messages_sent: metrics::counter!("parley_messages_sent_total"),
                     frames_delivered: metrics::counter!("parley_frames_delivered_total"),
                     slow_clients_closed: metrics::counter!("parley_slow_clients_closed_total"),
-                    rate_limited: metrics::counter!("parley_rate_limited_total"),
+                    rate_limited: Action::ALL
+                        .iter()
+                        .map(|a| metrics::counter!("parley_rate_limited_total", "action" => a.name()))
+                        .collect(),
                     delivery_latency: metrics::histogram!("parley_delivery_latency_seconds"),
                     db_send: metrics::histogram!("parley_db_send_seconds"),
                 }
@@ -115,8 +120,10 @@ pub fn slow_client_closed() {
     handles().slow_clients_closed.increment(1);
 }
 
-pub fn rate_limited() {
-    handles().rate_limited.increment(1);
+pub fn rate_limited(action: Action) {
+    if let Some(c) = handles().rate_limited.get(action as usize) {
+        c.increment(1);
+    }
 }
 
 /// One send's storage call (validation excluded, commit included).

@@ -17,6 +17,7 @@ use parley_domain::NewEvent;
 use parley_domain::messages::{
     self as rules, DeletePlan, MessageRow, ReactPlan, ReactionFacts, ReplyFacts, SendFacts,
 };
+use parley_domain::receipts;
 use parley_protocol::{
     ConversationKind, Event, EventPage, Message, MessageContext, MessagePage, ReactionSummary,
     Timestamp,
@@ -96,8 +97,12 @@ impl WriteTx<'_> {
                 None => Ok(None),
             }
         };
-        let (members, blocked, earlier) =
-            tokio::try_join!(self.members_of(&m.conversation_id), blocked, earlier)?;
+        let (members, blocked, earlier, hidden) = tokio::try_join!(
+            self.members_of(&m.conversation_id),
+            blocked,
+            earlier,
+            rows::block_partners(&self.tx, &m.sender_id)
+        )?;
         let is_member = members.contains(&m.sender_id);
         let reply = match &m.reply_to {
             Some(reply_to) if is_member => Some(ReplyFacts {
@@ -132,6 +137,14 @@ impl WriteTx<'_> {
             at: m.at,
             data: event.data,
         };
+        let own = receipts::on_own_send(seq);
+        let receipt = delivery::receipt(
+            &m.conversation_id,
+            &m.sender_id,
+            own.delivered,
+            own.read,
+            receipts::receipt_recipients(&members, &m.sender_id, &hidden),
+        )?;
         let (body, d) = delivery::event(&event, members)?;
         let (attachments, mentions) = row.lists_json();
         let (seq_p, kind_s, at) = (seq_param(seq), row.kind.as_str(), m.at.millis());
@@ -152,12 +165,15 @@ impl WriteTx<'_> {
         let event_kind = event.kind();
         let event_params: Params<'_> = &[&m.conversation_id, &seq_p, &event_kind, &body];
         let member_params: Params<'_> = &[&m.conversation_id, &m.sender_id, &seq_p];
+        let move_kinds: Vec<&str> = own.moves.iter().map(|(mark, _)| mark.as_str()).collect();
+        let move_params: Params<'_> = &[&m.conversation_id, &m.sender_id, &seq_p, &at, &move_kinds];
         // The message, the seq and the conversation's last message, the
-        // event, and the sender's own watermarks (they have read what they
-        // sent), in one round trip. Should the message insert still meet
+        // event, and the sender's own watermarks with their moves (they
+        // have read what they sent: a read like any other), in one round
+        // trip. Should the message insert still meet
         // the idempotency index (it cannot under the lock), the statement
         // fails and with it the whole transaction.
-        let (_, allocated, _, _) = tokio::try_join!(
+        let (_, allocated, _, _, _) = tokio::try_join!(
             execute(
                 &self.tx,
                 "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, kind, text, attachments, reply_to, mentions, created_at)
@@ -176,9 +192,16 @@ impl WriteTx<'_> {
                 "UPDATE members SET read_seq = $3, delivered_seq = $3 WHERE conversation_id = $1 AND user_id = $2",
                 member_params,
             ),
+            execute(
+                &self.tx,
+                "INSERT INTO watermark_moves (conversation_id, user_id, kind, seq, at)
+                 SELECT $1, $2, kind, $3, $4 FROM unnest($5::text[]) AS kind",
+                move_params,
+            ),
         )?;
         seq_matches(col_u64(&allocated, 0)?, seq)?;
         out.push(d);
+        out.extend(receipt);
         Ok((answer, true))
     }
 

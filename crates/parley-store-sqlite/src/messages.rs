@@ -13,6 +13,7 @@ use parley_domain::NewEvent;
 use parley_domain::messages::{
     self as rules, DeletePlan, ReactPlan, ReactionFacts, ReplyFacts, SendFacts,
 };
+use parley_domain::receipts;
 use parley_protocol::{
     Event, EventPage, Message, MessageContext, MessagePage, ReactionSummary, Timestamp,
 };
@@ -129,14 +130,14 @@ impl WriterState {
             },
             out,
         )?;
-        // The sender has read what they sent.
-        self.conn
-            .prepare_cached(
-                "UPDATE members SET read_seq = ?3, delivered_seq = ?3 WHERE conversation_id = ?1 AND user_id = ?2",
-            )
-            .map_err(db_err)?
-            .execute(params![m.conversation_id, m.sender_id, seq_param(seq)])
-            .map_err(db_err)?;
+        // The sender has read what they sent: a read like any other.
+        self.apply_watermarks(
+            &m.sender_id,
+            &m.conversation_id,
+            &receipts::on_own_send(seq),
+            m.at,
+            out,
+        )?;
         Ok((answer, true))
     }
 

@@ -6,7 +6,7 @@ use crate::rows::{self, db_err, seq_param};
 use crate::views;
 use crate::{SqliteStore, WriterState};
 use async_trait::async_trait;
-use parley_domain::receipts::{move_watermarks, receipt_recipients};
+use parley_domain::receipts::{WatermarkPlan, move_watermarks, receipt_recipients};
 use parley_protocol::{ReadResponse, Receipt, Timestamp};
 use parley_store::{Delivery, ReceiptStore, StoreResult, delivery};
 use rusqlite::params;
@@ -27,6 +27,20 @@ impl WriterState {
         let Some(plan) = move_watermarks(&me, last_seq, seq, delivered_only) else {
             return Ok((me.read_seq, me.delivered_seq));
         };
+        self.apply_watermarks(user, id, &plan, at, out)?;
+        Ok((plan.read, plan.delivered))
+    }
+
+    /// Stores `plan` (the watermarks and each move with its time) and
+    /// announces it to the other members as a `receipt`.
+    pub(crate) fn apply_watermarks(
+        &mut self,
+        user: &str,
+        id: &str,
+        plan: &WatermarkPlan,
+        at: Timestamp,
+        out: &mut Vec<Delivery>,
+    ) -> StoreResult<()> {
         self.conn
             .prepare_cached("UPDATE members SET read_seq = ?3, delivered_seq = ?4 WHERE conversation_id = ?1 AND user_id = ?2")
             .map_err(db_err)?
@@ -48,7 +62,7 @@ impl WriterState {
             plan.read,
             recipients,
         )?);
-        Ok((plan.read, plan.delivered))
+        Ok(())
     }
 }
 

@@ -6,6 +6,7 @@ use crate::auth::Principal;
 use crate::error::AppError;
 use crate::fanout::{ConnHandle, Outbound};
 use crate::http::extract::parse_json;
+use crate::ratelimit::Action;
 use axum::extract::ws::{Message as WsMessage, WebSocket};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -16,7 +17,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::mpsc;
 
-/// Malformed frames tolerated on one connection before it is closed (4400).
+/// Malformed frames tolerated on one connection before it is closed (4400),
+/// whether or not rate limits are on: a protocol error is not a rate limit.
 const MAX_STRIKES: u32 = 20;
 
 pub async fn run(
@@ -44,6 +46,19 @@ pub async fn run(
     }));
     let shutdown = state.shutdown.clone();
     let mut strikes = 0u32;
+    // Frames over the connection's budget are refused before they are
+    // parsed; a connection that keeps sending them is closed with 4029.
+    let budget = state
+        .config
+        .rate_limits
+        .then(|| crate::ratelimit::memory::frame_budget(&state.config.rates));
+    let max_refused = state
+        .config
+        .rates
+        .get(Action::Frames)
+        .burst
+        .saturating_mul(2);
+    let mut refused = 0u32;
     loop {
         tokio::select! {
             next = stream.next() => {
@@ -51,6 +66,18 @@ pub async fn run(
                 last_heard.store(Timestamp::now().millis(), Ordering::Relaxed);
                 match msg {
                     Ok(WsMessage::Text(text)) => {
+                        if let Some(b) = &budget
+                            && let Err(not_until) = b.check()
+                        {
+                            let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+                            refused += 1;
+                            refuse_frame(&handle, text.as_str(), wait);
+                            if refused >= max_refused {
+                                handle.close(close_code::RATE_LIMITED);
+                                break;
+                            }
+                            continue;
+                        }
                         // Boxed: the request handling future is large and
                         // only lives while a frame is handled, while this
                         // loop's future lives as long as the connection.
@@ -150,6 +177,30 @@ pub(super) fn reply(handle: &ConnHandle, frame: &ServerFrame) {
     }
 }
 
+/// A frame over the connection's budget: `rate_limited` to its `ref`, if
+/// it has a readable one; silence otherwise (protocol.md §11).
+fn refuse_frame(handle: &ConnHandle, text: &str, wait: std::time::Duration) {
+    crate::metrics::rate_limited(Action::Frames);
+    #[derive(serde::Deserialize)]
+    struct Ref {
+        #[serde(rename = "ref")]
+        reference: Option<String>,
+    }
+    let Ok(Ref {
+        reference: Some(reference),
+    }) = serde_json::from_str::<Ref>(text)
+    else {
+        return;
+    };
+    if reference.chars().count() > parley_protocol::limits::MAX_REF_CHARS {
+        return;
+    }
+    let e = AppError::RateLimited {
+        retry_after_ms: (wait.as_nanos().div_ceil(1_000_000) as u64).max(1),
+    };
+    reply_error(handle, Some(reference), &e);
+}
+
 fn reply_error(handle: &ConnHandle, reference: Option<String>, e: &AppError) {
     reply(
         handle,
@@ -224,8 +275,11 @@ async fn handle_frame(
             return false;
         }
     };
-    if let Err(e) = super::frames::dispatch(state, who, handle, frame, reference.clone()).await {
-        reply_error(handle, reference, &e);
+    match super::frames::dispatch(state, who, handle, frame, reference.clone()).await {
+        Ok(()) => {}
+        // A limited request without a `ref` is dropped silently (§11).
+        Err(AppError::RateLimited { .. }) if reference.is_none() => {}
+        Err(e) => reply_error(handle, reference, &e),
     }
     true
 }

@@ -10,7 +10,7 @@ use crate::auth::provisioned::{self, ProvisionedUsers};
 use crate::auth::tokens::{Tokens, random_token, sha256_hex};
 use crate::cluster::Shared;
 use crate::error::{AppError, AppResult};
-use crate::ratelimit::{Bucket, RateLimiter};
+use crate::ratelimit::{Action, Limiter};
 use parley_domain::input;
 use parley_protocol::{AuthResponse, RegisterRequest, Role, TicketResponse, Timestamp};
 use parley_store::ids::new_id;
@@ -26,7 +26,7 @@ pub struct AccountsService {
     passwords: Passwords,
     external: Option<Arc<ExternalVerifier>>,
     provisioned: Arc<ProvisionedUsers>,
-    limiter: Arc<dyn RateLimiter>,
+    limiter: Limiter,
     /// Redis, for single-use tickets across processes.
     shared: Option<Shared>,
     registration_open: bool,
@@ -38,7 +38,7 @@ pub struct AccountsConfig {
     pub tokens: Tokens,
     pub passwords: Passwords,
     pub external: Option<ExternalVerifier>,
-    pub limiter: Arc<dyn RateLimiter>,
+    pub limiter: Limiter,
     pub shared: Option<Shared>,
     pub registration_open: bool,
     pub refresh_ttl_secs: u64,
@@ -62,15 +62,6 @@ impl AccountsService {
             registration_open: c.registration_open,
             refresh_ttl_secs: c.refresh_ttl_secs,
         }
-    }
-
-    async fn limit(&self, bucket: Bucket, key: &str) -> AppResult<()> {
-        self.limiter.check(bucket, key).await.map_err(|wait| {
-            crate::metrics::rate_limited();
-            AppError::RateLimited {
-                retry_after_ms: wait.as_millis().max(1) as u64,
-            }
-        })
     }
 
     fn refresh_row(&self, token: &str, family_id: String, user_id: String) -> RefreshTokenRow {
@@ -109,7 +100,9 @@ impl AccountsService {
             Some(d) => input::label("display_name", d, 64)?,
             None => username.clone(),
         };
-        self.limit(Bucket::RegisterPerIp, &ip.to_string()).await?;
+        self.limiter
+            .spend(Action::Register, &ip.to_string())
+            .await?;
         if self.users.user_by_username(&username).await?.is_some() {
             return Err(parley_domain::users::USERNAME_TAKEN.into());
         }
@@ -141,8 +134,8 @@ impl AccountsService {
             return Err(AppError::Unauthenticated("wrong username or password"));
         }
         let username = username.to_lowercase();
-        self.limit(Bucket::LoginPerIp, &ip.to_string()).await?;
-        self.limit(Bucket::LoginPerUsername, &username).await?;
+        self.limiter.spend(Action::LoginIp, &ip.to_string()).await?;
+        self.limiter.spend(Action::LoginUsername, &username).await?;
         let user = self.users.user_by_username(&username).await?;
         let ok = self
             .passwords

@@ -4,6 +4,7 @@
 use super::check_id;
 use super::presence::PresenceService;
 use crate::error::{AppError, AppResult};
+use crate::ratelimit::{Action, Limiter};
 use parley_domain::input;
 use parley_protocol::{Conversation, Member, MemberRole, Timestamp, UnreadSummary};
 use parley_store::ids::new_id;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 pub struct ConversationsService {
     store: Arc<dyn ConversationStore>,
     presence: PresenceService,
+    limiter: Limiter,
     /// Most members a group may have (`limits.group_max_members`).
     max_members: u32,
 }
@@ -22,17 +24,20 @@ impl ConversationsService {
     pub fn new(
         store: Arc<dyn ConversationStore>,
         presence: PresenceService,
+        limiter: Limiter,
         max_members: u32,
     ) -> Self {
         ConversationsService {
             store,
             presence,
+            limiter,
             max_members,
         }
     }
 
     /// The pair's direct conversation, and whether it was created now.
     pub async fn open_direct(&self, me: &str, peer: &str) -> AppResult<(Conversation, bool)> {
+        self.limiter.spend(Action::CreateConversation, me).await?;
         check_id(peer, "user")?;
         let (id, created) = self
             .store
@@ -49,6 +54,7 @@ impl ConversationsService {
         title: &str,
         member_ids: Vec<String>,
     ) -> AppResult<Conversation> {
+        self.limiter.spend(Action::CreateConversation, me).await?;
         let title = input::label("title", title, 100)?;
         let max = self.max_members as usize;
         let too_many =
@@ -95,6 +101,9 @@ impl ConversationsService {
         cursor: Option<ActivityCursor>,
         limit: u32,
     ) -> AppResult<(Vec<Conversation>, Option<ActivityCursor>)> {
+        self.limiter
+            .spend(Action::ListConversations, viewer)
+            .await?;
         let (mut conversations, next) =
             self.store.list_conversations(viewer, cursor, limit).await?;
         self.presence
@@ -151,6 +160,7 @@ impl ConversationsService {
         id: &str,
         user_ids: &[String],
     ) -> AppResult<Vec<Member>> {
+        self.limiter.spend(Action::AddMembers, actor).await?;
         check_id(id, "conversation")?;
         if user_ids.is_empty() || user_ids.len() > self.max_members as usize {
             return Err(AppError::invalid(

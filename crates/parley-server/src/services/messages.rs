@@ -5,6 +5,7 @@ use super::check_id;
 use super::typing::TypingService;
 use crate::error::{AppError, AppResult};
 use crate::metrics;
+use crate::ratelimit::{Action, Limiter};
 use bytes::Bytes;
 use parley_domain::input;
 use parley_protocol::{
@@ -19,6 +20,7 @@ use std::sync::Arc;
 pub struct MessagesService {
     store: Arc<dyn MessageStore>,
     typing: TypingService,
+    limiter: Limiter,
     /// `limits.message_chars`.
     max_chars: usize,
     /// `limits.edit_window`, in milliseconds.
@@ -29,12 +31,14 @@ impl MessagesService {
     pub fn new(
         store: Arc<dyn MessageStore>,
         typing: TypingService,
+        limiter: Limiter,
         max_chars: usize,
         edit_window_ms: i64,
     ) -> Self {
         MessagesService {
             store,
             typing,
+            limiter,
             max_chars,
             edit_window_ms,
         }
@@ -50,6 +54,9 @@ impl MessagesService {
         req: SendMessageRequest,
         after_commit: Option<AfterCommit>,
     ) -> AppResult<(Message, bool)> {
+        // Before anything else: a refused send takes nothing, not even its
+        // client_id, and an idempotent retry spends like any request.
+        self.limiter.spend(Action::Send, sender).await?;
         check_id(conversation_id, "conversation")?;
         input::client_id(&req.client_id)?;
         if let Some(list) = &req.attachments
@@ -98,6 +105,7 @@ impl MessagesService {
         page: HistoryPage,
         limit: u32,
     ) -> AppResult<MessagePage> {
+        self.limiter.spend(Action::History, viewer).await?;
         check_id(conv, "conversation")?;
         Ok(self.store.messages(viewer, conv, page, limit).await?)
     }
@@ -109,6 +117,7 @@ impl MessagesService {
         after: u64,
         limit: u32,
     ) -> AppResult<EventPage> {
+        self.limiter.spend(Action::History, viewer).await?;
         check_id(conv, "conversation")?;
         Ok(self.store.events(viewer, conv, after, limit).await?)
     }
@@ -130,6 +139,7 @@ impl MessagesService {
     }
 
     pub async fn context(&self, viewer: &str, id: &str, limit: u32) -> AppResult<MessageContext> {
+        self.limiter.spend(Action::History, viewer).await?;
         check_id(id, "message")?;
         Ok(self.store.message_context(viewer, id, limit).await?)
     }

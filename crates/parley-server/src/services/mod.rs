@@ -53,6 +53,7 @@ impl Services {
         fanout: std::sync::Arc<dyn crate::fanout::Fanout>,
         shared: Option<crate::cluster::Shared>,
         config: &crate::config::Config,
+        limiter: crate::ratelimit::Limiter,
         accounts: accounts::AccountsConfig,
     ) -> Self {
         use std::time::Duration;
@@ -66,23 +67,26 @@ impl Services {
             blocks.clone(),
             fanout.clone(),
         );
-        let typing = typing::TypingService::new(store.clone(), blocks.clone(), fanout);
+        let typing =
+            typing::TypingService::new(store.clone(), blocks.clone(), fanout, limiter.clone());
         let limits = &config.limits;
         Services {
             accounts: accounts::AccountsService::new(store.clone(), store.clone(), accounts),
-            users: users::UsersService::new(store.clone(), presence.clone()),
+            users: users::UsersService::new(store.clone(), presence.clone(), limiter.clone()),
             conversations: conversations::ConversationsService::new(
                 store.clone(),
                 presence.clone(),
+                limiter.clone(),
                 limits.group_max_members,
             ),
             messages: messages::MessagesService::new(
                 store.clone(),
                 typing.clone(),
+                limiter.clone(),
                 limits.message_chars,
                 limits.edit_window_secs as i64 * 1000,
             ),
-            receipts: receipts::ReceiptsService::new(store.clone()),
+            receipts: receipts::ReceiptsService::new(store.clone(), limiter),
             health: store,
             blocks,
             presence,

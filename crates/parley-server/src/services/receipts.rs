@@ -3,6 +3,7 @@
 
 use super::check_id;
 use crate::error::{AppError, AppResult};
+use crate::ratelimit::{Action, Limiter};
 use parley_protocol::{ReadResponse, Receipt, Timestamp};
 use parley_store::ReceiptStore;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct ReceiptsService {
     receipts: Arc<dyn ReceiptStore>,
+    limiter: Limiter,
 }
 
 fn seq_of(seq: i64) -> AppResult<u64> {
@@ -17,11 +19,12 @@ fn seq_of(seq: i64) -> AppResult<u64> {
 }
 
 impl ReceiptsService {
-    pub fn new(receipts: Arc<dyn ReceiptStore>) -> Self {
-        ReceiptsService { receipts }
+    pub fn new(receipts: Arc<dyn ReceiptStore>, limiter: Limiter) -> Self {
+        ReceiptsService { receipts, limiter }
     }
 
     pub async fn mark_read(&self, user: &str, conv: &str, seq: i64) -> AppResult<ReadResponse> {
+        self.limiter.spend(Action::Read, user).await?;
         check_id(conv, "conversation")?;
         let seq = seq_of(seq)?;
         Ok(self

@@ -5,6 +5,7 @@ use super::blocks::BlocksService;
 use super::check_id;
 use crate::error::AppResult;
 use crate::fanout::Fanout;
+use crate::ratelimit::{Action, Limiter};
 use parley_protocol::ServerFrame;
 use parley_store::{ConversationStore, Delivery};
 use std::collections::HashMap;
@@ -63,6 +64,14 @@ impl TypingTracker {
         }
     }
 
+    /// Whether a start now would be ignored.
+    pub fn too_soon(&self, conv: &str, user: &str, now: Instant) -> bool {
+        self.entries.lock().is_ok_and(|map| {
+            map.get(&(conv.to_string(), user.to_string()))
+                .is_some_and(|e| now.duration_since(e.last_start) < MIN_START_INTERVAL)
+        })
+    }
+
     /// Returns whether the user was typing.
     pub fn stop(&self, conv: &str, user: &str) -> bool {
         self.entries
@@ -96,6 +105,7 @@ pub struct TypingService {
     conversations: Arc<dyn ConversationStore>,
     blocks: BlocksService,
     fanout: Arc<dyn Fanout>,
+    limiter: Limiter,
 }
 
 impl TypingService {
@@ -103,12 +113,14 @@ impl TypingService {
         conversations: Arc<dyn ConversationStore>,
         blocks: BlocksService,
         fanout: Arc<dyn Fanout>,
+        limiter: Limiter,
     ) -> Self {
         TypingService {
             tracker: Arc::default(),
             conversations,
             blocks,
             fanout,
+            limiter,
         }
     }
 
@@ -118,7 +130,14 @@ impl TypingService {
     pub async fn start(&self, conv: &str, user: &str) -> AppResult<()> {
         check_id(conv, "conversation")?;
         self.conversations.member_ids(user, conv).await?;
-        if self.tracker.start(conv, user, Instant::now()) == Start::Started {
+        let now = Instant::now();
+        // Starts the protocol ignores cost nothing; the others spend from
+        // the user's typing budget (protocol.md §11).
+        if self.tracker.too_soon(conv, user, now) {
+            return Ok(());
+        }
+        self.limiter.spend(Action::Typing, user).await?;
+        if self.tracker.start(conv, user, now) == Start::Started {
             self.push(conv, user, true).await;
         }
         Ok(())

@@ -4,6 +4,7 @@
 use super::check_id;
 use super::presence::PresenceService;
 use crate::error::{AppError, AppResult};
+use crate::ratelimit::{Action, Limiter};
 use parley_domain::input;
 use parley_protocol::{UpdateMeRequest, User};
 use parley_store::{UserPatch, UserStore};
@@ -13,11 +14,16 @@ use std::sync::Arc;
 pub struct UsersService {
     users: Arc<dyn UserStore>,
     presence: PresenceService,
+    limiter: Limiter,
 }
 
 impl UsersService {
-    pub fn new(users: Arc<dyn UserStore>, presence: PresenceService) -> Self {
-        UsersService { users, presence }
+    pub fn new(users: Arc<dyn UserStore>, presence: PresenceService, limiter: Limiter) -> Self {
+        UsersService {
+            users,
+            presence,
+            limiter,
+        }
     }
 
     /// The caller; `unauthenticated` if their account is gone.
@@ -85,6 +91,7 @@ impl UsersService {
         after: Option<String>,
         limit: u32,
     ) -> AppResult<(Vec<User>, bool)> {
+        self.limiter.spend(Action::Search, viewer).await?;
         if query.chars().count() > 64 || query.chars().any(char::is_control) {
             return Err(AppError::invalid(
                 "query",

@@ -78,6 +78,8 @@ async fn added_and_removed_are_pushed() {
             ServerFrame::Event { event } => {
                 assert!(event.seq <= e.seq + 1, "no events after removal: {event:?}")
             }
+            // The sender's read of their own message (protocol.md §7).
+            ServerFrame::Receipt { user_id, .. } => assert_eq!(user_id, p[0].1.id),
             other => panic!("unexpected {other:?}"),
         }
     }

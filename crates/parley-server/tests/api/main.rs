@@ -12,6 +12,7 @@ mod guarantees;
 mod helpers;
 mod hostile;
 mod lifecycle;
+mod limits;
 mod messages;
 mod ops;
 mod realtime;

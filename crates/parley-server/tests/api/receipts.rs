@@ -288,3 +288,52 @@ async fn receipt_frames_refuse_bad_input() {
         "not_found",
     );
 }
+
+/// Protocol.md §7: a reply moves the replier's watermarks to it, and that
+/// move is a read like any other: pushed, recorded with its time and
+/// reflected in `status`, whether or not the replier ever sent a read.
+#[tokio::test]
+async fn answering_without_reading_first_is_a_read_pushed_recorded_and_in_status() {
+    let app = spawn_app().await;
+    let (a, _) = app.user("ans_a").await;
+    let (b, bu) = app.user("ans_b").await;
+    let c = app.direct(&a, &bu).await;
+    let a_gw = app.gateway(&a).await;
+    let m = a.send_text(&c.id, "lunch?").await.expect("send");
+    let reply = b.send_text(&c.id, "yes!").await.expect("reply");
+    assert_eq!(
+        next_receipt(&a_gw).await,
+        (bu.id.clone(), reply.seq, reply.seq),
+        "the reply's read is pushed to the sender"
+    );
+    assert_eq!(status_of(&a, &m.id).await, Some(MessageStatus::Read));
+    let receipts = a.receipts(&m.id).await.expect("receipts");
+    let rc = &receipts.receipts[0];
+    assert_eq!(rc.user_id, bu.id);
+    assert!(rc.read_at.is_some(), "read_at recorded: {rc:?}");
+    assert!(rc.delivered_at.is_some(), "delivered_at recorded: {rc:?}");
+
+    // In a group, "message info" names the replier as having read it.
+    let (g1, g1u) = app.user("ans_g1").await;
+    let (g2, g2u) = app.user("ans_g2").await;
+    let group = a
+        .create_group("lunch crew", &[g1u.id.clone(), g2u.id.clone()])
+        .await
+        .expect("group");
+    let q = a.send_text(&group.id, "pizza?").await.expect("send");
+    g1.send_text(&group.id, "sure").await.expect("g1 answers");
+    let info = a.receipts(&q.id).await.expect("receipts");
+    let by = |u: &str| {
+        info.receipts
+            .iter()
+            .find(|r| r.user_id == u)
+            .cloned()
+            .expect("listed")
+    };
+    assert!(by(&g1u.id).read_at.is_some(), "the replier has read it");
+    assert!(by(&g2u.id).read_at.is_none(), "the silent member has not");
+    assert_eq!(status_of(&a, &q.id).await, Some(MessageStatus::Sent));
+    g2.send_text(&group.id, "ok").await.expect("g2 answers");
+    assert_eq!(status_of(&a, &q.id).await, Some(MessageStatus::Read));
+    app.stop().await;
+}
