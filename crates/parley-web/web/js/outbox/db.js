@@ -3,7 +3,6 @@
 // Records are structured-cloned, so a later record can hold a Blob.
 
 const DB_NAME = 'parley';
-const DB_VERSION = 1;
 const STORE = 'outbox';
 
 function request(r) {
@@ -23,13 +22,24 @@ export class OutboxDb {
   /** Opens (creating or upgrading) the database; rejects without IndexedDB. */
   static async open() {
     if (!globalThis.indexedDB) throw new Error('IndexedDB is not available');
-    const r = indexedDB.open(DB_NAME, DB_VERSION);
-    r.onupgradeneeded = () => upgrade(r.result);
-    const db = await request(r);
+    let db = await OutboxDb._open(); // the current version (1 when new)
+    if (!db.objectStoreNames.contains(STORE)) {
+      // The database exists without the store (made by something else):
+      // one version up creates it.
+      const version = db.version + 1;
+      db.close();
+      db = await OutboxDb._open(version);
+    }
     // A newer version in another tab: let it upgrade (this tab keeps its
     // items in memory until it reloads).
     db.onversionchange = () => db.close();
     return new OutboxDb(db);
+  }
+
+  static _open(version) {
+    const r = version ? indexedDB.open(DB_NAME, version) : indexedDB.open(DB_NAME);
+    r.onupgradeneeded = () => upgrade(r.result);
+    return request(r);
   }
 
   constructor(db) { this.db = db; }
