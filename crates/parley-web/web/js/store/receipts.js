@@ -3,49 +3,49 @@
 
 import { maxStatus } from './messages.js';
 
+/** Highest seqs of my own messages the server said were delivered/read. */
+function floors(store, cid) {
+  let delivered = 0;
+  let read = 0;
+  for (const m of store.messagesOf(cid)) {
+    if (m.sender_id !== (store.me && store.me.id)) continue;
+    if (m.status === 'read') read = Math.max(read, m.seq);
+    if (m.status === 'read' || m.status === 'delivered') delivered = Math.max(delivered, m.seq);
+  }
+  return { delivered, read };
+}
+
+/** The others whose watermarks count for `msg`, when known. */
+function othersFor(store, conv, msg) {
+  if (conv.kind === 'direct' && conv.peer) return [conv.peer.id];
+  const members = store.membersOf(conv.id);
+  if (!members) return null;
+  return members.filter((m) => m.user_id !== store.me.id && (m.joined_seq || 0) <= msg.seq).map((m) => m.user_id);
+}
+
+function fromWatermarks(store, conv, msg, wm, computed) {
+  const others = othersFor(store, conv, msg);
+  if (others) {
+    if (others.length === 0) return computed;
+    const all = (k) => others.every((u) => { const w = wm.get(u); return w && w[k] >= msg.seq; });
+    if (all('read_seq')) return 'read';
+    if (all('delivered_seq')) return 'delivered';
+    return computed;
+  }
+  const need = Math.max(1, (conv.member_count || 2) - 1);
+  let nd = 0; let nr = 0;
+  for (const w of wm.values()) {
+    if (w.delivered_seq >= msg.seq) nd += 1;
+    if (w.read_seq >= msg.seq) nr += 1;
+  }
+  if (nr >= need) return 'read';
+  if (nd >= need) return 'delivered';
+  return computed;
+}
+
 export function createReceipts(store) {
   const watermarks = new Map(); // cid -> Map(uid -> {delivered_seq, read_seq})
   store.on('removed', (cid) => watermarks.delete(cid));
-
-  /** Highest seqs of my own messages the server said were delivered/read. */
-  function floors(cid) {
-    let delivered = 0;
-    let read = 0;
-    for (const m of store.messagesOf(cid)) {
-      if (m.sender_id !== (store.me && store.me.id)) continue;
-      if (m.status === 'read') read = Math.max(read, m.seq);
-      if (m.status === 'read' || m.status === 'delivered') delivered = Math.max(delivered, m.seq);
-    }
-    return { delivered, read };
-  }
-
-  /** The others whose watermarks count for `msg`, when known. */
-  function othersFor(conv, msg) {
-    if (conv.kind === 'direct' && conv.peer) return [conv.peer.id];
-    const members = store.membersOf(conv.id);
-    if (!members) return null;
-    return members.filter((m) => m.user_id !== store.me.id && (m.joined_seq || 0) <= msg.seq).map((m) => m.user_id);
-  }
-
-  function fromWatermarks(conv, msg, wm, computed) {
-    const others = othersFor(conv, msg);
-    if (others) {
-      if (others.length === 0) return computed;
-      const all = (k) => others.every((u) => { const w = wm.get(u); return w && w[k] >= msg.seq; });
-      if (all('read_seq')) return 'read';
-      if (all('delivered_seq')) return 'delivered';
-      return computed;
-    }
-    const need = Math.max(1, (conv.member_count || 2) - 1);
-    let nd = 0; let nr = 0;
-    for (const w of wm.values()) {
-      if (w.delivered_seq >= msg.seq) nd += 1;
-      if (w.read_seq >= msg.seq) nr += 1;
-    }
-    if (nr >= need) return 'read';
-    if (nd >= need) return 'delivered';
-    return computed;
-  }
 
   return {
     reset() { watermarks.clear(); },
@@ -88,11 +88,11 @@ export function createReceipts(store) {
         if (base === 'read') return base;
         const conv = store.conversation(msg.conversation_id);
         if (!conv) return base;
-        const floor = floors(msg.conversation_id);
+        const floor = floors(store, msg.conversation_id);
         if (floor.read >= msg.seq) return 'read';
         let computed = floor.delivered >= msg.seq ? 'delivered' : 'sent';
         const wm = watermarks.get(msg.conversation_id);
-        if (wm) computed = fromWatermarks(conv, msg, wm, computed);
+        if (wm) computed = fromWatermarks(store, conv, msg, wm, computed);
         return maxStatus(base, computed);
       },
     },

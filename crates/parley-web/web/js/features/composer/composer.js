@@ -6,6 +6,18 @@ import { h, icon, uid } from '../../util/dom.js';
 import { createContextBar } from './context-bar.js';
 import { createTypingNotifier } from './typing.js';
 
+/** Enter sends (not Shift+Enter, not while composing); Escape cancels a reply or an edit. */
+function onKey(e, context, { submit, cancel }) {
+  const { editing, replyTo } = context.state;
+  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+    e.preventDefault();
+    submit();
+  } else if (e.key === 'Escape' && (replyTo || editing)) {
+    e.preventDefault();
+    cancel();
+  }
+}
+
 export function createComposer(ctx, cid, { onSend }) {
   const { store, api, outbox } = ctx;
   const composerId = uid('composer');
@@ -56,18 +68,10 @@ export function createComposer(ctx, cid, { onSend }) {
     if (!context.state.editing) typing.input(textarea.value);
   });
   textarea.addEventListener('blur', () => typing.stop());
-  textarea.addEventListener('keydown', (e) => {
-    const { editing, replyTo } = context.state;
-    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
-      e.preventDefault();
-      submit();
-    } else if (e.key === 'Escape' && (replyTo || editing)) {
-      e.preventDefault();
-      if (editing) textarea.value = '';
-      context.set(null);
-      autoGrow();
-    }
-  });
+  textarea.addEventListener('keydown', (e) => onKey(e, context, {
+    submit,
+    cancel: () => { if (context.state.editing) textarea.value = ''; context.set(null); autoGrow(); },
+  }));
   form.addEventListener('submit', (e) => { e.preventDefault(); submit(); textarea.focus(); });
 
   /** The note shown when I blocked the peer of a direct chat. */

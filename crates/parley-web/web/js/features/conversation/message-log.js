@@ -8,6 +8,42 @@ import { desiredItems } from './items.js';
 import { createScroller } from './scroll.js';
 import { createHistory } from './history.js';
 
+/** The elements to show, reusing the nodes whose signature is unchanged. */
+function reconcileNodes(nodes, first, items) {
+  const active = document.activeElement;
+  let refocus = null;
+  const desired = [first];
+  for (const it of items) {
+    let n = nodes.get(it.key);
+    if (!n || n.sig !== it.sig) {
+      const fresh = it.make();
+      fresh._key = it.key;
+      if (n && n.el.contains(active) && active !== document.body) refocus = fresh;
+      n = { sig: it.sig, el: fresh, own: it.own, status: it.status };
+      nodes.set(it.key, n);
+    } else if (n.status !== it.status && it.status) {
+      // Only the ticks changed: patch them in place (no re-announcement).
+      const old = n.el.querySelector('.message-meta .ticks');
+      if (old) old.replaceWith(ticks(it.status));
+      n.status = it.status;
+    }
+    desired.push(n.el);
+  }
+  const keys = new Set(items.map((i) => i.key));
+  for (const k of [...nodes.keys()]) if (!keys.has(k)) nodes.delete(k);
+  return { desired, refocus };
+}
+
+function place(log, desired) {
+  const keep = new Set(desired);
+  for (const child of [...log.children]) if (!keep.has(child)) child.remove();
+  let cursor = log.firstChild;
+  for (const d of desired) {
+    if (cursor === d) cursor = cursor.nextSibling;
+    else log.insertBefore(d, cursor);
+  }
+}
+
 export function createMessageLog(ctx, cid, { alive, actions }) {
   const nodes = new Map(); // key -> {sig, el, own, status}
   let lastKey = null;
@@ -34,49 +70,13 @@ export function createMessageLog(ctx, cid, { alive, actions }) {
     if (btn) btn.focus({ preventScroll: true });
   }
 
-  /** The elements to show, reusing the nodes whose signature is unchanged. */
-  function reconcileNodes(items) {
-    const active = document.activeElement;
-    let refocus = null;
-    const desired = [historyStatus];
-    for (const it of items) {
-      let n = nodes.get(it.key);
-      if (!n || n.sig !== it.sig) {
-        const fresh = it.make();
-        fresh._key = it.key;
-        if (n && n.el.contains(active) && active !== document.body) refocus = fresh;
-        n = { sig: it.sig, el: fresh, own: it.own, status: it.status };
-        nodes.set(it.key, n);
-      } else if (n.status !== it.status && it.status) {
-        // Only the ticks changed: patch them in place (no re-announcement).
-        const old = n.el.querySelector('.message-meta .ticks');
-        if (old) old.replaceWith(ticks(it.status));
-        n.status = it.status;
-      }
-      desired.push(n.el);
-    }
-    const keys = new Set(items.map((i) => i.key));
-    for (const k of [...nodes.keys()]) if (!keys.has(k)) nodes.delete(k);
-    return { desired, refocus };
-  }
-
-  function place(desired) {
-    const keep = new Set(desired);
-    for (const child of [...log.children]) if (!keep.has(child)) child.remove();
-    let cursor = log.firstChild;
-    for (const d of desired) {
-      if (cursor === d) cursor = cursor.nextSibling;
-      else log.insertBefore(d, cursor);
-    }
-  }
-
   function render() {
     const wasAtBottom = scroller.atBottom();
     // Anchor: the first element visible at the top, to keep it in place.
     const anchor = wasAtBottom ? null : scroller.anchor();
     const items = desiredItems(ctx, cid, itemActions);
-    const { desired, refocus } = reconcileNodes(items);
-    place(desired);
+    const { desired, refocus } = reconcileNodes(nodes, historyStatus, items);
+    place(log, desired);
     if (refocus) {
       const btn = refocus.querySelector('.msg-actions-btn') || refocus.querySelector('button');
       if (btn) btn.focus({ preventScroll: true });
