@@ -50,3 +50,23 @@ export async function tickStatus(page, text) {
 export async function messageTexts(page) {
   return messageLog(page).locator('.message .message-text').allTextContents();
 }
+
+/** Every record of the client's IndexedDB outbox (read in the page). */
+export function outboxRecords(page) {
+  return page.evaluate(() => new Promise((resolve, reject) => {
+    const r = indexedDB.open('parley');
+    r.onerror = () => reject(r.error);
+    r.onsuccess = () => {
+      const db = r.result;
+      if (!db.objectStoreNames.contains('outbox')) { db.close(); resolve([]); return; }
+      const q = db.transaction('outbox').objectStore('outbox').getAll();
+      q.onsuccess = () => { db.close(); resolve(q.result); };
+      q.onerror = () => reject(q.error);
+    };
+  }));
+}
+
+/** The localStorage keys of the page's origin. */
+export function localStorageKeys(page) {
+  return page.evaluate(() => Object.keys(localStorage));
+}

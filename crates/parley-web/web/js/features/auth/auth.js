@@ -1,5 +1,5 @@
 // Sign in / sign up screen.
-import { h, uid, icon } from '../util/dom.js';
+import { h, uid, icon } from '../../util/dom.js';
 
 function field(label, attrs) {
   const id = uid('f');

@@ -1,0 +1,33 @@
+// The context every feature gets: the clients, the store, the outbox, and
+// the few session actions they call back into.
+import { openNewChat } from '../features/list/new-chat.js';
+import { openNewGroup } from '../features/groups/new-group.js';
+
+export function createContext(s, toast) {
+  const { api, store, gateway, outbox } = s;
+  const requestedQuotes = new Set();
+  const requestedUsers = new Set();
+  const ctx = {
+    api, store, gateway, outbox,
+    toast: (msg) => toast.show(msg),
+    navigate: (cid) => s.router.go(cid ? { name: 'conversation', cid } : { name: 'list' }),
+    openNewChat: () => openNewChat(ctx),
+    openNewGroup: () => openNewGroup(ctx),
+    signOut: () => s.signOut(),
+    markReadSoon: () => s.receipts.markReadSoon(),
+    /** The original of a reply, when not loaded (once per id). */
+    fetchQuoted(cid, id) {
+      if (requestedQuotes.has(id)) return;
+      requestedQuotes.add(id);
+      api.getMessage(id).then((m) => store.putQuoted(cid, m)).catch(() => {});
+    },
+    /** A user's profile, when not known yet (once per id). */
+    ensureUser(id) {
+      if (store.user(id) || requestedUsers.has(id)) return;
+      requestedUsers.add(id);
+      api.getUser(id).then((u) => store.putUser(u)).catch(() => {});
+    },
+    refreshUser(id) { api.getUser(id).then((u) => store.putUser(u)).catch(() => {}); },
+  };
+  return ctx;
+}

@@ -1,0 +1,39 @@
+// What can be done with a message: the actions menu (reply, react, edit,
+// delete, message info) and reacting.
+import { openMessageMenu } from '../../ui/menu.js';
+import { openMessageInfo } from './message-info.js';
+
+export const REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
+
+export async function toggleReaction(ctx, m, emoji) {
+  const mine = (m.reactions || []).some((r) => r.emoji === emoji && r.me);
+  try {
+    if (mine) await ctx.api.unreact(m.id, emoji); else await ctx.api.react(m.id, emoji);
+  } catch (e) { ctx.toast(e.message || 'Could not react.'); }
+}
+
+async function deleteMessage(ctx, m, actions) {
+  try { await ctx.api.deleteMessage(m.id); } catch (e) { ctx.toast(e.message || 'Could not delete the message.'); }
+  actions.focusComposer();
+}
+
+function menuItems(ctx, cid, m, actions) {
+  const conv = ctx.store.conversation(cid);
+  const own = m.sender_id === ctx.store.me.id;
+  const admin = conv && (conv.my_role === 'admin' || conv.my_role === 'owner') && conv.kind !== 'direct';
+  const items = [
+    { label: 'Reply', action: () => actions.reply(m) },
+    { label: 'React', submenu: REACTIONS.map((e) => ({ label: e, action: () => toggleReaction(ctx, m, e) })) },
+  ];
+  if (own && m.kind === 'text') items.push({ label: 'Edit', action: () => actions.edit(m) });
+  if (own || admin) items.push({ label: 'Delete', action: () => deleteMessage(ctx, m, actions) });
+  if (own) items.push({ label: 'Message info', action: () => openMessageInfo(ctx, cid, m) });
+  return items;
+}
+
+/** Opens the actions menu of a message from its button. */
+export function openActions(ctx, cid, m, btn, actions) {
+  const items = menuItems(ctx, cid, m, actions);
+  items.returnFocus = btn;
+  openMessageMenu(btn, items);
+}

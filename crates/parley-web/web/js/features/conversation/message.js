@@ -1,0 +1,79 @@
+// One message as the log shows it: a bubble with the sender (in groups),
+// the quoted original, the text, the time and my ticks; a failed send's
+// Retry / Discard; the actions button and the reactions.
+import { h, icon, colorIndex } from '../../util/dom.js';
+import { formatTime, formatFull } from '../../util/time.js';
+import { ticks } from '../../ui/ticks.js';
+import { openActions, toggleReaction } from './message-actions.js';
+
+function quoteOf(ctx, cid, m, actions) {
+  if (!m.reply_to) return null;
+  const q = ctx.store.findMessage(cid, m.reply_to);
+  if (!q) ctx.fetchQuoted(cid, m.reply_to);
+  const who = q ? ctx.store.displayName(q.sender_id) : '';
+  const text = !q ? 'Original message' : (q.deleted ? 'This message was deleted' : (q.text || 'Attachment'));
+  return h('button', {
+    type: 'button', class: `reply-quote qc-${colorIndex(q ? q.sender_id : '')}`,
+    title: 'Go to the original message',
+    onclick: () => actions.jumpTo(m.reply_to),
+  }, h('span', { class: 'reply-quote-author' }, who), h('span', { class: 'reply-quote-text' }, text));
+}
+
+function failedBar(ctx, m) {
+  return h('div', { class: 'failed-bar' },
+    h('span', { class: 'failed-text' }, m.error ? `Not sent: ${m.error}` : 'Not sent'),
+    h('button', { type: 'button', class: 'btn-link retry-btn', onclick: () => ctx.outbox.retry(m.client_id) }, 'Retry'),
+    h('button', { type: 'button', class: 'btn-link', 'aria-label': 'Discard message', onclick: () => ctx.outbox.discard(m.client_id) }, 'Discard'));
+}
+
+function reactionsBar(ctx, m) {
+  return h('div', { class: 'reactions' }, m.reactions.map((r) => h('button', {
+    type: 'button', class: `reaction${r.me ? ' mine' : ''}`, 'aria-pressed': r.me ? 'true' : 'false',
+    title: r.me ? 'Remove your reaction' : 'React', onclick: () => toggleReaction(ctx, m, r.emoji),
+  }, h('span', { class: 'reaction-emoji' }, r.emoji), h('span', { class: 'reaction-count' }, String(r.count)))));
+}
+
+function classesOf(own, deleted, failed) {
+  return ['message', own ? 'own' : 'other', deleted ? 'deleted' : '', failed ? 'failed' : ''].filter(Boolean).join(' ');
+}
+
+/**
+ * A message element. `pending`: an outbox item, not on the server yet.
+ * `first`: the first of a run by the same sender (shows the name).
+ */
+export function messageEl(ctx, cid, m, { pending, first = true, actions }) {
+  const { store } = ctx;
+  const conv = store.conversation(cid);
+  const own = pending || m.sender_id === store.me.id;
+  if (!pending && m.kind === 'system') {
+    return h('div', { class: 'message system', 'data-seq': m.seq, 'data-message-id': m.id },
+      h('span', { class: 'message-text' }, m.text || ''));
+  }
+  const failed = pending && m.state === 'failed';
+  const status = pending ? (failed ? 'failed' : 'sending') : (own ? store.statusOf(m) : null);
+  const deleted = !pending && m.deleted;
+  const attrs = { class: classesOf(own, deleted, failed) };
+  if (!pending) { attrs['data-seq'] = m.seq; attrs['data-message-id'] = m.id; }
+  if (m.client_id) attrs['data-client-id'] = m.client_id;
+  const showSender = !own && conv && conv.kind !== 'direct' && first;
+  const time = m.created_at;
+  const bubble = h('div', { class: 'bubble' },
+    showSender ? h('span', { class: `message-sender sc-${colorIndex(m.sender_id)}` }, store.displayName(m.sender_id)) : null,
+    !deleted ? quoteOf(ctx, cid, pending ? { reply_to: m.reply_to } : m, actions) : null,
+    h('div', { class: 'message-text' }, deleted ? 'This message was deleted' : (m.text || '')),
+    h('span', { class: 'message-meta' },
+      !deleted && m.edited_at ? h('span', { class: 'edited' }, 'edited') : null,
+      h('time', { datetime: time, title: formatFull(time) }, formatTime(time)),
+      own && !deleted ? ticks(status) : null));
+  const row = h('div', attrs, bubble);
+  if (failed) row.appendChild(failedBar(ctx, m));
+  if (!pending && !deleted) {
+    const btn = h('button', {
+      type: 'button', class: 'msg-actions-btn', 'aria-label': 'Message actions', 'aria-haspopup': 'menu', 'aria-expanded': 'false',
+      onclick: () => openActions(ctx, cid, m, btn, actions),
+    }, icon('chevron'));
+    bubble.appendChild(btn);
+    if ((m.reactions || []).length) row.appendChild(reactionsBar(ctx, m));
+  }
+  return row;
+}

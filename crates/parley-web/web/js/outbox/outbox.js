@@ -1,0 +1,206 @@
+// Pending sends, persisted in IndexedDB (one record per send, see
+// record.js) so that they survive a reload. Each item has a client_id fixed
+// at creation; it is resent with the SAME client_id whenever the gateway is
+// connected until it is acknowledged (the server makes sends idempotent per
+// client_id), one at a time and in order per conversation. An item is
+// marked failed only on a definitive error (a 4xx other than rate_limited);
+// "Retry" resends it with the same client_id.
+//
+// The items live in memory (what the screens show, at once); every change
+// is written through to IndexedDB in order, and then other tabs of the same
+// user are told over a BroadcastChannel to reload theirs.
+
+import { Emitter } from '../parley/emitter.js';
+import { OutboxDb } from './db.js';
+import { newRecord, toStored, bySendOrder } from './record.js';
+import { migrateLegacyOutbox, removeLegacyOutbox } from './migrate.js';
+
+export class Outbox extends Emitter {
+  /**
+   * Opens the outbox of a user: migrates a legacy localStorage outbox,
+   * loads the stored items. Emits 'change' whenever the items change.
+   * @param {object} opts
+   * @param {import('../parley/gateway.js').Gateway} opts.gateway
+   * @param {(message: object) => void} opts.onSent called with the acked message
+   * @param {string} opts.userId the signed-in user (one outbox per user)
+   */
+  static async open(opts) {
+    const outbox = new Outbox(opts);
+    await outbox.load();
+    return outbox;
+  }
+
+  constructor({ gateway, onSent, userId }) {
+    super();
+    this.gateway = gateway;
+    this.onSent = onSent;
+    this.userId = userId;
+    this.items = [];
+    this.db = null;
+    this.channel = null;
+    this._writes = Promise.resolve();
+    this._inflight = new Set(); // conversation ids with a send in flight
+    this._retryTimer = null;
+    this._destroyed = false;
+    this._loading = null;
+  }
+
+  /** Loads the stored items (once); 'change' is emitted when done. */
+  load() {
+    if (!this._loading) this._loading = this._load();
+    return this._loading;
+  }
+
+  async _load() {
+    try { this.db = await OutboxDb.open(); } catch { this.db = null; /* memory only */ }
+    if (this._destroyed) return; // destroy() closes the database
+    const migrated = await migrateLegacyOutbox(this.db, this.userId).catch(() => []);
+    const stored = this.db ? await this.db.all(this.userId).catch(() => migrated) : migrated;
+    this.items = stored.sort(bySendOrder).map((i) => ({ ...i, state: i.state === 'failed' ? 'failed' : 'pending' }));
+    if (typeof BroadcastChannel !== 'undefined') {
+      this.channel = new BroadcastChannel(`parley.outbox.${this.userId}`);
+      this.channel.onmessage = () => this._write(() => this._adoptStored());
+    }
+    this.emit('change');
+  }
+
+  /** Another tab changed the outbox: adopt the stored items (sends are idempotent). */
+  async _adoptStored() {
+    if (this._destroyed || !this.db) return;
+    const theirs = (await this.db.all(this.userId)).sort(bySendOrder);
+    const mine = new Map(this.items.map((i) => [i.client_id, i]));
+    this.items = theirs.map((i) => mine.get(i.client_id) || { ...i });
+    this.emit('change');
+    this.pump();
+  }
+
+  /** Queues a storage operation after the previous ones. */
+  _write(op, announce = false) {
+    this._writes = this._writes.then(op).then(() => {
+      if (announce && this.channel && !this._destroyed) this.channel.postMessage('changed');
+    }).catch(() => { /* storage failed: the item still lives in memory */ });
+    return this._writes;
+  }
+
+  _store(it) {
+    this.emit('change');
+    if (this.db) this._write(() => this.db.put(toStored(it)), true);
+  }
+
+  _forget(clientId) {
+    this.emit('change');
+    if (this.db) this._write(() => this.db.delete(clientId), true);
+  }
+
+  /** Stops timers and the channel; with `clear`, deletes the user's outbox. */
+  async destroy({ clear = false } = {}) {
+    this._destroyed = true;
+    clearTimeout(this._retryTimer);
+    if (this._loading) await this._loading;
+    if (clear) {
+      this.items = [];
+      removeLegacyOutbox(this.userId);
+      if (this.db) await this._write(() => this.db.deleteUser(this.userId));
+      if (this.channel) this.channel.postMessage('changed');
+    }
+    if (this.channel) this.channel.close();
+    await this._writes;
+    if (this.db) this.db.close();
+  }
+
+  /** Pending or failed items of a conversation, in creation order. */
+  forConversation(cid) {
+    return this.items.filter((i) => i.conversation_id === cid);
+  }
+
+  get(clientId) { return this.items.find((i) => i.client_id === clientId) || null; }
+
+  /** Queue a new message; returns the item (shown optimistically at once). */
+  add(conversationId, text, replyTo) {
+    const item = newRecord(this.userId, conversationId, text, replyTo);
+    this.items.push(item);
+    this._store(item);
+    this.pump();
+    return item;
+  }
+
+  retry(clientId) {
+    const it = this.get(clientId);
+    if (!it) return;
+    it.state = 'pending';
+    it.error = null;
+    this._store(it);
+    this.pump();
+  }
+
+  discard(clientId) {
+    this.items = this.items.filter((i) => i.client_id !== clientId);
+    this._forget(clientId);
+  }
+
+  /** The server has the message (ack or our own echo): forget the item. */
+  settle(clientId) {
+    const before = this.items.length;
+    this.items = this.items.filter((i) => i.client_id !== clientId);
+    if (this.items.length !== before) this._forget(clientId);
+  }
+
+  /** Send what can be sent now: the first pending item per conversation. */
+  pump() {
+    if (this._destroyed || !this.gateway.connected) return;
+    const firstPerConv = new Map();
+    for (const it of this.items) {
+      if (it.state === 'failed') continue;
+      if (!firstPerConv.has(it.conversation_id)) firstPerConv.set(it.conversation_id, it);
+    }
+    for (const [cid, it] of firstPerConv) {
+      if (this._inflight.has(cid)) continue;
+      this._send(it);
+    }
+  }
+
+  async _send(it) {
+    const cid = it.conversation_id;
+    this._inflight.add(cid);
+    it.state = 'sending';
+    // Whether to go on with the next item now. Not after a transient
+    // failure: pumping again at once would spin (the socket is going away);
+    // the next 'connected' state or the retry timer pumps instead.
+    let progressed = true;
+    try {
+      const msg = await this.gateway.sendMessage(cid, { clientId: it.client_id, text: it.text, replyTo: it.reply_to });
+      this.settle(it.client_id);
+      this.onSent(msg);
+    } catch (e) {
+      progressed = this._failed(it, e);
+    } finally {
+      this._inflight.delete(cid);
+    }
+    this.emit('change');
+    if (progressed && this.gateway.connected) this.pump();
+  }
+
+  /** A send failed: keep it pending (transient) or mark it failed. Returns whether to go on. */
+  _failed(it, e) {
+    if (!this.get(it.client_id)) return true; // settled meanwhile by the echo
+    if (e.code === 'rate_limited') {
+      it.state = 'pending';
+      this._scheduleRetry((e.details && e.details.retry_after_ms) || 2000);
+      return false;
+    }
+    if (e.transient === false) {
+      it.state = 'failed';
+      it.error = e.message || e.code;
+      this._store(it);
+      return true;
+    }
+    it.state = 'pending'; // disconnected / timeout: resent on reconnect
+    if (e.code === 'timeout') this._scheduleRetry(1000);
+    return false;
+  }
+
+  _scheduleRetry(ms) {
+    clearTimeout(this._retryTimer);
+    this._retryTimer = setTimeout(() => this.pump(), ms);
+  }
+}
