@@ -93,8 +93,10 @@ mod tests {
         let rss = rss_kib(me).unwrap_or(0);
         assert!(rss > 0);
         // Read after the RSS: other tests in this process allocate
-        // meanwhile, and only a later high-water mark is sure to cover it.
-        assert!(hwm_kib(me).unwrap_or(0) >= rss);
+        // meanwhile, and only a later high-water mark is sure to cover it,
+        // up to the kernel's per-thread RSS batching (64 pages a thread;
+        // seen failing by a few hundred KiB with tests running alongside).
+        assert!(hwm_kib(me).unwrap_or(0) + 4096 >= rss);
         assert!(nofile_limit(me).unwrap_or(0) > 0);
     }
 }

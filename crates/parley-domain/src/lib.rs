@@ -15,6 +15,8 @@
 //! - [`conversations`]: direct and group conversations, members, roles.
 //! - [`messages`]: the stored message and its wire form; send, edit,
 //!   delete, react.
+//! - [`moderation`]: who may moderate, bans, admin deletes, the audit
+//!   log's entries.
 //! - [`receipts`]: watermarks, message status, who hears a receipt.
 //! - [`input`]: the shape of what clients send (lengths, characters), the
 //!   same for REST and the gateway.
@@ -24,6 +26,7 @@ pub mod conversations;
 pub mod error;
 pub mod input;
 pub mod messages;
+pub mod moderation;
 pub mod receipts;
 pub mod users;
 pub mod visibility;

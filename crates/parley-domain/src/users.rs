@@ -42,22 +42,42 @@ pub struct StoredRefresh {
 pub enum Rotation {
     /// Unknown, expired or revoked.
     Invalid,
-    /// A used token came back: theft. Revoke its whole family.
-    Reused { family_id: String },
+    /// A used token came back after the grace window: theft. Revoke its
+    /// whole family.
+    Reused { family_id: String, user_id: String },
     /// Mark it used and issue the next one in its family.
     Rotate { family_id: String, user_id: String },
+    /// Used moments ago (two tabs refreshing at once): hand out the same
+    /// successor again, write nothing.
+    Repeat { family_id: String, user_id: String },
 }
 
-pub fn rotate(stored: Option<StoredRefresh>, now_ms: i64) -> Rotation {
+/// How long after its rotation a refresh token still yields its successor
+/// instead of counting as stolen, by default (`refresh_reuse_window`).
+pub const REFRESH_GRACE_MS: i64 = 10_000;
+
+/// `grace_ms`: the reuse window after a rotation (0: none).
+pub fn rotate(stored: Option<StoredRefresh>, now_ms: i64, grace_ms: i64) -> Rotation {
     let Some(t) = stored else {
         return Rotation::Invalid;
     };
-    if t.used_at.is_some() {
-        return Rotation::Reused {
-            family_id: t.family_id,
+    if t.revoked {
+        return Rotation::Invalid;
+    }
+    if let Some(used_at) = t.used_at {
+        return if now_ms.saturating_sub(used_at) < grace_ms {
+            Rotation::Repeat {
+                family_id: t.family_id,
+                user_id: t.user_id,
+            }
+        } else {
+            Rotation::Reused {
+                family_id: t.family_id,
+                user_id: t.user_id,
+            }
         };
     }
-    if t.revoked || t.expires_at <= now_ms {
+    if t.expires_at <= now_ms {
         return Rotation::Invalid;
     }
     Rotation::Rotate {
@@ -98,17 +118,44 @@ mod tests {
             used_at,
             revoked,
         };
-        assert_eq!(rotate(None, 0), Rotation::Invalid);
+        assert_eq!(rotate(None, 0, REFRESH_GRACE_MS), Rotation::Invalid);
+        let late = 1 + REFRESH_GRACE_MS + 1;
         assert_eq!(
-            rotate(Some(t(Some(1), false, 100)), 10),
+            rotate(Some(t(Some(1), false, late + 100)), late, REFRESH_GRACE_MS),
             Rotation::Reused {
-                family_id: "f".into()
+                family_id: "f".into(),
+                user_id: "u".into()
             }
         );
-        assert_eq!(rotate(Some(t(None, true, 100)), 10), Rotation::Invalid);
-        assert_eq!(rotate(Some(t(None, false, 10)), 10), Rotation::Invalid);
+        assert_eq!(
+            rotate(Some(t(Some(1), false, 100)), 10, REFRESH_GRACE_MS),
+            Rotation::Repeat {
+                family_id: "f".into(),
+                user_id: "u".into()
+            },
+            "within the grace window: the same successor"
+        );
+        assert!(
+            matches!(
+                rotate(Some(t(Some(1), false, 100)), 10, 0),
+                Rotation::Reused { .. }
+            ),
+            "no window: reuse at once is theft"
+        );
+        assert_eq!(
+            rotate(Some(t(Some(1), true, 100)), 10, REFRESH_GRACE_MS),
+            Rotation::Invalid
+        );
+        assert_eq!(
+            rotate(Some(t(None, true, 100)), 10, REFRESH_GRACE_MS),
+            Rotation::Invalid
+        );
+        assert_eq!(
+            rotate(Some(t(None, false, 10)), 10, REFRESH_GRACE_MS),
+            Rotation::Invalid
+        );
         assert!(matches!(
-            rotate(Some(t(None, false, 100)), 10),
+            rotate(Some(t(None, false, 100)), 10, REFRESH_GRACE_MS),
             Rotation::Rotate { .. }
         ));
     }

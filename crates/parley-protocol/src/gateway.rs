@@ -194,6 +194,7 @@ impl ServerFrame {
 pub mod close_code {
     pub const GOING_AWAY: u16 = 1001;
     pub const UNAUTHENTICATED: u16 = 4001;
+    pub const BANNED: u16 = 4003;
     pub const TOO_SLOW: u16 = 4008;
     pub const FRAME_TOO_LARGE: u16 = 4009;
     pub const RATE_LIMITED: u16 = 4029;

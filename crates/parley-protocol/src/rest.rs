@@ -471,6 +471,38 @@ pub type SinceMap = BTreeMap<String, i64>;
 
 // ------------------------------------------------------------------ admin
 
+/// `POST /admin/users/{id}/ban` (the body may be empty).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BanRequest {
+    /// At most 500 characters.
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub reason: Option<String>,
+}
+
+/// One entry of the audit log (protocol.md §11).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AuditEntry {
+    pub id: String,
+    /// The admin; `null` for the operator's command line or the server.
+    pub actor_id: Option<String>,
+    /// `message.delete`, `user.ban`, `user.unban`,
+    /// `auth.refresh_token_reused`, `api_key.create`.
+    pub action: String,
+    pub target_type: String,
+    pub target_id: String,
+    pub at: Timestamp,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    pub next_cursor: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct HealthResponse {
     pub status: String,

@@ -69,6 +69,12 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_REFRESH_TOKEN_TTL")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token_ttl: Option<u64>,
+    /// Seconds after a rotation in which the old refresh token yields the
+    /// same successor again (two tabs refreshing at once); 0: none, every
+    /// reuse counts as theft.
+    #[arg(long, env = "PARLEY_REFRESH_REUSE_WINDOW")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_reuse_window: Option<u64>,
     /// External JWT algorithm: HS256, RS256, ES256 or EdDSA (turns external login on).
     #[arg(long, env = "PARLEY_EXTERNAL_JWT_ALG")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -244,6 +250,7 @@ pub struct Config {
     pub jwt_secret: Option<Secret>,
     pub access_token_ttl_secs: u64,
     pub refresh_token_ttl_secs: u64,
+    pub refresh_reuse_window_ms: i64,
     pub ticket_ttl_secs: u64,
     pub external_jwt: Option<ExternalJwt>,
     pub limits: Limits,
@@ -362,6 +369,10 @@ impl Config {
             jwt_secret: s.jwt_secret.map(Secret),
             access_token_ttl_secs: s.access_token_ttl.unwrap_or(15 * 60).max(1),
             refresh_token_ttl_secs: s.refresh_token_ttl.unwrap_or(30 * 24 * 3600).max(1),
+            refresh_reuse_window_ms: s
+                .refresh_reuse_window
+                .map(|secs| secs.min(300) as i64 * 1000)
+                .unwrap_or(parley_domain::users::REFRESH_GRACE_MS),
             ticket_ttl_secs: 30,
             external_jwt,
             limits: Limits {

@@ -22,6 +22,9 @@ pub enum AppError {
     Forbidden(String),
     #[error("blocked")]
     Blocked,
+    /// A banned user's login (`forbidden`, `details.reason: "banned"`).
+    #[error("banned")]
+    Banned,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("conflict: {0}")]
@@ -50,6 +53,7 @@ impl AppError {
             AppError::Unauthenticated(_) => ErrorCode::Unauthenticated,
             AppError::Forbidden(_) => ErrorCode::Forbidden,
             AppError::Blocked => ErrorCode::Blocked,
+            AppError::Banned => ErrorCode::Forbidden,
             AppError::NotFound(_) => ErrorCode::NotFound,
             AppError::Conflict(_) => ErrorCode::Conflict,
             AppError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
@@ -75,6 +79,8 @@ impl AppError {
                 ApiError::new(code, m.clone())
             }
             AppError::Blocked => ApiError::new(code, DomainError::Blocked.to_string()),
+            AppError::Banned => ApiError::new(code, parley_domain::moderation::BANNED)
+                .with_details(json!({ "reason": "banned" })),
             AppError::NotFound(what) => ApiError::new(code, format!("{what} not found")),
             AppError::RateLimited { retry_after_ms } => {
                 ApiError::new(code, "too many requests; slow down")

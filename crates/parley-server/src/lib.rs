@@ -174,6 +174,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         shared: shared.clone(),
         registration_open: config.registration_open,
         refresh_ttl_secs: config.refresh_token_ttl_secs,
+        refresh_reuse_window_ms: config.refresh_reuse_window_ms,
     };
     let services = Services::new(
         store,
@@ -187,6 +188,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     jobs.spawn("presence", move |stop| presence.run(stop));
     let typing = services.typing.clone();
     jobs.spawn("typing-expiry", move |stop| typing.run(stop));
+    let moderation = services.moderation.clone();
+    jobs.spawn("ban-watch", move |stop| moderation.run(stop));
     Ok(AppState::new(Inner {
         connection_permits: Arc::new(Semaphore::new(config.limits.max_connections)),
         shutdown: jobs.token(),

@@ -24,6 +24,7 @@ impl WriteTx<'_> {
         &mut self,
         old_hash: &str,
         new: &RefreshTokenRow,
+        grace_ms: i64,
     ) -> StoreResult<RotateOutcome> {
         // FOR UPDATE: of two concurrent rotations of one token, the second
         // waits and then sees it used (theft detection, as when serial).
@@ -43,16 +44,19 @@ impl WriteTx<'_> {
             }),
             None => None,
         };
-        match rotate(stored, new.created_at.millis()) {
+        match rotate(stored, new.created_at.millis(), grace_ms) {
             Rotation::Invalid => Ok(RotateOutcome::Invalid),
-            Rotation::Reused { family_id } => {
+            Rotation::Reused { family_id, user_id } => {
                 execute(
                     &self.tx,
                     "UPDATE refresh_tokens SET revoked = TRUE WHERE family_id = $1",
                     &[&family_id],
                 )
                 .await?;
-                Ok(RotateOutcome::Reused)
+                Ok(RotateOutcome::Reused { user_id, family_id })
+            }
+            Rotation::Repeat { family_id, user_id } => {
+                Ok(RotateOutcome::Repeated { user_id, family_id })
             }
             Rotation::Rotate { family_id, user_id } => {
                 execute(
@@ -62,12 +66,12 @@ impl WriteTx<'_> {
                 )
                 .await?;
                 self.insert_refresh_token(&RefreshTokenRow {
-                    family_id,
+                    family_id: family_id.clone(),
                     user_id: user_id.clone(),
                     ..new.clone()
                 })
                 .await?;
-                Ok(RotateOutcome::Rotated { user_id })
+                Ok(RotateOutcome::Rotated { user_id, family_id })
             }
         }
     }
@@ -83,20 +87,36 @@ impl CredentialStore for PostgresStore {
         &self,
         old_hash: &str,
         new: RefreshTokenRow,
+        grace_ms: i64,
     ) -> StoreResult<RotateOutcome> {
         let old_hash = old_hash.to_string();
-        in_tx!(self, move |w, _out| w.rotate_refresh_token(&old_hash, &new))
+        in_tx!(self, move |w, _out| w
+            .rotate_refresh_token(&old_hash, &new, grace_ms))
     }
 
-    async fn revoke_refresh_family(&self, token_hash: &str) -> StoreResult<()> {
+    async fn revoke_refresh_family(&self, token_hash: &str) -> StoreResult<Option<String>> {
         let c = self.client().await?;
-        execute(
+        // The whole family comes back; any row names it.
+        let families = crate::rows::strings(
             &c,
-            "UPDATE refresh_tokens SET revoked = TRUE WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)",
+            "UPDATE refresh_tokens SET revoked = TRUE
+             WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)
+             RETURNING family_id",
             &[&token_hash],
         )
         .await?;
-        Ok(())
+        Ok(families.into_iter().next())
+    }
+
+    async fn family_revoked(&self, family_id: &str) -> StoreResult<bool> {
+        let c = self.client().await?;
+        let r = crate::rows::query_one(
+            &c,
+            "SELECT EXISTS(SELECT 1 FROM refresh_tokens WHERE family_id = $1 AND revoked = FALSE)",
+            &[&family_id],
+        )
+        .await?;
+        Ok(!col::<bool>(&r, 0)?)
     }
 
     async fn insert_api_key(

@@ -248,23 +248,37 @@ impl WriteTx<'_> {
             }
             DeletePlan::Delete(event) => event,
         };
+        self.tombstone(&mut row, event, at, out).await?;
+        views::message_view(&self.tx, actor, &row, None).await
+    }
+
+    /// Makes `row` a tombstone (text and attachments gone, reactions
+    /// removed) and appends its `message.deleted`. The conversation is
+    /// locked.
+    pub(crate) async fn tombstone(
+        &mut self,
+        row: &mut MessageRow,
+        event: NewEvent,
+        at: Timestamp,
+        out: &mut Vec<Delivery>,
+    ) -> StoreResult<()> {
         execute(
             &self.tx,
             "UPDATE messages SET deleted = TRUE, text = NULL, attachments = '[]' WHERE id = $1",
-            &[&id],
+            &[&row.id],
         )
         .await?;
         execute(
             &self.tx,
             "DELETE FROM reactions WHERE message_id = $1",
-            &[&id],
+            &[&row.id],
         )
         .await?;
         row.deleted = true;
         row.text = None;
         let conv = row.conversation_id.clone();
         self.append_event(&conv, at, event, out).await?;
-        views::message_view(&self.tx, actor, &row, None).await
+        Ok(())
     }
 
     async fn react(

@@ -11,6 +11,7 @@ use tokio_postgres::Client;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_initial.sql")),
     (2, include_str!("../migrations/0002_event_ids.sql")),
+    (3, include_str!("../migrations/0003_moderation.sql")),
 ];
 
 /// Key of the advisory lock that serialises migrators ("parley" in ASCII).

@@ -149,8 +149,7 @@ pub fn seq_param(seq: u64) -> i64 {
     seq.min(i64::MAX as u64) as i64
 }
 
-pub const USER_COLS: &str =
-    "id, username, display_name, avatar_url, about, role, password_hash, created_at, last_seen_at";
+pub const USER_COLS: &str = "id, username, display_name, avatar_url, about, role, password_hash, created_at, last_seen_at, banned_at, sessions_valid_after";
 
 /// [`USER_COLS`] qualified with a table alias, for joins.
 pub fn user_cols(alias: &str) -> String {
@@ -177,6 +176,8 @@ pub fn user_row_at(r: &Row, at: usize) -> StoreResult<UserRow> {
         password_hash: col(r, at + 6)?,
         created_at: Timestamp(col(r, at + 7)?),
         last_seen_at: col::<Option<i64>>(r, at + 8)?.map(Timestamp),
+        banned_at: col::<Option<i64>>(r, at + 9)?.map(Timestamp),
+        sessions_valid_after: col(r, at + 10)?,
     })
 }
 

@@ -187,7 +187,7 @@ impl UserStore for PostgresStore {
             &c,
             &format!(
                 "SELECT {} FROM users WHERE (search_name ILIKE $1::text || '%' ESCAPE '\\' OR search_name ILIKE '% ' || $1::text || '%' ESCAPE '\\')
-                 AND username > $2 AND is_bot = FALSE ORDER BY username LIMIT $3",
+                 AND username > $2 AND is_bot = FALSE AND banned_at IS NULL ORDER BY username LIMIT $3",
                 rows::USER_COLS
             ),
             &[&escaped, &after_username.unwrap_or_default(), &i64::from(limit)],

@@ -163,6 +163,11 @@ async fn blocks() {
     conforms(async |f: &Factory| conformance::blocks::run(f).await).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moderation() {
+    conforms(async |f: &Factory| conformance::moderation::run(f).await).await;
+}
+
 /// Every event has a global id, increasing in the order events of one
 /// conversation are stored (what an outbox or indexer will tail), on
 /// PostgreSQL as on SQLite.

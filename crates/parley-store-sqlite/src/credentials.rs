@@ -25,6 +25,7 @@ impl WriterState {
         &mut self,
         old_hash: &str,
         new: &RefreshTokenRow,
+        grace_ms: i64,
     ) -> StoreResult<RotateOutcome> {
         let stored = self
             .conn
@@ -43,15 +44,18 @@ impl WriterState {
             })
             .optional()
             .map_err(db_err)?;
-        match rotate(stored, new.created_at.millis()) {
+        match rotate(stored, new.created_at.millis(), grace_ms) {
             Rotation::Invalid => Ok(RotateOutcome::Invalid),
-            Rotation::Reused { family_id } => {
+            Rotation::Reused { family_id, user_id } => {
                 self.conn
                     .prepare_cached("UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ?1")
                     .map_err(db_err)?
                     .execute([&family_id])
                     .map_err(db_err)?;
-                Ok(RotateOutcome::Reused)
+                Ok(RotateOutcome::Reused { user_id, family_id })
+            }
+            Rotation::Repeat { family_id, user_id } => {
+                Ok(RotateOutcome::Repeated { user_id, family_id })
             }
             Rotation::Rotate { family_id, user_id } => {
                 self.conn
@@ -60,11 +64,11 @@ impl WriterState {
                     .execute(params![old_hash, new.created_at.millis()])
                     .map_err(db_err)?;
                 self.insert_refresh_token(&RefreshTokenRow {
-                    family_id,
+                    family_id: family_id.clone(),
                     user_id: user_id.clone(),
                     ..new.clone()
                 })?;
-                Ok(RotateOutcome::Rotated { user_id })
+                Ok(RotateOutcome::Rotated { user_id, family_id })
             }
         }
     }
@@ -80,22 +84,46 @@ impl CredentialStore for SqliteStore {
         &self,
         old_hash: &str,
         new: RefreshTokenRow,
+        grace_ms: i64,
     ) -> StoreResult<RotateOutcome> {
         let old_hash = old_hash.to_string();
-        self.write(move |s, _| s.rotate_refresh_token(&old_hash, &new))
+        self.write(move |s, _| s.rotate_refresh_token(&old_hash, &new, grace_ms))
             .await
     }
 
-    async fn revoke_refresh_family(&self, token_hash: &str) -> StoreResult<()> {
+    async fn revoke_refresh_family(&self, token_hash: &str) -> StoreResult<Option<String>> {
         let token_hash = token_hash.to_string();
         self.write(move |s, _| {
-            s.conn
-                .execute(
-                    "UPDATE refresh_tokens SET revoked = 1 WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = ?1)",
-                    [token_hash],
-                )
+            let family: Option<String> = s
+                .conn
+                .prepare_cached("SELECT family_id FROM refresh_tokens WHERE token_hash = ?1")
+                .map_err(db_err)?
+                .query_row([token_hash], |r| r.get(0))
+                .optional()
                 .map_err(db_err)?;
-            Ok(())
+            if let Some(f) = &family {
+                s.conn
+                    .prepare_cached("UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ?1")
+                    .map_err(db_err)?
+                    .execute([f])
+                    .map_err(db_err)?;
+            }
+            Ok(family)
+        })
+        .await
+    }
+
+    async fn family_revoked(&self, family_id: &str) -> StoreResult<bool> {
+        let family_id = family_id.to_string();
+        self.read(move |c| {
+            let live: bool = c
+                .prepare_cached(
+                    "SELECT EXISTS(SELECT 1 FROM refresh_tokens WHERE family_id = ?1 AND revoked = 0)",
+                )
+                .map_err(db_err)?
+                .query_row([family_id], |r| r.get(0))
+                .map_err(db_err)?;
+            Ok(!live)
         })
         .await
     }

@@ -17,6 +17,7 @@ mod credentials;
 mod events;
 mod messages;
 mod migrate;
+mod moderation;
 mod receipts;
 mod rows;
 mod users;

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use parley_domain::NewEvent;
 use parley_domain::messages::{
-    self as rules, DeletePlan, ReactPlan, ReactionFacts, ReplyFacts, SendFacts,
+    self as rules, DeletePlan, MessageRow, ReactPlan, ReactionFacts, ReplyFacts, SendFacts,
 };
 use parley_domain::receipts;
 use parley_protocol::{
@@ -180,22 +180,35 @@ impl WriterState {
             }
             DeletePlan::Delete(event) => event,
         };
+        self.tombstone(&mut row, event, at, out)?;
+        views::message_view(&self.conn, actor, &row, None)
+    }
+
+    /// Makes `row` a tombstone (text and attachments gone, reactions
+    /// removed) and appends its `message.deleted`.
+    pub(crate) fn tombstone(
+        &mut self,
+        row: &mut MessageRow,
+        event: NewEvent,
+        at: Timestamp,
+        out: &mut Vec<Delivery>,
+    ) -> StoreResult<()> {
         self.conn
             .prepare_cached(
                 "UPDATE messages SET deleted = 1, text = NULL, attachments = '[]' WHERE id = ?1",
             )
             .map_err(db_err)?
-            .execute([id])
+            .execute([&row.id])
             .map_err(db_err)?;
         self.conn
             .prepare_cached("DELETE FROM reactions WHERE message_id = ?1")
             .map_err(db_err)?
-            .execute([id])
+            .execute([&row.id])
             .map_err(db_err)?;
         row.deleted = true;
         row.text = None;
         self.append_event(&row.conversation_id, at, event, out)?;
-        views::message_view(&self.conn, actor, &row, None)
+        Ok(())
     }
 
     fn react(

@@ -65,8 +65,7 @@ pub fn seq_param(seq: u64) -> i64 {
     seq.min(i64::MAX as u64) as i64
 }
 
-pub const USER_COLS: &str =
-    "id, username, display_name, avatar_url, about, role, password_hash, created_at, last_seen_at";
+pub const USER_COLS: &str = "id, username, display_name, avatar_url, about, role, password_hash, created_at, last_seen_at, banned_at, sessions_valid_after";
 
 /// [`USER_COLS`] qualified with a table alias, for joins.
 pub fn user_cols(alias: &str) -> String {
@@ -93,6 +92,8 @@ pub fn user_row_at(r: &Row<'_>, at: usize) -> rusqlite::Result<UserRow> {
         password_hash: r.get(at + 6)?,
         created_at: Timestamp(r.get(at + 7)?),
         last_seen_at: r.get::<_, Option<i64>>(at + 8)?.map(Timestamp),
+        banned_at: r.get::<_, Option<i64>>(at + 9)?.map(Timestamp),
+        sessions_valid_after: r.get(at + 10)?,
     })
 }
 

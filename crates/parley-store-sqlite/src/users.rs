@@ -147,7 +147,7 @@ impl UserStore for SqliteStore {
             let mut stmt = c
                 .prepare_cached(&format!(
                     "SELECT {} FROM users WHERE (search_name LIKE ?1 || '%' ESCAPE '\\' OR search_name LIKE '% ' || ?1 || '%' ESCAPE '\\')
-                     AND username > ?2 AND is_bot = 0 ORDER BY username LIMIT ?3",
+                     AND username > ?2 AND is_bot = 0 AND banned_at IS NULL ORDER BY username LIMIT ?3",
                     rows::USER_COLS
                 ))
                 .map_err(db_err)?;

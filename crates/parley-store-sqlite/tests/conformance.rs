@@ -52,3 +52,9 @@ async fn blocks() {
     let (f, _dirs) = factory();
     conformance::blocks::run(&f).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moderation() {
+    let (f, _dirs) = factory();
+    conformance::moderation::run(&f).await;
+}

@@ -2,7 +2,7 @@
 //!
 //! One trait per area ([`UserStore`], [`CredentialStore`],
 //! [`ConversationStore`], [`MessageStore`], [`ReceiptStore`],
-//! [`BlockStore`]), combined in [`Store`]. Each backend crate
+//! [`BlockStore`], [`ModerationStore`]), combined in [`Store`]. Each backend crate
 //! (`parley-store-sqlite`, `parley-store-postgres`) implements every area
 //! in a file of its own. A new capability adds a trait here and a file per
 //! backend; nothing else grows.
@@ -25,6 +25,7 @@ pub mod credentials;
 pub mod delivery;
 pub mod ids;
 pub mod messages;
+pub mod moderation;
 pub mod receipts;
 pub mod users;
 
@@ -33,6 +34,7 @@ pub use conversations::{ActivityCursor, ConversationStore, Membership};
 pub use credentials::{CredentialStore, RefreshTokenRow, RotateOutcome};
 pub use delivery::{Delivery, DeliverySink};
 pub use messages::{AfterCommit, HistoryPage, MessageStore, NewMessage};
+pub use moderation::ModerationStore;
 pub use receipts::ReceiptStore;
 pub use users::{NewUser, UserPatch, UserRow, UserStore};
 
@@ -64,7 +66,13 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Every area, on one database.
 #[async_trait]
 pub trait Store:
-    UserStore + CredentialStore + ConversationStore + MessageStore + ReceiptStore + BlockStore
+    UserStore
+    + CredentialStore
+    + ConversationStore
+    + MessageStore
+    + ReceiptStore
+    + BlockStore
+    + ModerationStore
 {
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;

@@ -17,6 +17,11 @@ pub struct UserRow {
     pub created_at: Timestamp,
     /// When the user was last seen (last connection closed or went idle).
     pub last_seen_at: Option<Timestamp>,
+    /// Set while the user is banned (protocol.md §11).
+    pub banned_at: Option<Timestamp>,
+    /// Credentials issued at or before this (milliseconds) are refused:
+    /// moved by every ban, kept when the ban is lifted.
+    pub sessions_valid_after: Option<i64>,
 }
 
 impl std::fmt::Debug for UserRow {

@@ -17,6 +17,9 @@ pub struct ExternalClaims {
     pub picture: Option<String>,
     #[serde(default)]
     pub roles: Option<Vec<String>>,
+    /// Seconds; a token issued before the user's latest ban is refused.
+    #[serde(default)]
+    pub iat: Option<i64>,
 }
 
 pub struct ExternalVerifier {

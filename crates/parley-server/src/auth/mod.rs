@@ -17,6 +17,9 @@ use parley_protocol::Role;
 pub struct Principal {
     pub user_id: String,
     pub role: Role,
+    /// The session (refresh-token family) of the credential, if it has
+    /// one; gateway tickets carry it on.
+    pub session_id: Option<String>,
 }
 
 /// Extracts the Bearer credential of a request.

@@ -24,16 +24,39 @@ struct Claims {
     iat: i64,
     exp: i64,
     jti: String,
+    /// The session (refresh-token family) the token belongs to: logging
+    /// out or a detected reuse ends it, and with it the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
+    /// `iat` in milliseconds: a ban at the same second must still refuse
+    /// tokens issued just before it.
+    #[serde(default)]
+    iat_ms: Option<i64>,
+}
+
+impl Claims {
+    fn subject(self) -> TokenSubject {
+        TokenSubject {
+            issued_at_ms: self.iat_ms.unwrap_or(self.iat.saturating_mul(1000)),
+            role: Role::parse(&self.role).unwrap_or(Role::User),
+            user_id: self.sub,
+            session_id: self.sid,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct TokenSubject {
     pub user_id: String,
     pub role: Role,
+    pub session_id: Option<String>,
+    pub issued_at_ms: i64,
 }
 
 #[derive(Clone)]
 pub struct Tokens {
+    /// Derives refresh-token successors ([`Tokens::successor`]).
+    successor_key: Arc<[u8]>,
     encoding: EncodingKey,
     decoding: DecodingKey,
     pub access_ttl_secs: u64,
@@ -61,6 +84,7 @@ fn now_secs() -> i64 {
 impl Tokens {
     pub fn new(secret: &[u8], access_ttl_secs: u64, ticket_ttl_secs: u64) -> Tokens {
         Tokens {
+            successor_key: Arc::from(secret),
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             access_ttl_secs,
@@ -69,9 +93,19 @@ impl Tokens {
         }
     }
 
-    fn issue(&self, user_id: &str, role: Role, aud: &str, ttl: u64) -> AppResult<String> {
-        let now = now_secs();
+    fn issue(
+        &self,
+        user_id: &str,
+        role: Role,
+        session: Option<&str>,
+        aud: &str,
+        ttl: u64,
+    ) -> AppResult<String> {
+        let now_ms = Timestamp::now().millis();
+        let now = now_ms / 1000;
         let claims = Claims {
+            sid: session.map(str::to_string),
+            iat_ms: Some(now_ms),
             sub: user_id.to_string(),
             role: role.as_str().to_string(),
             iss: ISSUER.to_string(),
@@ -95,19 +129,61 @@ impl Tokens {
             .map(|d| d.claims)
     }
 
-    pub fn issue_access(&self, user_id: &str, role: Role) -> AppResult<String> {
-        self.issue(user_id, role, ACCESS_AUDIENCE, self.access_ttl_secs)
+    /// An access token of `session` (the refresh-token family; `None` for
+    /// credentials without one).
+    pub fn issue_access(
+        &self,
+        user_id: &str,
+        role: Role,
+        session: Option<&str>,
+    ) -> AppResult<String> {
+        self.issue(
+            user_id,
+            role,
+            session,
+            ACCESS_AUDIENCE,
+            self.access_ttl_secs,
+        )
     }
 
     pub fn verify_access(&self, token: &str) -> Option<TokenSubject> {
-        self.check(token, ACCESS_AUDIENCE).map(|c| TokenSubject {
-            user_id: c.sub,
-            role: Role::parse(&c.role).unwrap_or(Role::User),
-        })
+        self.check(token, ACCESS_AUDIENCE).map(Claims::subject)
     }
 
-    pub fn issue_ticket(&self, user_id: &str, role: Role) -> AppResult<String> {
-        self.issue(user_id, role, TICKET_AUDIENCE, self.ticket_ttl_secs)
+    /// A gateway ticket, of the same session as the credential it was
+    /// asked with.
+    pub fn issue_ticket(
+        &self,
+        user_id: &str,
+        role: Role,
+        session: Option<&str>,
+    ) -> AppResult<String> {
+        self.issue(
+            user_id,
+            role,
+            session,
+            TICKET_AUDIENCE,
+            self.ticket_ttl_secs,
+        )
+    }
+
+    /// The refresh token that replaces `old`: derived (HMAC-SHA256 under
+    /// the signing secret), so that a second rotation of `old` within the
+    /// grace window hands out the same successor without storing it.
+    pub fn successor(&self, old: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = match Hmac::<Sha256>::new_from_slice(&self.successor_key) {
+            Ok(m) => m,
+            // HMAC takes keys of any length; this cannot fail.
+            Err(_) => return format!("rt_{}", random_token(32)),
+        };
+        mac.update(b"parley refresh successor\0");
+        mac.update(old.as_bytes());
+        let out = mac.finalize().into_bytes();
+        format!(
+            "rt_{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(out)
+        )
     }
 
     /// Whether the ticket would be accepted, without using it up.
@@ -117,10 +193,7 @@ impl Tokens {
         if used.contains_key(&c.jti) {
             return None;
         }
-        Some(TokenSubject {
-            user_id: c.sub,
-            role: Role::parse(&c.role).unwrap_or(Role::User),
-        })
+        Some(c.subject())
     }
 
     /// Valid, unexpired and not used before on any process; using it marks
@@ -144,10 +217,7 @@ impl Tokens {
             .query_async(&mut conn)
             .await;
         match first {
-            Ok(Some(_)) => Some(TokenSubject {
-                user_id: c.sub,
-                role: Role::parse(&c.role).unwrap_or(Role::User),
-            }),
+            Ok(Some(_)) => Some(c.subject()),
             Ok(None) => None,
             // Redis down: this process's memory still stops replays here.
             Err(_) => self.redeem_ticket(ticket),
@@ -165,9 +235,6 @@ impl Tokens {
         if used.insert(c.jti.clone(), c.exp).is_some() {
             return None;
         }
-        Some(TokenSubject {
-            user_id: c.sub,
-            role: Role::parse(&c.role).unwrap_or(Role::User),
-        })
+        Some(c.subject())
     }
 }

@@ -26,44 +26,73 @@ pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Ap
 /// A JSON body.
 pub struct Json<T>(pub T);
 
+fn is_json(req: &Request) -> bool {
+    req.headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            let essence = v.split(';').next().unwrap_or("").trim();
+            essence.eq_ignore_ascii_case("application/json")
+                || essence.to_ascii_lowercase().ends_with("+json")
+        })
+        .unwrap_or(false)
+}
+
+fn not_json() -> AppError {
+    AppError::Invalid {
+        field: None,
+        message: "expected Content-Type: application/json".into(),
+    }
+}
+
+/// The body's bytes, bounded in size and in time.
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, AppError> {
+    // A slow client may not hold a request open forever.
+    let read = tokio::time::timeout(BODY_READ_TIMEOUT, Bytes::from_request(req, state))
+        .await
+        .map_err(|_| AppError::Invalid {
+            field: None,
+            message: "the request body took too long to arrive".into(),
+        })?;
+    read.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::PayloadTooLarge("request body is too large".into())
+        } else {
+            AppError::Invalid {
+                field: None,
+                message: "could not read the request body".into(),
+            }
+        }
+    })
+}
+
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                let essence = v.split(';').next().unwrap_or("").trim();
-                essence.eq_ignore_ascii_case("application/json")
-                    || essence.to_ascii_lowercase().ends_with("+json")
-            })
-            .unwrap_or(false);
-        if !is_json {
-            return Err(AppError::Invalid {
-                field: None,
-                message: "expected Content-Type: application/json".into(),
-            });
+        if !is_json(&req) {
+            return Err(not_json());
         }
-        // A slow client may not hold a request open forever.
-        let read = tokio::time::timeout(BODY_READ_TIMEOUT, Bytes::from_request(req, state))
-            .await
-            .map_err(|_| AppError::Invalid {
-                field: None,
-                message: "the request body took too long to arrive".into(),
-            })?;
-        let bytes = read.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                AppError::PayloadTooLarge("request body is too large".into())
-            } else {
-                AppError::Invalid {
-                    field: None,
-                    message: "could not read the request body".into(),
-                }
-            }
-        })?;
-        parse_json(&bytes).map(Json)
+        parse_json(&body_bytes(req, state).await?).map(Json)
+    }
+}
+
+/// A JSON body that may be left out entirely (then `T::default()`).
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = is_json(&req);
+        let bytes = body_bytes(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
+        }
+        if !json {
+            return Err(not_json());
+        }
+        parse_json(&bytes).map(OptionalJson)
     }
 }
 

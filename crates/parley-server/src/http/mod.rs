@@ -1,6 +1,7 @@
 //! The REST API: routes, middleware (request ids, tracing, body limits)
 //! and the OpenAPI document generated from the handlers' annotations.
 
+mod admin;
 mod auth;
 mod blocks;
 mod conversations;
@@ -32,7 +33,7 @@ use utoipa_axum::routes;
 #[openapi(
     info(title = "Parley", description = "Parley chat server REST API (protocol version 1). The WebSocket gateway is at GET /api/v1/gateway."),
     servers((url = "/api/v1")),
-    components(schemas(ErrorBody, ApiError, ErrorCode)),
+    components(schemas(ErrorBody, ApiError, ErrorCode, parley_protocol::AuditEntry)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -87,6 +88,9 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(blocks::block, blocks::list))
         .routes(routes!(blocks::unblock, blocks::status))
         .routes(routes!(gateway::ticket))
+        .routes(routes!(admin::delete_message))
+        .routes(routes!(admin::ban, admin::unban))
+        .routes(routes!(admin::audit))
         .split_for_parts()
 }
 

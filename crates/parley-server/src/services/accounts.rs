@@ -3,6 +3,7 @@
 //! Bearer credential is (our access tokens, API keys, the platform's
 //! external JWTs, provisioning their users on first sight).
 
+use super::sessions::SessionGate;
 use crate::auth::Principal;
 use crate::auth::external::{ExternalClaims, ExternalVerifier};
 use crate::auth::password::Passwords;
@@ -12,9 +13,12 @@ use crate::cluster::Shared;
 use crate::error::{AppError, AppResult};
 use crate::ratelimit::{Action, Limiter};
 use parley_domain::input;
+use parley_domain::moderation as audit;
 use parley_protocol::{AuthResponse, RegisterRequest, Role, TicketResponse, Timestamp};
 use parley_store::ids::new_id;
-use parley_store::{CredentialStore, NewUser, RefreshTokenRow, RotateOutcome, UserRow, UserStore};
+use parley_store::{
+    CredentialStore, ModerationStore, NewUser, RefreshTokenRow, RotateOutcome, UserRow, UserStore,
+};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -22,6 +26,9 @@ use std::sync::Arc;
 pub struct AccountsService {
     users: Arc<dyn UserStore>,
     credentials: Arc<dyn CredentialStore>,
+    /// For the security events of the audit log.
+    moderation: Arc<dyn ModerationStore>,
+    gate: SessionGate,
     tokens: Tokens,
     passwords: Passwords,
     external: Option<Arc<ExternalVerifier>>,
@@ -31,6 +38,7 @@ pub struct AccountsService {
     shared: Option<Shared>,
     registration_open: bool,
     refresh_ttl_secs: u64,
+    refresh_reuse_window_ms: i64,
 }
 
 /// What [`AccountsService::new`] needs besides storage.
@@ -42,17 +50,22 @@ pub struct AccountsConfig {
     pub shared: Option<Shared>,
     pub registration_open: bool,
     pub refresh_ttl_secs: u64,
+    pub refresh_reuse_window_ms: i64,
 }
 
 impl AccountsService {
     pub fn new(
         users: Arc<dyn UserStore>,
         credentials: Arc<dyn CredentialStore>,
+        moderation: Arc<dyn ModerationStore>,
+        gate: SessionGate,
         c: AccountsConfig,
     ) -> Self {
         AccountsService {
             users,
             credentials,
+            moderation,
+            gate,
             tokens: c.tokens,
             passwords: c.passwords,
             external: c.external.map(Arc::new),
@@ -61,6 +74,7 @@ impl AccountsService {
             shared: c.shared,
             registration_open: c.registration_open,
             refresh_ttl_secs: c.refresh_ttl_secs,
+            refresh_reuse_window_ms: c.refresh_reuse_window_ms,
         }
     }
 
@@ -78,11 +92,14 @@ impl AccountsService {
     /// Issues an access token and a refresh token in a new family.
     async fn session(&self, user: &UserRow) -> AppResult<AuthResponse> {
         let refresh = format!("rt_{}", random_token(32));
-        let row = self.refresh_row(&refresh, new_id(), user.id.clone());
+        let family = new_id();
+        let row = self.refresh_row(&refresh, family.clone(), user.id.clone());
         self.credentials.insert_refresh_token(row).await?;
         Ok(AuthResponse {
             user: user.to_wire(),
-            access_token: self.tokens.issue_access(&user.id, user.role)?,
+            access_token: self
+                .tokens
+                .issue_access(&user.id, user.role, Some(&family))?,
             refresh_token: refresh,
             expires_in: self.tokens.access_ttl_secs,
         })
@@ -145,39 +162,54 @@ impl AccountsService {
             )
             .await?;
         match (ok, user) {
+            // Only once the password is right: a ban is nobody else's
+            // business.
+            (true, Some(user)) if user.banned_at.is_some() => Err(AppError::Banned),
             (true, Some(user)) => self.session(&user).await,
             _ => Err(AppError::Unauthenticated("wrong username or password")),
         }
     }
 
     /// Rotates a refresh token; a reused one revokes its whole family.
+    /// Within the grace window after a rotation the same token yields the
+    /// same successor (two tabs refreshing at once both stay signed in).
     pub async fn refresh(&self, token: &str) -> AppResult<AuthResponse> {
         if token.len() > 256 {
             return Err(AppError::Unauthenticated("invalid refresh token"));
         }
-        let next = format!("rt_{}", random_token(32));
+        let next = self.tokens.successor(token);
         // Family and user come from the token being rotated.
         let row = self.refresh_row(&next, String::new(), String::new());
         match self
             .credentials
-            .rotate_refresh_token(&sha256_hex(token), row)
+            .rotate_refresh_token(&sha256_hex(token), row, self.refresh_reuse_window_ms)
             .await?
         {
-            RotateOutcome::Rotated { user_id } => {
+            RotateOutcome::Rotated { user_id, family_id }
+            | RotateOutcome::Repeated { user_id, family_id } => {
                 let user = self
                     .users
                     .user_by_id(&user_id)
                     .await?
+                    .filter(|u| u.banned_at.is_none())
                     .ok_or(AppError::Unauthenticated("invalid refresh token"))?;
                 Ok(AuthResponse {
                     user: user.to_wire(),
-                    access_token: self.tokens.issue_access(&user.id, user.role)?,
+                    access_token: self.tokens.issue_access(
+                        &user.id,
+                        user.role,
+                        Some(&family_id),
+                    )?,
                     refresh_token: next,
                     expires_in: self.tokens.access_ttl_secs,
                 })
             }
-            RotateOutcome::Reused => {
-                tracing::warn!("refresh token reused; family revoked");
+            RotateOutcome::Reused { user_id, family_id } => {
+                tracing::warn!(user_id = %user_id, "refresh token reused; family revoked");
+                self.gate.forget_session(&family_id);
+                self.moderation
+                    .append_audit(audit::refresh_reuse(&user_id, &family_id), Timestamp::now())
+                    .await?;
                 Err(AppError::Unauthenticated(
                     "refresh token already used; sign in again",
                 ))
@@ -187,10 +219,13 @@ impl AccountsService {
     }
 
     pub async fn logout(&self, token: &str) -> AppResult<()> {
-        if token.len() <= 256 {
-            self.credentials
+        if token.len() <= 256
+            && let Some(family) = self
+                .credentials
                 .revoke_refresh_family(&sha256_hex(token))
-                .await?;
+                .await?
+        {
+            self.gate.forget_session(&family);
         }
         Ok(())
     }
@@ -198,7 +233,9 @@ impl AccountsService {
     /// A single-use ticket for opening a gateway connection.
     pub fn ticket(&self, who: &Principal) -> AppResult<TicketResponse> {
         Ok(TicketResponse {
-            ticket: self.tokens.issue_ticket(&who.user_id, who.role)?,
+            ticket: self
+                .tokens
+                .issue_ticket(&who.user_id, who.role, who.session_id.as_deref())?,
             expires_in: self.tokens.ticket_ttl_secs,
         })
     }
@@ -213,9 +250,14 @@ impl AccountsService {
         } else {
             self.tokens.peek_ticket(ticket)
         }?;
+        self.gate
+            .check(&s.user_id, Some(s.issued_at_ms), s.session_id.as_deref())
+            .await
+            .ok()?;
         Some(Principal {
             user_id: s.user_id,
             role: s.role,
+            session_id: s.session_id,
         })
     }
 
@@ -236,21 +278,30 @@ impl AccountsService {
                 .user_by_id(&user_id)
                 .await?
                 .ok_or(AppError::Unauthenticated("invalid API key"))?;
+            self.gate.check(&user.id, None, None).await?;
             return Ok(Principal {
                 user_id: user.id,
                 role: user.role,
+                session_id: None,
             });
         }
         if let Some(s) = self.tokens.verify_access(credential) {
+            self.gate
+                .check(&s.user_id, Some(s.issued_at_ms), s.session_id.as_deref())
+                .await?;
             return Ok(Principal {
                 user_id: s.user_id,
                 role: s.role,
+                session_id: s.session_id,
             });
         }
         if let Some(verifier) = &self.external
             && let Some(claims) = verifier.verify(credential)
         {
-            return self.provision_external(claims).await;
+            let issued_at_ms = claims.iat.map(|s| s.saturating_mul(1000));
+            let p = self.provision_external(claims).await?;
+            self.gate.check(&p.user_id, issued_at_ms, None).await?;
+            return Ok(p);
         }
         Err(AppError::Unauthenticated("invalid or expired token"))
     }
@@ -308,6 +359,7 @@ impl AccountsService {
         let principal = Principal {
             user_id: user.id,
             role: user.role,
+            session_id: None,
         };
         self.provisioned.insert(sub, profile, principal.clone());
         Ok(principal)
@@ -375,6 +427,9 @@ impl AccountsService {
                 &user_id,
                 Timestamp::now(),
             )
+            .await?;
+        self.moderation
+            .append_audit(audit::api_key_created(&user_id, &label), Timestamp::now())
             .await?;
         Ok((key, label))
     }

@@ -13,8 +13,10 @@ pub mod accounts;
 pub mod blocks;
 pub mod conversations;
 pub mod messages;
+pub mod moderation;
 pub mod presence;
 pub mod receipts;
+pub mod sessions;
 pub mod typing;
 pub mod users;
 
@@ -42,6 +44,7 @@ pub struct Services {
     pub conversations: conversations::ConversationsService,
     pub messages: messages::MessagesService,
     pub receipts: receipts::ReceiptsService,
+    pub moderation: moderation::ModerationService,
     /// Only for [`Services::storage_ready`].
     health: std::sync::Arc<dyn parley_store::Store>,
 }
@@ -58,6 +61,7 @@ impl Services {
     ) -> Self {
         use std::time::Duration;
         let blocks = blocks::BlocksService::new(store.clone(), store.clone());
+        let gate = sessions::SessionGate::new(store.clone(), store.clone());
         let presence = presence::PresenceService::new(
             Duration::from_secs(config.presence_idle_secs),
             Duration::from_secs(config.presence_shared_ttl_secs),
@@ -67,11 +71,27 @@ impl Services {
             blocks.clone(),
             fanout.clone(),
         );
-        let typing =
-            typing::TypingService::new(store.clone(), blocks.clone(), fanout, limiter.clone());
+        let typing = typing::TypingService::new(
+            store.clone(),
+            blocks.clone(),
+            fanout.clone(),
+            limiter.clone(),
+        );
         let limits = &config.limits;
         Services {
-            accounts: accounts::AccountsService::new(store.clone(), store.clone(), accounts),
+            accounts: accounts::AccountsService::new(
+                store.clone(),
+                store.clone(),
+                store.clone(),
+                gate.clone(),
+                accounts,
+            ),
+            moderation: moderation::ModerationService::new(
+                store.clone(),
+                store.clone(),
+                gate,
+                fanout.clone(),
+            ),
             users: users::UsersService::new(store.clone(), presence.clone(), limiter.clone()),
             conversations: conversations::ConversationsService::new(
                 store.clone(),

@@ -51,7 +51,13 @@ async fn register_login_refresh_logout() {
 
 #[tokio::test]
 async fn reused_refresh_token_revokes_its_family() {
-    let app = spawn_app().await;
+    // No reuse window: every second presentation is theft.
+    let app = spawn_app_with(parley_server::config::Settings {
+        rate_limits: Some("off".into()),
+        refresh_reuse_window: Some(0),
+        ..Default::default()
+    })
+    .await;
     let c = app.client();
     let reg = c
         .register(&unique("dave"), PASSWORD, None)

@@ -14,6 +14,7 @@ mod hostile;
 mod lifecycle;
 mod limits;
 mod messages;
+mod moderation;
 mod ops;
 mod realtime;
 mod receipts;

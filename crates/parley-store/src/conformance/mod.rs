@@ -1,6 +1,7 @@
 //! The storage conformance suite: behaviour every [`Store`] must show,
 //! whatever the database, one suite per area ([`users`],
-//! [`conversations`], [`messages`], [`receipts`], [`blocks`]). A backend's
+//! [`conversations`], [`messages`], [`receipts`], [`blocks`],
+//! [`moderation`]). A backend's
 //! tests call each area's `run` from a `#[tokio::test]` of its own (so one
 //! failing area does not hide the others) with a factory for fresh, empty
 //! stores and a handle on the deliveries they emit.
@@ -10,6 +11,7 @@
 pub mod blocks;
 pub mod conversations;
 pub mod messages;
+pub mod moderation;
 pub mod receipts;
 pub mod users;
 
