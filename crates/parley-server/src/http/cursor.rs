@@ -56,3 +56,39 @@ mod tests {
         assert_eq!(decode_key(None).ok().flatten(), None);
     }
 }
+
+/// Arbitrary cursors never panic and are refused in the protocol's shape;
+/// every cursor we hand out reads back as the position it encodes.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use parley_protocol::ErrorCode;
+    use proptest::prelude::*;
+
+    fn refused_as_cursor(e: &AppError) -> bool {
+        matches!(e, AppError::Invalid { field: Some(f), .. } if f == "cursor")
+            && e.to_api().code == ErrorCode::InvalidRequest
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn arbitrary_cursors_are_refused_cleanly(raw in any::<String>()) {
+            if let Err(e) = decode_key(Some(&raw)) {
+                prop_assert!(refused_as_cursor(&e));
+            }
+            if let Err(e) = decode_keyset(Some(&raw)) {
+                prop_assert!(refused_as_cursor(&e));
+            }
+        }
+
+        #[test]
+        fn cursors_round_trip(ms in any::<i64>(), id in any::<String>()) {
+            // An empty key encodes to the empty cursor: the first page.
+            let expected = (!id.is_empty()).then(|| id.clone());
+            prop_assert_eq!(decode_key(Some(&encode_key(&id))).ok().flatten(), expected);
+            prop_assert_eq!(decode_keyset(Some(&encode_keyset(ms, &id))).ok().flatten(), Some((ms, id)));
+        }
+    }
+}

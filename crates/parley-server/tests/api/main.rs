@@ -7,6 +7,7 @@ mod bad_input;
 mod blocking;
 mod cluster;
 mod conversations;
+mod fuzz;
 mod gateway;
 mod guarantees;
 mod helpers;
