@@ -9,6 +9,7 @@ mod cluster;
 mod conversations;
 mod gateway;
 mod guarantees;
+mod hardening;
 mod helpers;
 mod hostile;
 mod lifecycle;
