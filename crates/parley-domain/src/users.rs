@@ -12,6 +12,12 @@ pub fn search_name(username: &str, display_name: &str) -> String {
     format!("{} {}", username, display_name).to_lowercase()
 }
 
+/// Whether a folded `query` matches a `search_name`: at the start of any
+/// of its words (what storage's search does in SQL).
+pub fn search_matches(search_name: &str, query: &str) -> bool {
+    search_name.starts_with(query) || search_name.contains(&format!(" {query}"))
+}
+
 /// How many usernames an external user is tried under before giving up.
 pub const EXTERNAL_USERNAME_ATTEMPTS: usize = 4;
 
@@ -158,6 +164,14 @@ mod tests {
             rotate(Some(t(None, false, 100)), 10, REFRESH_GRACE_MS),
             Rotation::Rotate { .. }
         ));
+    }
+
+    #[test]
+    fn search_matches_word_starts() {
+        let n = search_name("zoe", "Zoë Åsa");
+        assert!(search_matches(&n, "zo"));
+        assert!(search_matches(&n, "ås"));
+        assert!(!search_matches(&n, "sa"));
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub struct Inner {
     pub shutdown: CancellationToken,
     /// Caps live gateway connections; each holds one permit.
     pub connection_permits: Arc<Semaphore>,
+    /// Caps one user's live gateway connections in this process.
+    pub user_connections: Arc<crate::net::slots::Slots<String>>,
     /// Redis, when this process is one of several.
     pub shared: Option<Shared>,
     pub jobs: Arc<Supervisor>,

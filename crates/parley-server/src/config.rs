@@ -9,6 +9,7 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -145,6 +146,47 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_LOG_FORMAT")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<String>,
+    /// Seconds a TCP connection may stay silent before its first request,
+    /// between requests, or while sending a request's headers (default 10).
+    #[arg(long, env = "PARLEY_IDLE_TIMEOUT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<u64>,
+    /// Most simultaneous TCP connections from one peer address (default
+    /// 256). There is no trusted-proxy setting: behind a reverse proxy this
+    /// counts the proxy's connections, so raise it or cap per client there.
+    #[arg(long, env = "PARLEY_MAX_CONNECTIONS_PER_IP")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections_per_ip: Option<usize>,
+    /// Most simultaneous TCP connections in all (default: the open-file
+    /// limit less a reserve of a tenth, at least 64, for storage, Redis
+    /// and the process itself).
+    #[arg(long, env = "PARLEY_MAX_TCP_CONNECTIONS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tcp_connections: Option<usize>,
+    /// Most simultaneous gateway connections of one user in this process
+    /// (default 20); more are refused at the upgrade with 429.
+    #[arg(long, env = "PARLEY_MAX_CONNECTIONS_PER_USER")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections_per_user: Option<usize>,
+    /// Who `GET /users?query=` finds: `all` (anyone, by prefix; the
+    /// default), `contacts` (only people you share a conversation with) or
+    /// `off` (only an exact username).
+    #[arg(long, env = "PARLEY_USER_DIRECTORY")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_directory: Option<String>,
+    /// Hosts whose https URLs may be avatars (comma-separated, `host` or
+    /// `host:port`); otherwise only this server's `/api/v1/media/` paths.
+    #[arg(long, env = "PARLEY_AVATAR_HOSTS", value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub avatar_hosts: Option<Vec<String>>,
+    /// Serve `/metrics` on this address instead of the main listener.
+    #[arg(long, env = "PARLEY_METRICS_LISTEN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<String>,
+    /// When set, `/metrics` requires `Authorization: Bearer TOKEN`.
+    #[arg(long, env = "PARLEY_METRICS_TOKEN", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_token: Option<String>,
 }
 
 impl Settings {
@@ -259,6 +301,57 @@ pub struct Config {
     pub presence_shared_ttl_secs: u64,
     pub web_dir: Option<PathBuf>,
     pub json_logs: bool,
+    /// How long a TCP connection may stay silent before its first request,
+    /// between requests, or while sending headers.
+    pub idle_timeout: Duration,
+    pub max_connections_per_ip: usize,
+    /// Every TCP connection, on every listener of the process.
+    pub max_tcp_connections: usize,
+    /// Gateway connections per user, in this process.
+    pub max_connections_per_user: usize,
+    pub user_directory: UserDirectory,
+    /// Hosts whose https URLs may be avatars.
+    pub avatar_hosts: Vec<String>,
+    pub metrics_listen: Option<SocketAddr>,
+    pub metrics_token: Option<Secret>,
+}
+
+/// Who the user directory (`GET /users?query=`) finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserDirectory {
+    /// Anyone, by prefix of a username or display name word.
+    All,
+    /// Only people the caller shares a conversation with.
+    Contacts,
+    /// Only the user whose username is exactly the query.
+    Off,
+}
+
+/// The open-file limit (`RLIMIT_NOFILE`, soft), where the platform says.
+fn open_file_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// The default cap on TCP connections: the open-file limit less a reserve
+/// (a tenth, at least 64) for storage, Redis, logs and the listener, so
+/// that the cap is reached before `accept` fails.
+fn default_tcp_connections() -> usize {
+    match open_file_limit() {
+        Some(n) => n.saturating_sub((n / 10).max(64)).max(16),
+        None => 4096,
+    }
+}
+
+impl Config {
+    /// What avatars may be (`parley_domain::input::avatar_url`).
+    pub fn avatar_policy(&self) -> parley_domain::input::AvatarPolicy {
+        parley_domain::input::AvatarPolicy {
+            own_origin: self.public_url.clone(),
+            hosts: self.avatar_hosts.clone(),
+        }
+    }
 }
 
 fn on_off(
@@ -389,6 +482,40 @@ impl Config {
             presence_shared_ttl_secs: s.presence_shared_ttl.unwrap_or(30).max(1),
             web_dir: s.web_dir,
             json_logs: on_off("log_format", s.log_format.as_deref(), false, "json", "text")?,
+            idle_timeout: Duration::from_secs(s.idle_timeout.unwrap_or(10).max(1)),
+            max_connections_per_ip: s.max_connections_per_ip.unwrap_or(256).max(1),
+            max_tcp_connections: s
+                .max_tcp_connections
+                .unwrap_or_else(default_tcp_connections)
+                .max(1),
+            max_connections_per_user: s.max_connections_per_user.unwrap_or(20).max(1),
+            user_directory: match s.user_directory.as_deref() {
+                None | Some("all") => UserDirectory::All,
+                Some("contacts") => UserDirectory::Contacts,
+                Some("off") => UserDirectory::Off,
+                Some(other) => {
+                    return Err(ConfigError(format!(
+                        "user_directory must be all, contacts or off, not {other:?}"
+                    )));
+                }
+            },
+            avatar_hosts: avatar_hosts(s.avatar_hosts.unwrap_or_default())?,
+            metrics_listen: match s.metrics_listen.as_deref() {
+                None => None,
+                Some(a) => Some(a.parse().map_err(|_| {
+                    ConfigError(format!(
+                        "metrics_listen: {a:?} is not an address like 127.0.0.1:9090"
+                    ))
+                })?),
+            },
+            metrics_token: match s.metrics_token {
+                Some(t) if t.len() < 16 => {
+                    return Err(ConfigError(
+                        "metrics_token must be at least 16 characters".into(),
+                    ));
+                }
+                t => t.map(Secret),
+            },
         })
     }
 
@@ -400,6 +527,30 @@ impl Config {
         })
         .unwrap_or_else(|_| unreachable!("defaults are valid"))
     }
+}
+
+/// `host` or `host:port`, lower-cased: these go into the CSP as they are,
+/// so nothing but host characters is taken.
+fn avatar_hosts(hosts: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    hosts
+        .into_iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| !h.is_empty())
+        .map(|h| {
+            let ok = url::Url::parse(&format!("https://{h}/")).is_ok_and(|u| {
+                u.host_str().is_some() && u.path() == "/" && u.username().is_empty()
+            }) && h.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
+            });
+            if ok {
+                Ok(h)
+            } else {
+                Err(ConfigError(format!(
+                    "avatar_hosts: {h:?} is not a host like img.example or img.example:8443"
+                )))
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ pub mod http;
 pub mod ids;
 pub mod jobs;
 pub mod metrics;
+pub mod net;
 pub mod ratelimit;
 pub mod services;
 pub mod telemetry;
@@ -175,6 +176,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         registration_open: config.registration_open,
         refresh_ttl_secs: config.refresh_token_ttl_secs,
         refresh_reuse_window_ms: config.refresh_reuse_window_ms,
+        avatar_policy: config.avatar_policy(),
     };
     let services = Services::new(
         store,
@@ -192,6 +194,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     jobs.spawn("ban-watch", move |stop| moderation.run(stop));
     Ok(AppState::new(Inner {
         connection_permits: Arc::new(Semaphore::new(config.limits.max_connections)),
+        user_connections: crate::net::slots::Slots::new(config.max_connections_per_user),
         shutdown: jobs.token(),
         config,
         services,
@@ -201,63 +204,46 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     }))
 }
 
-/// How long a client may take to send a request's headers.
-const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long in-flight requests get to finish after shutdown begins.
 const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Serves until `shutdown` resolves, then closes gateway connections with
 /// 1001 and lets in-flight requests finish.
 ///
-/// The accept loop is hyper's own (not `axum::serve`) so that slow clients
-/// get a header read timeout: a connection that never finishes its headers
-/// is closed instead of held forever.
+/// The accept loop is our own ([`net::Server`], over hyper's connection
+/// builder, not `axum::serve`) so that every connection is bounded: a cap
+/// in all and per peer address, an idle timeout before the first byte and
+/// hyper's header read timeout after it. With `metrics_listen`, `/metrics`
+/// is served by a second [`net::Server`] under the supervisor.
 pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-    use hyper_util::server::conn::auto::Builder;
-    use hyper_util::service::TowerToHyperService;
-    use tower::ServiceExt as _;
-
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the metrics listener on {addr}"))?,
+        ),
+        None => None,
+    };
     let state = build_state(config).await?;
-    let app = http::router(state.clone());
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, remote) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off, keep serving.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let service = app.clone().map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(axum::extract::ConnectInfo(remote));
-                    req
-                });
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service));
-                let conn = graceful.watch(conn.into_owned());
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-            }
-            _ = &mut shutdown => break,
-        }
+    let limits = net::Limits::new(&state.config);
+    if let Some(l) = metrics_listener {
+        let mut metrics = net::Server::new(l, http::metrics_router(state.clone()), limits.clone());
+        state
+            .jobs
+            .spawn("metrics-listener", move |stop| async move {
+                metrics.accept_until(stop.cancelled()).await;
+                if !metrics.drain(DRAIN_TIMEOUT).await {
+                    tracing::warn!("some metrics requests did not finish in time");
+                }
+            });
     }
-    shutdown_state(&state, listener, graceful).await;
+    let mut server = net::Server::new(listener, http::router(state.clone()), limits);
+    server.accept_until(shutdown).await;
+    shutdown_state(&state, server).await;
     Ok(())
 }
 
@@ -265,21 +251,14 @@ pub async fn run(
 /// 1001 and in-flight requests finished (both bounded by
 /// [`DRAIN_TIMEOUT`]); then every background job stopped and awaited.
 /// When this returns, nothing the server started is still running.
-async fn shutdown_state(
-    state: &AppState,
-    listener: TcpListener,
-    graceful: hyper_util::server::graceful::GracefulShutdown,
-) {
+async fn shutdown_state(state: &AppState, mut server: net::Server) {
     tracing::info!("shutting down: closing gateway connections");
-    drop(listener);
+    server.stop_accepting();
     state.shutdown.cancel();
     for conn in state.fanout.registry().all() {
         conn.close(parley_protocol::gateway::close_code::GOING_AWAY);
     }
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    if !server.drain(DRAIN_TIMEOUT).await {
         tracing::warn!("some requests did not finish in time");
     }
     // Upgraded gateway connections run outside hyper's watch: each holds

@@ -14,6 +14,7 @@ mod writer;
 use crate::app::AppState;
 use crate::auth::{Principal, bearer};
 use crate::error::{AppError, AppResult};
+use crate::net::ConnSlot;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -21,6 +22,12 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use parley_protocol::{ErrorBody, TicketResponse};
 use serde::Deserialize;
+use std::sync::Arc;
+
+/// What a client refused for having too many connections is told to wait
+/// (`retry_after_ms`): one of its connections must close first, so this is
+/// a polite pace for retries rather than a promise.
+const USER_CAP_RETRY_MS: u64 = 5_000;
 
 #[derive(Deserialize)]
 pub struct GatewayParams {
@@ -38,50 +45,55 @@ pub async fn ticket(
 
 /// Browsers send `Origin`; a cross-origin upgrade is refused unless the
 /// origin is our own or listed in `allowed_origins`. Non-browser clients
-/// send none and are judged by their credentials alone.
+/// send none and are judged by their credentials alone. Origins are
+/// compared whole: scheme, host and port (`https://host` is not
+/// `http://host`, nor `https://host:8443`).
 fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
         return true;
     };
-    let origin = origin.trim_end_matches('/');
+    // An opaque origin (`null`, a sandboxed frame) is nobody's.
+    let Some(origin) = url::Url::parse(origin)
+        .ok()
+        .map(|u| u.origin())
+        .filter(|o| o.is_tuple())
+    else {
+        return false;
+    };
+    let same = |other: &str| url::Url::parse(other).is_ok_and(|u| u.origin() == origin);
     if state
         .config
         .allowed_origins
         .iter()
-        .any(|a| a == "*" || a.trim_end_matches('/') == origin)
+        .any(|a| a == "*" || same(a))
     {
         return true;
     }
-    if let Some(public) = &state.config.public_url
-        && let Ok(u) = url::Url::parse(public)
-        && u.origin().ascii_serialization() == origin
-    {
-        return true;
+    if let Some(public) = &state.config.public_url {
+        return same(public);
     }
-    // Same origin: the Origin's host:port is the Host we were reached at.
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    match (url::Url::parse(origin), host) {
-        (Ok(o), Some(host)) => {
-            let o_host = match (o.host_str(), o.port_or_known_default()) {
-                (Some(h), Some(p)) => format!("{h}:{p}"),
-                _ => return false,
-            };
-            let default_port = if o.scheme() == "https" { 443 } else { 80 };
-            let host_with_port = if host.contains(':') && !host.ends_with(']') {
-                host.to_string()
-            } else {
-                format!("{host}:{default_port}")
-            };
-            o_host.eq_ignore_ascii_case(&host_with_port)
-        }
-        _ => false,
-    }
+    // No public URL: our own origin is the Host we were reached at, over
+    // plain http (this server does not terminate TLS; behind a proxy that
+    // does, set `public_url`).
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|host| same(&format!("http://{host}")))
 }
 
 pub async fn upgrade(State(state): State<AppState>, req: axum::extract::Request) -> Response {
     let (mut parts, _body) = req.into_parts();
+    // The TCP connection's place (net::ConnSlot) stays taken while the
+    // upgraded connection lives.
+    let tcp_slot = parts.extensions.get::<Arc<ConnSlot>>().cloned();
     match authorize(&state, &mut parts).await {
         Ok((who, ws)) => {
+            let Some(user_slot) = state.user_connections.try_take(who.user_id.clone()) else {
+                return AppError::RateLimited {
+                    retry_after_ms: USER_CAP_RETRY_MS,
+                }
+                .into_response();
+            };
             let Ok(permit) = state.connection_permits.clone().try_acquire_owned() else {
                 return AppError::Unavailable("connection limit reached".into()).into_response();
             };
@@ -99,7 +111,10 @@ pub async fn upgrade(State(state): State<AppState>, req: axum::extract::Request)
                 // 4 KiB of them are gathered into one write.
                 .write_buffer_size(4096)
                 .max_write_buffer_size(256 * 1024)
-                .on_upgrade(move |socket| connection::run(state, who, socket, permit))
+                .on_upgrade(move |socket| async move {
+                    let _held = (tcp_slot, user_slot);
+                    connection::run(state, who, socket, permit).await;
+                })
         }
         Err(e) => e.into_response(),
     }

@@ -120,15 +120,21 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     let body_limit = state.config.limits.body_bytes;
+    // With a listener of its own, /metrics is not on this one.
+    let metrics = match state.config.metrics_listen {
+        None => get(ops::metrics),
+        Some(_) => get(not_found),
+    };
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+        .route("/metrics", metrics)
         .fallback(web::serve)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(bounded_head))
         .layer(axum::middleware::map_response(json_charset))
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("x-content-type-options"),
@@ -140,6 +146,71 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::map_request(client_request_id))
+}
+
+/// `/metrics` alone, for `--metrics-listen`.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(ops::metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(axum::middleware::map_response(json_charset))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::map_request(client_request_id))
+}
+
+/// A client's `x-request-id` is kept (echoed, logged) only if it is 1-128
+/// visible ASCII characters; otherwise it is dropped and one is generated.
+async fn client_request_id<B>(mut req: Request<B>) -> Request<B> {
+    if req
+        .headers()
+        .get(&REQUEST_ID)
+        .is_some_and(|v| !parley_domain::input::is_short_token(v.as_bytes()))
+    {
+        req.headers_mut().remove(&REQUEST_ID);
+    }
+    req
+}
+
+/// The longest request target (path and query) we take; a common reverse
+/// proxy default.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// The most header bytes (names and values) we take.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// 414 and 431, in the error shape, for requests hyper took but we will
+/// not (hyper answers larger ones itself: `net::error_bodies`).
+async fn bounded_head(req: Request<axum::body::Body>, next: axum::middleware::Next) -> Response {
+    let uri = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    let refused = if uri > MAX_URI_BYTES {
+        Some((
+            StatusCode::URI_TOO_LONG,
+            format!("the request URI is longer than {MAX_URI_BYTES} bytes"),
+        ))
+    } else if headers > MAX_HEADER_BYTES {
+        Some((
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("the request headers are larger than {MAX_HEADER_BYTES} bytes"),
+        ))
+    } else {
+        None
+    };
+    match refused {
+        Some((status, message)) => {
+            let mut resp = AppError::PayloadTooLarge(message).into_response();
+            *resp.status_mut() = status;
+            resp
+        }
+        None => next.run(req).await,
+    }
 }
 
 /// protocol.md §1: JSON bodies are `application/json; charset=utf-8`.

@@ -1,6 +1,7 @@
-//! `/healthz` and `/readyz` (protocol.md §14).
+//! `/healthz`, `/readyz` and `/metrics` (protocol.md §14).
 
 use crate::app::AppState;
+use crate::error::AppError;
 use axum::extract::State;
 use axum::http::StatusCode;
 use parley_protocol::HealthResponse;
@@ -46,17 +47,41 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, axum::Json<He
     )
 }
 
-/// Prometheus text exposition.
+/// Prometheus text exposition; with `metrics_token`, only for
+/// `Authorization: Bearer TOKEN`.
 pub async fn metrics(
     State(state): State<AppState>,
-) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    headers: axum::http::HeaderMap,
+) -> Result<([(axum::http::HeaderName, &'static str); 1], String), AppError> {
+    if let Some(token) = &state.config.metrics_token {
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !same_secret(given.as_bytes(), token.0.as_bytes()) {
+            return Err(AppError::Unauthenticated(
+                "a valid metrics token is required",
+            ));
+        }
+    }
     let registry = state.fanout.registry();
     let body = crate::metrics::render(registry.connection_count(), registry.queued_frames());
-    (
+    Ok((
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         body,
-    )
+    ))
+}
+
+/// Compares digests, so the time taken says nothing about the token.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    use sha2::{Digest, Sha256};
+    let (a, b) = (Sha256::digest(given), Sha256::digest(expected));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }

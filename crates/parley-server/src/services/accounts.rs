@@ -39,6 +39,8 @@ pub struct AccountsService {
     registration_open: bool,
     refresh_ttl_secs: u64,
     refresh_reuse_window_ms: i64,
+    /// Which avatar URLs a platform's `picture` claim may set.
+    avatar_policy: input::AvatarPolicy,
 }
 
 /// What [`AccountsService::new`] needs besides storage.
@@ -51,6 +53,7 @@ pub struct AccountsConfig {
     pub registration_open: bool,
     pub refresh_ttl_secs: u64,
     pub refresh_reuse_window_ms: i64,
+    pub avatar_policy: input::AvatarPolicy,
 }
 
 impl AccountsService {
@@ -75,6 +78,7 @@ impl AccountsService {
             registration_open: c.registration_open,
             refresh_ttl_secs: c.refresh_ttl_secs,
             refresh_reuse_window_ms: c.refresh_reuse_window_ms,
+            avatar_policy: c.avatar_policy,
         }
     }
 
@@ -335,7 +339,7 @@ impl AccountsService {
         let avatar_url = c
             .picture
             .as_deref()
-            .and_then(|p| input::url("picture", p).ok())
+            .and_then(|p| input::avatar_url("picture", p, &self.avatar_policy).ok())
             .filter(|p| !p.is_empty());
         let profile = provisioned::profile(&display_name, avatar_url.as_deref(), role.as_str());
         if let Some(p) = self.provisioned.get(&c.sub, &profile) {

@@ -18,6 +18,8 @@ pub struct ConversationsService {
     limiter: Limiter,
     /// Most members a group may have (`limits.group_max_members`).
     max_members: u32,
+    /// Where a group's avatar may come from.
+    avatars: input::AvatarPolicy,
 }
 
 impl ConversationsService {
@@ -26,12 +28,14 @@ impl ConversationsService {
         presence: PresenceService,
         limiter: Limiter,
         max_members: u32,
+        avatars: input::AvatarPolicy,
     ) -> Self {
         ConversationsService {
             store,
             presence,
             limiter,
             max_members,
+            avatars,
         }
     }
 
@@ -91,7 +95,9 @@ impl ConversationsService {
     pub async fn get(&self, viewer: &str, id: &str) -> AppResult<Conversation> {
         check_id(id, "conversation")?;
         let mut c = self.store.conversation(viewer, id).await?;
-        self.presence.present_for(viewer, c.peer.as_mut()).await;
+        self.presence
+            .present_co_members(viewer, c.peer.as_mut())
+            .await;
         Ok(c)
     }
 
@@ -107,7 +113,7 @@ impl ConversationsService {
         let (mut conversations, next) =
             self.store.list_conversations(viewer, cursor, limit).await?;
         self.presence
-            .present_for(
+            .present_co_members(
                 viewer,
                 conversations.iter_mut().filter_map(|c| c.peer.as_mut()),
             )
@@ -129,7 +135,7 @@ impl ConversationsService {
         check_id(id, "conversation")?;
         let title = title.map(|t| input::label("title", t, 100)).transpose()?;
         let avatar = avatar_url
-            .map(|u| input::url("avatar_url", u))
+            .map(|u| input::avatar_url("avatar_url", u, &self.avatars))
             .transpose()?;
         self.store
             .update_conversation(actor, id, title, avatar, Timestamp::now())
@@ -148,7 +154,7 @@ impl ConversationsService {
         check_id(id, "conversation")?;
         let mut members = self.store.members(viewer, id, after, limit).await?;
         self.presence
-            .present_for(viewer, members.iter_mut().map(|m| &mut m.user))
+            .present_co_members(viewer, members.iter_mut().map(|m| &mut m.user))
             .await;
         Ok(members)
     }

@@ -92,12 +92,20 @@ impl Services {
                 gate,
                 fanout.clone(),
             ),
-            users: users::UsersService::new(store.clone(), presence.clone(), limiter.clone()),
+            users: users::UsersService::new(
+                store.clone(),
+                store.clone(),
+                presence.clone(),
+                limiter.clone(),
+                config.user_directory,
+                config.avatar_policy(),
+            ),
             conversations: conversations::ConversationsService::new(
                 store.clone(),
                 presence.clone(),
                 limiter.clone(),
                 limits.group_max_members,
+                config.avatar_policy(),
             ),
             messages: messages::MessagesService::new(
                 store.clone(),

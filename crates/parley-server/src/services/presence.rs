@@ -9,7 +9,7 @@ use crate::cluster::Shared;
 use crate::fanout::Fanout;
 use parley_protocol::{Presence, PresenceState, ServerFrame, Timestamp, User};
 use parley_store::{ConversationStore, Delivery, UserStore};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -321,8 +321,44 @@ impl PresenceService {
         }
     }
 
-    /// `present` for `viewer`, who may not see users in a block with them.
-    pub async fn present_for(&self, viewer: &str, users: impl IntoIterator<Item = &mut User>) {
+    /// `present` for `viewer`, by the rule presence pushes follow
+    /// (protocol.md §3, §7): a user's presence is seen by themself and by
+    /// those who share a conversation with them, unless a block stands
+    /// between the two; anyone else sees `offline` with no last-seen.
+    pub async fn present_for<'a>(
+        &self,
+        viewer: &str,
+        users: impl IntoIterator<Item = &'a mut User>,
+    ) {
+        let users: Vec<&mut User> = users.into_iter().collect();
+        if users.iter().all(|u| u.id == viewer) {
+            return self.present_all(users, &[]).await;
+        }
+        let contacts: HashSet<String> = match self.conversations.contacts(viewer).await {
+            Ok(c) => c.into_iter().collect(),
+            Err(e) => {
+                // Shown as offline rather than to the wrong people.
+                tracing::warn!(error = %e, "contacts unavailable; presence hidden");
+                HashSet::new()
+            }
+        };
+        let mut hidden = self.blocks.hidden_from(viewer).await.unwrap_or_default();
+        hidden.extend(
+            users
+                .iter()
+                .filter(|u| u.id != viewer && !contacts.contains(&u.id))
+                .map(|u| u.id.clone()),
+        );
+        self.present_all(users, &hidden).await;
+    }
+
+    /// `present_for` users known to be current members of a conversation
+    /// with `viewer` (its peer, its members): only blocks hide them.
+    pub async fn present_co_members<'a>(
+        &self,
+        viewer: &str,
+        users: impl IntoIterator<Item = &'a mut User>,
+    ) {
         let hidden = self.blocks.hidden_from(viewer).await.unwrap_or_default();
         self.present_all(users, &hidden).await;
     }

@@ -3,26 +3,45 @@
 
 use super::check_id;
 use super::presence::PresenceService;
+use crate::config::UserDirectory;
 use crate::error::{AppError, AppResult};
 use crate::ratelimit::{Action, Limiter};
 use parley_domain::input;
 use parley_protocol::{UpdateMeRequest, User};
-use parley_store::{UserPatch, UserStore};
+use parley_store::{ConversationStore, UserPatch, UserStore};
 use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct UsersService {
     users: Arc<dyn UserStore>,
+    /// Who shares a conversation with whom (the `contacts` directory).
+    conversations: Arc<dyn ConversationStore>,
     presence: PresenceService,
     limiter: Limiter,
+    directory: UserDirectory,
+    avatars: input::AvatarPolicy,
 }
 
+/// The most contacts a `contacts` directory search reads (a user in many
+/// large groups has more; the search then covers these).
+const MAX_CONTACTS_SEARCHED: usize = 10_000;
+
 impl UsersService {
-    pub fn new(users: Arc<dyn UserStore>, presence: PresenceService, limiter: Limiter) -> Self {
+    pub fn new(
+        users: Arc<dyn UserStore>,
+        conversations: Arc<dyn ConversationStore>,
+        presence: PresenceService,
+        limiter: Limiter,
+        directory: UserDirectory,
+        avatars: input::AvatarPolicy,
+    ) -> Self {
         UsersService {
             users,
+            conversations,
             presence,
             limiter,
+            directory,
+            avatars,
         }
     }
 
@@ -54,7 +73,7 @@ impl UsersService {
             avatar_url: req
                 .avatar_url
                 .as_deref()
-                .map(|u| input::url("avatar_url", u))
+                .map(|u| input::avatar_url("avatar_url", u, &self.avatars))
                 .transpose()?,
             about: req
                 .about
@@ -82,8 +101,11 @@ impl UsersService {
         Ok(user)
     }
 
-    /// Prefix search; `limit + 1` rows are read so the caller knows whether
-    /// there is more.
+    /// The directory (protocol.md §3), as the operator configured it:
+    /// `all` searches everyone by prefix, `contacts` only those who share
+    /// a conversation with `viewer`, `off` only an exact username. The
+    /// query is trimmed and needs 2 characters. `limit + 1` rows are read
+    /// so the caller knows whether there is more.
     pub async fn search(
         &self,
         viewer: &str,
@@ -92,16 +114,23 @@ impl UsersService {
         limit: u32,
     ) -> AppResult<(Vec<User>, bool)> {
         self.limiter.spend(Action::Search, viewer).await?;
-        if query.chars().count() > 64 || query.chars().any(char::is_control) {
-            return Err(AppError::invalid(
-                "query",
-                "query must be at most 64 characters",
-            ));
-        }
-        let rows = self
-            .users
-            .search_users(&query.to_lowercase(), after, limit + 1)
-            .await?;
+        let query = input::search_query(query)?;
+        let rows = match self.directory {
+            UserDirectory::All => self.users.search_users(&query, after, limit + 1).await?,
+            UserDirectory::Contacts => self.search_contacts(viewer, &query, after, limit).await?,
+            UserDirectory::Off => {
+                let exact = input::username(&query).ok();
+                match exact {
+                    Some(name) if after.as_ref().is_none_or(|a| *a < name) => self
+                        .users
+                        .user_by_username(&name)
+                        .await?
+                        .into_iter()
+                        .collect(),
+                    _ => Vec::new(),
+                }
+            }
+        };
         let more = rows.len() > limit as usize;
         let mut users: Vec<User> = rows
             .iter()
@@ -110,5 +139,33 @@ impl UsersService {
             .collect();
         self.presence.present_for(viewer, users.iter_mut()).await;
         Ok((users, more))
+    }
+
+    /// The `contacts` directory: the same match as storage's search, over
+    /// the viewer's contacts, in username order after `after`.
+    async fn search_contacts(
+        &self,
+        viewer: &str,
+        query: &str,
+        after: Option<String>,
+        limit: u32,
+    ) -> AppResult<Vec<parley_store::UserRow>> {
+        let mut ids = self.conversations.contacts(viewer).await?;
+        ids.truncate(MAX_CONTACTS_SEARCHED);
+        let mut rows: Vec<_> = self
+            .users
+            .users_by_ids(&ids)
+            .await?
+            .into_iter()
+            .filter(|u| {
+                parley_domain::users::search_matches(
+                    &parley_domain::users::search_name(&u.username, &u.display_name),
+                    query,
+                ) && after.as_ref().is_none_or(|a| u.username > *a)
+            })
+            .collect();
+        rows.sort_by(|a, b| a.username.cmp(&b.username));
+        rows.truncate(limit as usize + 1);
+        Ok(rows)
     }
 }

@@ -189,7 +189,7 @@ async fn search_folds_unicode_and_matches_any_word() {
         );
     }
     assert!(
-        a.search_users("%", None, None)
+        a.search_users("%%", None, None)
             .await
             .expect("search")
             .users

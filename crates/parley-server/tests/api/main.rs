@@ -10,6 +10,7 @@ mod conversations;
 mod fuzz;
 mod gateway;
 mod guarantees;
+mod hardening;
 mod helpers;
 mod hostile;
 mod lifecycle;

@@ -23,6 +23,8 @@ export function useUserSearch(ctx, input, onResults) {
   const run = async () => {
     const q = input.value.trim();
     const mine = ++seq;
+    // The server needs 2 characters (protocol.md §3); fewer list nobody.
+    if ([...q].length < 2) { onResults([], null); return; }
     try {
       const res = await ctx.api.searchUsers(q, 20);
       if (mine !== seq) return;
