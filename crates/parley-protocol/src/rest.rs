@@ -37,9 +37,13 @@ impl Role {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
+    /// 3-32 of `a-z 0-9 _ .` (folded to lower case), with a letter or digit.
+    #[schema(pattern = "^(?=.*[A-Za-z0-9])[A-Za-z0-9_.]{3,32}$")]
     pub username: String,
+    #[schema(min_length = 8, max_length = 256)]
     pub password: String,
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub display_name: Option<String>,
 }
 
@@ -371,8 +375,13 @@ pub struct Message {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendMessageRequest {
+    /// 1-128 printable ASCII characters, chosen by the client.
+    #[schema(pattern = "^[!-~]{1,128}$")]
     pub client_id: String,
+    /// Required until attachments land; at least one visible character,
+    /// at most `limits.message_chars` (default 10,000) after trimming.
     #[serde(default)]
+    #[schema(min_length = 1)]
     pub text: Option<String>,
     #[serde(default)]
     pub attachments: Option<Vec<String>>,

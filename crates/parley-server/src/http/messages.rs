@@ -188,7 +188,7 @@ async fn react(
     }))
 }
 
-#[utoipa::path(put, path = "/messages/{id}/reactions/{emoji}", tag = "messages", params(("id" = String, Path), ("emoji" = String, Path)),
+#[utoipa::path(put, path = "/messages/{id}/reactions/{emoji}", tag = "messages", params(("id" = String, Path), ("emoji" = String, Path, description = "one emoji (a single grapheme cluster); the schema lists a subset", pattern = "^[\\u2600-\\u26FF]$")),
     responses((status = 200, body = ReactionResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn add_reaction(
     State(state): State<AppState>,
@@ -198,7 +198,7 @@ pub async fn add_reaction(
     react(state, &who.user_id, &id, &emoji, true).await
 }
 
-#[utoipa::path(delete, path = "/messages/{id}/reactions/{emoji}", tag = "messages", params(("id" = String, Path), ("emoji" = String, Path)),
+#[utoipa::path(delete, path = "/messages/{id}/reactions/{emoji}", tag = "messages", params(("id" = String, Path), ("emoji" = String, Path, description = "one emoji (a single grapheme cluster); the schema lists a subset", pattern = "^[\\u2600-\\u26FF]$")),
     responses((status = 200, body = ReactionResponse), (status = 404, body = ErrorBody)))]
 pub async fn remove_reaction(
     State(state): State<AppState>,

@@ -8,6 +8,7 @@ mod conversations;
 mod cursor;
 pub mod extract;
 mod messages;
+mod openapi;
 mod ops;
 mod users;
 mod web;
@@ -61,7 +62,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The API routes and the OpenAPI document describing exactly them.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::register))
         .routes(routes!(auth::login))
         .routes(routes!(auth::refresh))
@@ -91,7 +92,10 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::delete_message))
         .routes(routes!(admin::ban, admin::unban))
         .routes(routes!(admin::audit))
-        .split_for_parts()
+        .split_for_parts();
+    let mut doc = doc;
+    openapi::complete_all(&mut doc);
+    (router, doc)
 }
 
 /// The OpenAPI document, as served at `/api/v1/openapi.json`.

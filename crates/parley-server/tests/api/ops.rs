@@ -204,3 +204,41 @@ async fn web_dir_serves_from_disk_and_never_outside_it() {
     }
     let _ = std::fs::remove_file(secret);
 }
+
+/// The OpenAPI document says what the server answers (issue 12): every
+/// operation documents the refusals any request can get, and the auth
+/// endpoints need no Bearer token.
+#[tokio::test]
+async fn the_openapi_document_declares_every_refusal() {
+    let app = spawn_app().await;
+    let doc: serde_json::Value = app
+        .client()
+        .raw("GET", "/openapi.json", None)
+        .await
+        .expect("openapi")
+        .json;
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("item") {
+            operations += 1;
+            let responses = op["responses"].as_object().expect("responses");
+            let public = path.starts_with("/auth/");
+            for code in ["400", "429", "503"] {
+                assert!(responses.contains_key(code), "{method} {path} lacks {code}");
+            }
+            // Public operations may still answer 401 (a wrong password).
+            assert!(
+                public || responses.contains_key("401"),
+                "{method} {path} lacks 401"
+            );
+            if path.contains('{') {
+                assert!(responses.contains_key("404"), "{method} {path} lacks 404");
+            }
+            if public {
+                assert_eq!(op["security"], serde_json::json!([]), "{path} is public");
+            }
+        }
+    }
+    assert!(operations >= 38, "{operations} operations");
+    app.stop().await;
+}
