@@ -165,15 +165,13 @@ impl WriteTx<'_> {
         let event_kind = event.kind();
         let event_params: Params<'_> = &[&m.conversation_id, &seq_p, &event_kind, &body];
         let member_params: Params<'_> = &[&m.conversation_id, &m.sender_id, &seq_p];
-        let move_kinds: Vec<&str> = own.moves.iter().map(|(mark, _)| mark.as_str()).collect();
-        let move_params: Params<'_> = &[&m.conversation_id, &m.sender_id, &seq_p, &at, &move_kinds];
         // The message, the seq and the conversation's last message, the
-        // event, and the sender's own watermarks with their moves (they
-        // have read what they sent: a read like any other), in one round
-        // trip. Should the message insert still meet
+        // event, and the sender's own watermarks (they have read what they
+        // sent: a read like any other, whose time is the message's), in one
+        // round trip. Should the message insert still meet
         // the idempotency index (it cannot under the lock), the statement
         // fails and with it the whole transaction.
-        let (_, allocated, _, _, _) = tokio::try_join!(
+        let (_, allocated, _, _) = tokio::try_join!(
             execute(
                 &self.tx,
                 "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, kind, text, attachments, reply_to, mentions, created_at)
@@ -191,12 +189,6 @@ impl WriteTx<'_> {
                 &self.tx,
                 "UPDATE members SET read_seq = $3, delivered_seq = $3 WHERE conversation_id = $1 AND user_id = $2",
                 member_params,
-            ),
-            execute(
-                &self.tx,
-                "INSERT INTO watermark_moves (conversation_id, user_id, kind, seq, at)
-                 SELECT $1, $2, kind, $3, $4 FROM unnest($5::text[]) AS kind",
-                move_params,
             ),
         )?;
         seq_matches(col_u64(&allocated, 0)?, seq)?;

@@ -109,12 +109,16 @@ impl ReceiptStore for PostgresStore {
         let hidden = rows::block_partners(&c, viewer).await?;
         let all = query(
             &c,
+            // A member's own message at or after the seq is a read of it
+            // at the message's time (see `parley_domain::receipts::on_own_send`).
             "SELECT m.user_id,
-               (SELECT min(w.at) FROM watermark_moves w WHERE w.conversation_id = m.conversation_id
-                  AND w.user_id = m.user_id AND w.seq >= $2),
-               (SELECT min(w.at) FROM watermark_moves w WHERE w.conversation_id = m.conversation_id
-                  AND w.user_id = m.user_id AND w.kind = 'read' AND w.seq >= $2)
+               LEAST((SELECT min(w.at) FROM watermark_moves w WHERE w.conversation_id = m.conversation_id
+                  AND w.user_id = m.user_id AND w.seq >= $2), o.at),
+               LEAST((SELECT min(w.at) FROM watermark_moves w WHERE w.conversation_id = m.conversation_id
+                  AND w.user_id = m.user_id AND w.kind = 'read' AND w.seq >= $2), o.at)
              FROM members m
+             LEFT JOIN LATERAL (SELECT min(x.created_at) AS at FROM messages x
+                 WHERE x.conversation_id = m.conversation_id AND x.sender_id = m.user_id AND x.seq >= $2) o ON TRUE
              WHERE m.conversation_id = $1 AND m.active = TRUE AND m.user_id <> $3 AND m.joined_seq <= $2
              ORDER BY m.user_id",
             &[&row.conversation_id, &seq_param(row.seq), &row.sender_id],

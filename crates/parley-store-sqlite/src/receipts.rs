@@ -105,14 +105,21 @@ impl ReceiptStore for SqliteStore {
             let hidden = rows::block_partners(c, &viewer)?;
             let mut stmt = c
                 .prepare_cached(
-                    "SELECT m.user_id,
+                    // A member's own message at or after the seq is a read
+                    // of it at the message's time (see
+                    // `parley_domain::receipts::on_own_send`). SQLite's
+                    // scalar min() is NULL if either side is: coalesce.
+                    "SELECT user_id, min(coalesce(d, o), coalesce(o, d)), min(coalesce(r, o), coalesce(o, r)) FROM (
+                     SELECT m.user_id AS user_id,
                        (SELECT min(w.at) FROM watermark_moves w WHERE w.conversation_id = m.conversation_id
-                          AND w.user_id = m.user_id AND w.seq >= ?2),
+                          AND w.user_id = m.user_id AND w.seq >= ?2) AS d,
                        (SELECT min(w.at) FROM watermark_moves w WHERE w.conversation_id = m.conversation_id
-                          AND w.user_id = m.user_id AND w.kind = 'read' AND w.seq >= ?2)
+                          AND w.user_id = m.user_id AND w.kind = 'read' AND w.seq >= ?2) AS r,
+                       (SELECT min(x.created_at) FROM messages x WHERE x.conversation_id = m.conversation_id
+                          AND x.sender_id = m.user_id AND x.seq >= ?2) AS o
                      FROM members m
-                     WHERE m.conversation_id = ?1 AND m.active = 1 AND m.user_id <> ?3 AND m.joined_seq <= ?2
-                     ORDER BY m.user_id",
+                     WHERE m.conversation_id = ?1 AND m.active = 1 AND m.user_id <> ?3 AND m.joined_seq <= ?2)
+                     ORDER BY user_id",
                 )
                 .map_err(db_err)?;
             let all = stmt
