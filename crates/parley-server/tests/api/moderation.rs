@@ -443,6 +443,30 @@ async fn a_ban_on_one_process_ends_access_on_the_other() {
         .expect("register")
         .user
         .id;
+    // An admin delete on node 1 reaches a member connected to node 2.
+    let witness = Client::new(&n2.base_url).expect("client");
+    let witness_id = witness
+        .register(&unique("cl_wit"), PASSWORD, None)
+        .await
+        .expect("register")
+        .user
+        .id;
+    let conv = bad.create_direct(&witness_id).await.expect("direct").0;
+    let rude = bad.send_text(&conv.id, "rude").await.expect("send");
+    let witness_gw = Gateway::connect(&witness).await.expect("witness gateway");
+    witness_gw.sync(Default::default()).await.expect("sync");
+    let r = root
+        .raw("DELETE", &format!("/admin/messages/{}", rude.id), None)
+        .await
+        .expect("delete");
+    assert_eq!(r.status, 200, "{}", r.text);
+    let deleted = loop {
+        let e = witness_gw.next_event(WAIT).await.expect("event on node 2");
+        if e.kind() == "message.deleted" {
+            break e;
+        }
+    };
+    assert_eq!(deleted.conversation_id, conv.id);
     let gw = Gateway::connect(&bad).await.expect("gateway on node 2");
     let r = root
         .raw("POST", &format!("/admin/users/{bad_id}/ban"), None)
