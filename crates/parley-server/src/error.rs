@@ -47,6 +47,13 @@ impl AppError {
         }
     }
 
+    /// `rate_limited` with the wait in whole milliseconds, at least 1.
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        AppError::RateLimited {
+            retry_after_ms: (wait.as_nanos().div_ceil(1_000_000) as u64).max(1),
+        }
+    }
+
     pub fn code(&self) -> ErrorCode {
         match self {
             AppError::Invalid { .. } => ErrorCode::InvalidRequest,

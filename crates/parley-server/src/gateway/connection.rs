@@ -195,10 +195,7 @@ fn refuse_frame(handle: &ConnHandle, text: &str, wait: std::time::Duration) {
     if reference.chars().count() > parley_protocol::limits::MAX_REF_CHARS {
         return;
     }
-    let e = AppError::RateLimited {
-        retry_after_ms: (wait.as_nanos().div_ceil(1_000_000) as u64).max(1),
-    };
-    reply_error(handle, Some(reference), &e);
+    reply_error(handle, Some(reference), &AppError::rate_limited(wait));
 }
 
 fn reply_error(handle: &ConnHandle, reference: Option<String>, e: &AppError) {

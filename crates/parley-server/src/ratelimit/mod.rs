@@ -256,9 +256,7 @@ impl Limiter {
     pub async fn spend(&self, action: Action, key: &str) -> AppResult<()> {
         self.inner.check(action, key).await.map_err(|wait| {
             crate::metrics::rate_limited(action);
-            AppError::RateLimited {
-                retry_after_ms: (wait.as_nanos().div_ceil(1_000_000) as u64).max(1),
-            }
+            AppError::rate_limited(wait)
         })
     }
 }
