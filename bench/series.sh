@@ -42,6 +42,9 @@ pids=()
 for p in 18501:0 18502:1; do
   port=${p%:*}
   data=$(mktemp -d)
+  # Every simulated client comes from 127.0.0.1: lift the per-address and
+  # per-user connection caps meant for the open internet.
+  PARLEY_MAX_CONNECTIONS_PER_IP=10000000 PARLEY_MAX_CONNECTIONS_PER_USER=10000000 \
   taskset -c "${p#*:}" "$B/parley" serve --listen 127.0.0.1:"$port" --data-dir "$data" \
     --database-url postgres://postgres@127.0.0.1:5432/"${db}_w6" \
     --redis-url redis://127.0.0.1:6379 --redis-prefix "${db}_w6" \

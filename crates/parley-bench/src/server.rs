@@ -103,6 +103,12 @@ impl Server {
             ])
             // Large groups are a workload (W4); the default cap is 1024.
             .args(["--group-max-members", "1000000"])
+            // Every simulated client connects from 127.0.0.1: the per-address
+            // TCP cap (default 256) is for the open internet, not for a
+            // load generator. Environment, not flags, so that binaries from
+            // before the cap (baselines) start too.
+            .env("PARLEY_MAX_CONNECTIONS_PER_IP", "10000000")
+            .env("PARLEY_MAX_CONNECTIONS_PER_USER", "10000000")
             .args(extra_args)
             .stdout(std::process::Stdio::piped())
             .stderr(log)
