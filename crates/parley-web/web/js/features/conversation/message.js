@@ -16,7 +16,7 @@ function quoteOf(ctx, cid, m, actions) {
     type: 'button', class: `reply-quote qc-${colorIndex(q ? q.sender_id : '')}`,
     title: 'Go to the original message',
     onclick: () => actions.jumpTo(m.reply_to),
-  }, h('span', { class: 'reply-quote-author' }, who), h('span', { class: 'reply-quote-text' }, text));
+  }, h('span', { class: 'reply-quote-author' }, who), h('span', { class: 'reply-quote-text', dir: 'auto' }, text));
 }
 
 function failedBar(ctx, m) {
@@ -47,7 +47,7 @@ export function messageEl(ctx, cid, m, { pending, first = true, actions }) {
   const own = pending || m.sender_id === store.me.id;
   if (!pending && m.kind === 'system') {
     return h('div', { class: 'message system', 'data-seq': m.seq, 'data-message-id': m.id },
-      h('span', { class: 'message-text' }, m.text || ''));
+      h('span', { class: 'message-text', dir: 'auto' }, m.text || ''));
   }
   const failed = pending && m.state === 'failed';
   const status = pending ? (failed ? 'failed' : 'sending') : (own ? store.statusOf(m) : null);
@@ -60,7 +60,7 @@ export function messageEl(ctx, cid, m, { pending, first = true, actions }) {
   const bubble = h('div', { class: 'bubble' },
     showSender ? h('span', { class: `message-sender sc-${colorIndex(m.sender_id)}` }, store.displayName(m.sender_id)) : null,
     !deleted ? quoteOf(ctx, cid, pending ? { reply_to: m.reply_to } : m, actions) : null,
-    h('div', { class: 'message-text' }, deleted ? 'This message was deleted' : (m.text || '')),
+    h('div', { class: 'message-text', dir: 'auto' }, deleted ? 'This message was deleted' : (m.text || '')),
     h('span', { class: 'message-meta' },
       !deleted && m.edited_at ? h('span', { class: 'edited' }, 'edited') : null,
       h('time', { datetime: time, title: formatFull(time) }, formatTime(time)),
