@@ -16,7 +16,7 @@ export const root = join(here, '..');
 export const PASSWORD = 'correct horse battery';
 
 /** The `parley` binary: $PARLEY_BIN, else the workspace's debug build. */
-function parleyBin() {
+export function parleyBin() {
   if (process.env.PARLEY_BIN) return process.env.PARLEY_BIN;
   const target = process.env.CARGO_TARGET_DIR ?? join(root, '..', 'target');
   for (const profile of ['debug', 'release']) {
@@ -53,6 +53,7 @@ export async function startServer(extraArgs = []) {
   }
   return {
     url,
+    dataDir,
     log: () => log,
     async stop() {
       child.kill('SIGTERM');

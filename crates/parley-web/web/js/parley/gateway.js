@@ -16,6 +16,7 @@ const MAX_BACKOFF = 30000;
 export const CloseCode = {
   GOING_AWAY: 1001,
   UNAUTHENTICATED: 4001,
+  BANNED: 4003,
   TOO_SLOW: 4008,
   TOO_LARGE: 4009,
   RATE_LIMITED: 4029,
@@ -151,6 +152,12 @@ export class Gateway extends Emitter {
     this._failPending('disconnected');
     if (this._stopped) return;
     this.emit('closed', { code: ev.code, reason: ev.reason });
+    if (ev.code === CloseCode.BANNED) {
+      // Banned: reconnecting cannot help (protocol §6); the session is over.
+      this.emit('session_expired', { code: 'banned' });
+      this.stop();
+      return;
+    }
     if (ev.code === CloseCode.UNAUTHENTICATED) {
       this.client.refresh().then(() => this._connectSoon(0), (e) => {
         if (e && e.status === 401) { this.emit('session_expired', e); this.stop(); } else this._scheduleReconnect();
