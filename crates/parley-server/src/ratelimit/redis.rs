@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 const LEASE_TTL: Duration = Duration::from_millis(500);
 /// Largest lease.
 const MAX_LEASE: u32 = 64;
-/// Leases kept before expired ones are dropped.
+/// Leases kept per action before expired ones are dropped.
 const MAX_LEASES: usize = 50_000;
 
 struct Lease {
@@ -34,7 +34,8 @@ pub struct RedisLimiter {
     shared: Shared,
     rates: RateTable,
     script: ::redis::Script,
-    leases: Mutex<HashMap<(Action, String), Lease>>,
+    /// Per action, per key: found by `&str`, so a hit allocates nothing.
+    leases: Mutex<HashMap<Action, HashMap<String, Lease>>>,
 }
 
 impl RedisLimiter {
@@ -75,15 +76,16 @@ impl RedisLimiter {
         let Ok(mut leases) = self.leases.lock() else {
             return false;
         };
-        // Looked up by reference; the owned key is built only on a miss.
-        let k = (action, key.to_string());
-        match leases.get_mut(&k) {
+        let Some(of_action) = leases.get_mut(&action) else {
+            return false;
+        };
+        match of_action.get_mut(key) {
             Some(l) if l.left > 0 && l.until > Instant::now() => {
                 l.left -= 1;
                 true
             }
             Some(_) => {
-                leases.remove(&k);
+                of_action.remove(key);
                 false
             }
             None => false,
@@ -95,12 +97,13 @@ impl RedisLimiter {
             return;
         }
         if let Ok(mut leases) = self.leases.lock() {
-            if leases.len() >= MAX_LEASES {
+            let of_action = leases.entry(action).or_default();
+            if of_action.len() >= MAX_LEASES {
                 let now = Instant::now();
-                leases.retain(|_, l| l.until > now);
+                of_action.retain(|_, l| l.until > now);
             }
-            leases.insert(
-                (action, key.to_string()),
+            of_action.insert(
+                key.to_string(),
                 Lease {
                     left,
                     until: Instant::now() + LEASE_TTL,

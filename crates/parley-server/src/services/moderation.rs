@@ -61,14 +61,16 @@ impl ModerationService {
     pub async fn ban(&self, who: &Principal, target: &str, reason: Option<&str>) -> AppResult<()> {
         rules::require_admin(who.role)?;
         check_id(target, "user")?;
-        self.ban_as(Some(&who.user_id), target, reason).await
+        self.ban_as(Some(&who.user_id), target, reason).await?;
+        Ok(())
     }
 
     /// `DELETE /admin/users/{id}/ban`.
     pub async fn unban(&self, who: &Principal, target: &str) -> AppResult<()> {
         rules::require_admin(who.role)?;
         check_id(target, "user")?;
-        self.unban_as(Some(&who.user_id), target).await
+        self.unban_as(Some(&who.user_id), target).await?;
+        Ok(())
     }
 
     /// `GET /admin/audit`: newest first, before the entry id `before`.
@@ -85,17 +87,13 @@ impl ModerationService {
     /// `parley admin ban`: `user` is a username or an id.
     pub async fn ban_from_cli(&self, user: &str, reason: Option<&str>) -> AppResult<bool> {
         let id = self.resolve(user).await?;
-        let reason = self.reason(reason)?;
-        Ok(self
-            .store
-            .ban_user(None, &id, reason.as_deref(), Timestamp::now())
-            .await?)
+        self.ban_as(None, &id, reason).await
     }
 
     /// `parley admin unban`.
     pub async fn unban_from_cli(&self, user: &str) -> AppResult<bool> {
         let id = self.resolve(user).await?;
-        Ok(self.store.unban_user(None, &id, Timestamp::now()).await?)
+        self.unban_as(None, &id).await
     }
 
     async fn resolve(&self, user: &str) -> AppResult<String> {
@@ -110,20 +108,18 @@ impl ModerationService {
         Err(AppError::NotFound("user"))
     }
 
-    fn reason(&self, reason: Option<&str>) -> AppResult<Option<String>> {
-        Ok(reason
-            .map(|r| input::free_text("reason", r, MAX_REASON_CHARS))
-            .transpose()?
-            .filter(|r| !r.is_empty()))
-    }
-
+    /// Bans `target` (`actor` `None`: the command line); whether it changed
+    /// anything.
     async fn ban_as(
         &self,
         actor: Option<&str>,
         target: &str,
         reason: Option<&str>,
-    ) -> AppResult<()> {
-        let reason = self.reason(reason)?;
+    ) -> AppResult<bool> {
+        let reason = reason
+            .map(|r| input::free_text("reason", r, MAX_REASON_CHARS))
+            .transpose()?
+            .filter(|r| !r.is_empty());
         let changed = self
             .store
             .ban_user(actor, target, reason.as_deref(), Timestamp::now())
@@ -132,15 +128,16 @@ impl ModerationService {
         if changed {
             self.disconnect(target);
         }
-        Ok(())
+        Ok(changed)
     }
 
-    async fn unban_as(&self, actor: Option<&str>, target: &str) -> AppResult<()> {
-        self.store
+    async fn unban_as(&self, actor: Option<&str>, target: &str) -> AppResult<bool> {
+        let changed = self
+            .store
             .unban_user(actor, target, Timestamp::now())
             .await?;
         self.gate.forget_user(target);
-        Ok(())
+        Ok(changed)
     }
 
     /// Closes every connection of `user` on this process with 4003.
