@@ -487,3 +487,61 @@ async fn a_ban_on_one_process_ends_access_on_the_other() {
     assert_eq!(closed, 4003);
     assert_code(bad.me().await, "unauthenticated");
 }
+
+#[tokio::test]
+async fn bad_admin_input_is_refused_in_the_error_shape_and_changes_nothing() {
+    let app = app().await;
+    let (root, _) = admin(&app, "mod-root-bad").await;
+    let name = unique("mod_bad_in");
+    app.client()
+        .register(&name, PASSWORD, None)
+        .await
+        .expect("register");
+    let target = app
+        .client()
+        .login(&name, PASSWORD)
+        .await
+        .expect("login")
+        .user
+        .id;
+    let ban = format!("/admin/users/{target}/ban");
+    for body in [
+        r#"{"reason": 5}"#,
+        r#"{"reason": "spam", "extra": true}"#,
+        r#"["spam"]"#,
+        r#"{"reason": "#,
+        r#"{"reason": "a\u0000b"}"#,
+    ] {
+        let (code, json) = status(&root, "POST", &ban, Some(body)).await;
+        assert_eq!(code, 400, "{body}: {json}");
+        assert_eq!(json["error"]["code"], "invalid_request", "{body}");
+    }
+    let long_id = "x".repeat(300);
+    for (method, path) in [
+        ("POST", format!("/admin/users/{long_id}/ban")),
+        ("DELETE", format!("/admin/users/{long_id}/ban")),
+        ("DELETE", format!("/admin/messages/{long_id}")),
+    ] {
+        assert_eq!(
+            status(&root, method, &path, None).await.0,
+            404,
+            "{method} {path}"
+        );
+    }
+    for q in ["limit=0", "limit=abc", "limit=201", "cursor=!!"] {
+        assert_eq!(
+            status(&root, "GET", &format!("/admin/audit?{q}"), None)
+                .await
+                .0,
+            400,
+            "{q}"
+        );
+    }
+    app.client()
+        .login(&name, PASSWORD)
+        .await
+        .expect("nothing was banned");
+    let (_, audit) = status(&root, "GET", "/admin/audit", None).await;
+    assert_eq!(audit["entries"], json!([]), "nothing was audited");
+    app.stop().await;
+}
