@@ -30,6 +30,21 @@ export async function sendText(page, text) {
   await composer(page).press('Enter');
 }
 
+/**
+ * A computed style property of the element a locator names. A list row is
+ * re-rendered (replaced) when its signature changes, and a node replaced
+ * between Playwright resolving it and reading its style reads as ''; the
+ * locator is resolved again until the element is attached.
+ */
+export async function computedStyle(locator, property, timeoutMs = 5000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await locator.evaluate((n, p) => (n.isConnected ? getComputedStyle(n)[p] : ''), property);
+    if (value !== '' || Date.now() > until) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Every message in the open conversation, in display order. */
 export function messages(page) {
   return messageLog(page).locator('.message');

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverAndBrowser, openPage, signInUI, uniqueName, Api } from '../lib/harness.mjs';
-import { openConversation, messageByText, conversationRow } from '../lib/ui.mjs';
+import { openConversation, messageByText, conversationRow, computedStyle } from '../lib/ui.mjs';
 
 const env = serverAndBrowser();
 
@@ -26,16 +26,16 @@ test('messages with bidi controls are isolated and take their own direction', as
     const el = messageByText(a.page, text).locator('.message-text');
     await el.waitFor();
     assert.equal(await el.getAttribute('dir'), 'auto', 'direction from the text itself');
-    const bidi = await el.evaluate((n) => getComputedStyle(n).unicodeBidi);
+    const bidi = await computedStyle(el, 'unicodeBidi');
     assert.equal(bidi, 'plaintext', 'isolated from what surrounds it');
   }
   const arabicDir = await messageByText(a.page, arabic).locator('.message-text')
     .evaluate((n) => n.matches(':dir(rtl)'));
   assert.ok(arabicDir, 'Arabic text is laid out right to left');
   const preview = conversationRow(a.page, 'Bob Bidi').locator('.conv-preview');
-  assert.equal(await preview.evaluate((n) => getComputedStyle(n).unicodeBidi), 'plaintext');
+  assert.equal(await computedStyle(preview, 'unicodeBidi'), 'plaintext');
   const title = conversationRow(a.page, 'Bob Bidi').locator('.conv-title');
-  assert.equal(await title.evaluate((n) => getComputedStyle(n).unicodeBidi), 'isolate');
+  assert.equal(await computedStyle(title, 'unicodeBidi'), 'isolate');
   a.expectClean();
   await a.context.close();
 });
