@@ -9,6 +9,13 @@ pub enum DomainError {
     /// The thing does not exist, or the caller may not see it.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// `not_found` for what a field of the request names
+    /// (`details.field`).
+    #[error("{what} not found")]
+    NotFoundIn {
+        what: &'static str,
+        field: &'static str,
+    },
     /// A block in either direction between the two users.
     #[error("one of you has blocked the other")]
     Blocked,

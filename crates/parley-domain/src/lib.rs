@@ -15,6 +15,8 @@
 //! - [`conversations`]: direct and group conversations, members, roles.
 //! - [`messages`]: the stored message and its wire form; send, edit,
 //!   delete, react.
+//! - [`media`]: the upload allow-list and limits, who may read an upload,
+//!   what a message attaches, the links of a message.
 //! - [`moderation`]: who may moderate, bans, admin deletes, the audit
 //!   log's entries.
 //! - [`receipts`]: watermarks, message status, who hears a receipt.
@@ -25,6 +27,7 @@
 pub mod conversations;
 pub mod error;
 pub mod input;
+pub mod media;
 pub mod messages;
 pub mod moderation;
 pub mod receipts;

@@ -4,6 +4,7 @@
 use crate::NewEvent;
 use crate::conversations::MemberInfo;
 use crate::error::{DomainError, DomainResult};
+use crate::media::{self, MediaRow};
 use crate::receipts::{OthersWatermarks, status_for};
 use parley_protocol::events::{
     EventData, MessageCreated, MessageDeleted, MessageEdited, ReactionChange,
@@ -26,6 +27,8 @@ pub struct NewMessage {
     pub text: Option<String>,
     pub reply_to: Option<String>,
     pub mentions: Vec<String>,
+    /// Media ids to attach, in order (checked under the lock).
+    pub attachments: Vec<String>,
     pub at: Timestamp,
 }
 
@@ -48,8 +51,8 @@ pub struct MessageRow {
 }
 
 impl MessageRow {
-    /// The row a send stores at `seq`.
-    pub fn new(m: &NewMessage, seq: u64) -> Self {
+    /// The row a send stores at `seq`, attaching `media`.
+    pub fn new(m: &NewMessage, seq: u64, media: &[MediaRow]) -> Self {
         MessageRow {
             id: m.id.clone(),
             conversation_id: m.conversation_id.clone(),
@@ -58,7 +61,7 @@ impl MessageRow {
             client_id: m.client_id.clone(),
             kind: m.kind,
             text: m.text.clone(),
-            attachments: Vec::new(),
+            attachments: crate::media::attachments_json(media),
             reply_to: m.reply_to.clone(),
             mentions: m.mentions.clone(),
             created_at: m.at.millis(),
@@ -172,6 +175,9 @@ pub struct SendFacts {
     pub blocked: bool,
     /// Read only when the message replies to one.
     pub reply: Option<ReplyFacts>,
+    /// The uploads named by `attachments` that exist (read only for a
+    /// member).
+    pub media: Vec<MediaRow>,
 }
 
 /// Blocks stop sends in direct conversations only (in a group the block
@@ -180,9 +186,10 @@ pub fn blocks_apply(kind: ConversationKind) -> bool {
     kind == ConversationKind::Direct
 }
 
-/// Whether the send may be stored. A retry of a stored send passes the
-/// same checks and is then answered with the original.
-pub fn check_send(m: &NewMessage, facts: &SendFacts) -> DomainResult<()> {
+/// Whether the send may be stored, and what it attaches. A retry of a
+/// stored send passes the same checks and is then answered with the
+/// original.
+pub fn check_send(m: &NewMessage, facts: &SendFacts) -> DomainResult<Vec<MediaRow>> {
     let kind = match (facts.is_member, facts.kind) {
         (true, Some(kind)) => kind,
         _ => return Err(DomainError::NotFound("conversation")),
@@ -200,14 +207,18 @@ pub fn check_send(m: &NewMessage, facts: &SendFacts) -> DomainResult<()> {
             ));
         }
     }
-    Ok(())
+    if m.attachments.is_empty() {
+        Ok(Vec::new())
+    } else {
+        media::attach(&m.sender_id, &m.attachments, &facts.media)
+    }
 }
 
 /// The row a send stores at `seq`, its `message.created` event, and the
 /// answer to the sender: nobody else can have reached a seq that did not
 /// exist until now, and nobody has reacted yet.
-pub fn created(m: &NewMessage, seq: u64) -> (MessageRow, NewEvent, Message) {
-    let row = MessageRow::new(m, seq);
+pub fn created(m: &NewMessage, seq: u64, media: &[MediaRow]) -> (MessageRow, NewEvent, Message) {
+    let row = MessageRow::new(m, seq, media);
     let message = row.to_wire();
     let event = NewEvent::by(
         &m.sender_id,
@@ -379,6 +390,7 @@ pub(crate) mod tests {
             text: Some("hi".into()),
             reply_to: reply_to.map(str::to_string),
             mentions: vec![],
+            attachments: vec![],
             at: Timestamp(1_000),
         }
     }
@@ -417,6 +429,7 @@ pub(crate) mod tests {
             kind: Some(ConversationKind::Direct),
             blocked: false,
             reply: None,
+            media: vec![],
         };
         assert!(check_send(&draft(None), &facts).is_ok());
         let outsider = SendFacts {
@@ -462,7 +475,7 @@ pub(crate) mod tests {
 
     #[test]
     fn the_sender_sees_sent_and_the_event_carries_no_status() {
-        let (row, event, answer) = created(&draft(None), 7);
+        let (row, event, answer) = created(&draft(None), 7, &[]);
         assert_eq!(row.seq, 7);
         assert_eq!(answer.status, Some(MessageStatus::Sent));
         let EventData::MessageCreated(c) = event.data else {

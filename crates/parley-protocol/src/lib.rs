@@ -5,6 +5,7 @@
 //! - [`rest`]: request and response bodies of the REST API (§2-§5).
 //! - [`events`]: conversation events, typed per event type (§5).
 //! - [`gateway`]: WebSocket frames in both directions (§6, §8).
+//! - [`media`]: the media object and the media, files and links lists (§10).
 //!
 //! Nothing in here knows about storage or HTTP frameworks; the server maps
 //! its internal types into these, and the SDK and load generator speak them.
@@ -13,11 +14,13 @@
 pub mod error;
 pub mod events;
 pub mod gateway;
+pub mod media;
 pub mod rest;
 pub mod time;
 
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use gateway::{ClientFrame, ServerFrame};
+pub use media::{Media, MediaKind};
 pub use rest::*;
 pub use time::Timestamp;
 

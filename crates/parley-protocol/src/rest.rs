@@ -378,12 +378,15 @@ pub struct SendMessageRequest {
     /// 1-128 printable ASCII characters, chosen by the client.
     #[schema(pattern = "^[!-~]{1,128}$")]
     pub client_id: String,
-    /// Required until attachments land; at least one visible character,
-    /// at most `limits.message_chars` (default 10,000) after trimming.
+    /// At least one visible character, at most `limits.message_chars`
+    /// (default 10,000) after trimming. Optional (a caption) when the
+    /// message has attachments.
     #[serde(default)]
     #[schema(min_length = 1)]
     pub text: Option<String>,
+    /// 1-10 distinct media ids, each uploaded by the sender (§10).
     #[serde(default)]
+    #[schema(max_items = 10)]
     pub attachments: Option<Vec<String>>,
     #[serde(default)]
     pub reply_to: Option<String>,

@@ -27,6 +27,17 @@ pub enum AppError {
     Banned,
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// `not_found` with `details.field`.
+    #[error("{0} not found")]
+    NotFoundIn(&'static str, &'static str),
+    /// An upload over its limit: 413 with `details: {field: "file", limit_bytes}`.
+    #[error("upload too large")]
+    UploadTooLarge { limit_bytes: u64 },
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// 416 with `Content-Range: bytes */SIZE`.
+    #[error("range not satisfiable")]
+    RangeNotSatisfiable { size: u64 },
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("payload too large: {0}")]
@@ -61,7 +72,10 @@ impl AppError {
             AppError::Forbidden(_) => ErrorCode::Forbidden,
             AppError::Blocked => ErrorCode::Blocked,
             AppError::Banned => ErrorCode::Forbidden,
-            AppError::NotFound(_) => ErrorCode::NotFound,
+            AppError::NotFound(_) | AppError::NotFoundIn(..) => ErrorCode::NotFound,
+            AppError::UploadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            AppError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            AppError::RangeNotSatisfiable { .. } => ErrorCode::RangeNotSatisfiable,
             AppError::Conflict(_) => ErrorCode::Conflict,
             AppError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             AppError::RateLimited { .. } => ErrorCode::RateLimited,
@@ -89,6 +103,23 @@ impl AppError {
             AppError::Banned => ApiError::new(code, parley_domain::moderation::BANNED)
                 .with_details(json!({ "reason": "banned" })),
             AppError::NotFound(what) => ApiError::new(code, format!("{what} not found")),
+            AppError::NotFoundIn(what, field) => ApiError::new(code, format!("{what} not found"))
+                .with_details(json!({ "field": field })),
+            AppError::UploadTooLarge { limit_bytes } => ApiError::new(
+                code,
+                parley_domain::media::TooLarge {
+                    limit_bytes: *limit_bytes,
+                }
+                .message(),
+            )
+            .with_details(json!({ "field": "file", "limit_bytes": limit_bytes })),
+            AppError::UnsupportedMediaType => {
+                ApiError::new(code, parley_domain::media::UNSUPPORTED)
+            }
+            AppError::RangeNotSatisfiable { size } => ApiError::new(
+                code,
+                format!("the range is outside the media's {size} bytes"),
+            ),
             AppError::RateLimited { retry_after_ms } => {
                 ApiError::new(code, "too many requests; slow down")
                     .with_details(json!({ "retry_after_ms": retry_after_ms }))
@@ -110,6 +141,7 @@ impl From<DomainError> for AppError {
     fn from(e: DomainError) -> Self {
         match e {
             DomainError::NotFound(what) => AppError::NotFound(what),
+            DomainError::NotFoundIn { what, field } => AppError::NotFoundIn(what, field),
             DomainError::Blocked => AppError::Blocked,
             DomainError::Forbidden(m) => AppError::Forbidden(m.to_string()),
             DomainError::Conflict(m) => AppError::Conflict(m.to_string()),
@@ -138,6 +170,11 @@ impl IntoResponse for AppError {
         let status = StatusCode::from_u16(api.code.http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut resp = (status, axum::Json(ErrorBody { error: api })).into_response();
+        if let AppError::RangeNotSatisfiable { size } = self
+            && let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}"))
+        {
+            resp.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
         if let AppError::RateLimited { retry_after_ms } = self {
             let secs = retry_after_ms.div_ceil(1000).max(1);
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {

@@ -26,6 +26,7 @@ mod commit;
 mod conversations;
 mod credentials;
 mod events;
+mod media;
 mod messages;
 mod migrate;
 mod moderation;

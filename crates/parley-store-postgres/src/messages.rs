@@ -115,13 +115,19 @@ impl WriteTx<'_> {
             }),
             _ => None,
         };
+        let media = if is_member {
+            self.media_for_send(&m.attachments).await?
+        } else {
+            Vec::new()
+        };
         let facts = SendFacts {
             is_member,
             kind,
             blocked,
             reply,
+            media,
         };
-        rules::check_send(m, &facts)?;
+        let media = rules::check_send(m, &facts)?;
         // A retry of a stored send: the original, and nothing written.
         if let Some(earlier) = earlier {
             return Ok((
@@ -129,7 +135,7 @@ impl WriteTx<'_> {
                 false,
             ));
         }
-        let (row, event, answer) = rules::created(m, seq);
+        let (row, event, answer) = rules::created(m, seq, &media);
         let event = Event {
             conversation_id: m.conversation_id.clone(),
             seq,
@@ -192,6 +198,8 @@ impl WriteTx<'_> {
             ),
         )?;
         seq_matches(col_u64(&allocated, 0)?, seq)?;
+        self.attach(&m.conversation_id, seq, &m.id, &media, m.text.as_deref())
+            .await?;
         out.push(d);
         out.extend(receipt);
         Ok((answer, true))
@@ -217,6 +225,8 @@ impl WriteTx<'_> {
         .await?;
         row.text = Some(text.to_string());
         row.edited_at = Some(at.millis());
+        self.relink(&row.conversation_id, row.seq, &row.id, row.text.as_deref())
+            .await?;
         let conv = row.conversation_id.clone();
         self.append_event(&conv, at, event, out).await?;
         views::message_view(&self.tx, actor, &row, None).await
@@ -240,17 +250,18 @@ impl WriteTx<'_> {
             }
             DeletePlan::Delete(event) => event,
         };
-        self.tombstone(&mut row, event, at, out).await?;
+        self.tombstone(&mut row, event, false, at, out).await?;
         views::message_view(&self.tx, actor, &row, None).await
     }
 
-    /// Makes `row` a tombstone (text and attachments gone, reactions
-    /// removed) and appends its `message.deleted`. The conversation is
-    /// locked.
+    /// Makes `row` a tombstone (text and attachments gone, media detached
+    /// and with `remove_media` deleted, links and reactions removed) and
+    /// appends its `message.deleted`. The conversation is locked.
     pub(crate) async fn tombstone(
         &mut self,
         row: &mut MessageRow,
         event: NewEvent,
+        remove_media: bool,
         at: Timestamp,
         out: &mut Vec<Delivery>,
     ) -> StoreResult<()> {
@@ -266,6 +277,8 @@ impl WriteTx<'_> {
             &[&row.id],
         )
         .await?;
+        self.detach(&row.conversation_id, row.seq, remove_media)
+            .await?;
         row.deleted = true;
         row.text = None;
         let conv = row.conversation_id.clone();

@@ -109,7 +109,7 @@ impl WriteTx<'_> {
             .await?
             .ok_or(StoreError::not_found("message"))?;
         if let (DeletePlan::Delete(event), Some(entry)) = rules::admin_delete(admin, &row) {
-            self.tombstone(&mut row, event, at, out).await?;
+            self.tombstone(&mut row, event, true, at, out).await?;
             self.append_audit(&entry, at).await?;
         }
         views::message_view(&self.tx, admin, &row, None).await

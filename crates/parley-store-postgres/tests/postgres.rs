@@ -168,6 +168,11 @@ async fn moderation() {
     conforms(async |f: &Factory| conformance::moderation::run(f).await).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media() {
+    conforms(async |f: &Factory| conformance::media::run(f).await).await;
+}
+
 /// Every event has a global id, increasing in the order events of one
 /// conversation are stored (what an outbox or indexer will tail), on
 /// PostgreSQL as on SQLite.
@@ -272,6 +277,7 @@ fn text(conv: &str, sender: &str, client_id: &str) -> NewMessage {
         text: Some(client_id.to_string()),
         reply_to: None,
         mentions: vec![],
+        attachments: vec![],
         at: Timestamp::now(),
     }
 }

@@ -15,6 +15,7 @@ mod checkpoint;
 mod conversations;
 mod credentials;
 mod events;
+mod media;
 mod messages;
 mod migrate;
 mod moderation;

@@ -45,11 +45,17 @@ impl WriterState {
             }),
             _ => None,
         };
+        let media = if is_member {
+            self.media_by_ids(&m.attachments)?
+        } else {
+            Vec::new()
+        };
         Ok(SendFacts {
             is_member,
             kind,
             blocked,
             reply,
+            media,
         })
     }
 
@@ -58,9 +64,9 @@ impl WriterState {
         m: &NewMessage,
         out: &mut Vec<Delivery>,
     ) -> StoreResult<(Message, bool)> {
-        rules::check_send(m, &self.send_facts(m)?)?;
+        let media = rules::check_send(m, &self.send_facts(m)?)?;
         let seq = self.peek_next_seq(&m.conversation_id)?;
-        let (row, event, answer) = rules::created(m, seq);
+        let (row, event, answer) = rules::created(m, seq, &media);
         let (attachments, mentions) = row.lists_json();
         let inserted = self
             .conn
@@ -120,6 +126,7 @@ impl WriterState {
                 "seq allocated {allocated}, expected {seq}"
             )));
         }
+        self.attach(&m.conversation_id, seq, &m.id, &media, m.text.as_deref())?;
         self.store_event(
             Event {
                 conversation_id: m.conversation_id.clone(),
@@ -159,6 +166,7 @@ impl WriterState {
             .map_err(db_err)?;
         row.text = Some(text.to_string());
         row.edited_at = Some(at.millis());
+        self.relink(&row.conversation_id, row.seq, &row.id, row.text.as_deref())?;
         self.append_event(&row.conversation_id, at, event, out)?;
         views::message_view(&self.conn, actor, &row, None)
     }
@@ -180,16 +188,18 @@ impl WriterState {
             }
             DeletePlan::Delete(event) => event,
         };
-        self.tombstone(&mut row, event, at, out)?;
+        self.tombstone(&mut row, event, false, at, out)?;
         views::message_view(&self.conn, actor, &row, None)
     }
 
-    /// Makes `row` a tombstone (text and attachments gone, reactions
-    /// removed) and appends its `message.deleted`.
+    /// Makes `row` a tombstone (text and attachments gone, media detached
+    /// and with `remove_media` deleted, links and reactions removed) and
+    /// appends its `message.deleted`.
     pub(crate) fn tombstone(
         &mut self,
         row: &mut MessageRow,
         event: NewEvent,
+        remove_media: bool,
         at: Timestamp,
         out: &mut Vec<Delivery>,
     ) -> StoreResult<()> {
@@ -205,6 +215,7 @@ impl WriterState {
             .map_err(db_err)?
             .execute([&row.id])
             .map_err(db_err)?;
+        self.detach(&row.conversation_id, row.seq, remove_media)?;
         row.deleted = true;
         row.text = None;
         self.append_event(&row.conversation_id, at, event, out)?;

@@ -10,6 +10,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_search_names.sql")),
     (4, include_str!("../migrations/0004_events_by_arrival.sql")),
     (5, include_str!("../migrations/0005_moderation.sql")),
+    (6, include_str!("../migrations/0006_media.sql")),
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<usize> {

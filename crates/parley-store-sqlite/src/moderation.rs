@@ -129,7 +129,7 @@ impl ModerationStore for SqliteStore {
             let mut row = rows::message_by_id(&s.conn, &message_id)?
                 .ok_or(StoreError::not_found("message"))?;
             if let (DeletePlan::Delete(event), Some(entry)) = rules::admin_delete(&admin, &row) {
-                s.tombstone(&mut row, event, at, out)?;
+                s.tombstone(&mut row, event, true, at, out)?;
                 s.append_audit(&entry, at)?;
             }
             views::message_view(&s.conn, &admin, &row, None)

@@ -58,3 +58,9 @@ async fn moderation() {
     let (f, _dirs) = factory();
     conformance::moderation::run(&f).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media() {
+    let (f, _dirs) = factory();
+    conformance::media::run(&f).await;
+}

@@ -125,6 +125,7 @@ async fn the_wal_stays_bounded_under_sustained_writes() {
                             text: Some(text.clone()),
                             reply_to: None,
                             mentions: vec![],
+                            attachments: vec![],
                             at: Timestamp::now(),
                         },
                         None,

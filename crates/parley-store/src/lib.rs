@@ -2,7 +2,7 @@
 //!
 //! One trait per area ([`UserStore`], [`CredentialStore`],
 //! [`ConversationStore`], [`MessageStore`], [`ReceiptStore`],
-//! [`BlockStore`], [`ModerationStore`]), combined in [`Store`]. Each backend crate
+//! [`BlockStore`], [`ModerationStore`], [`MediaStore`]), combined in [`Store`]. Each backend crate
 //! (`parley-store-sqlite`, `parley-store-postgres`) implements every area
 //! in a file of its own. A new capability adds a trait here and a file per
 //! backend; nothing else grows.
@@ -24,6 +24,7 @@ pub mod conversations;
 pub mod credentials;
 pub mod delivery;
 pub mod ids;
+pub mod media;
 pub mod messages;
 pub mod moderation;
 pub mod receipts;
@@ -33,6 +34,7 @@ pub use blocks::BlockStore;
 pub use conversations::{ActivityCursor, ConversationStore, Membership};
 pub use credentials::{CredentialStore, RefreshTokenRow, RotateOutcome};
 pub use delivery::{Delivery, DeliverySink};
+pub use media::{ListCursor, ListPage, MediaStore};
 pub use messages::{AfterCommit, HistoryPage, MessageStore, NewMessage};
 pub use moderation::ModerationStore;
 pub use receipts::ReceiptStore;
@@ -73,6 +75,7 @@ pub trait Store:
     + ReceiptStore
     + BlockStore
     + ModerationStore
+    + MediaStore
 {
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;

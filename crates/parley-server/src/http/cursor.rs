@@ -40,9 +40,35 @@ pub fn decode_keyset(raw: Option<&str>) -> AppResult<Option<(i64, String)>> {
     Ok(Some((at.parse().map_err(|_| bad())?, id.to_string())))
 }
 
+/// A position in a per-conversation list: a message's seq and a position
+/// within the message.
+pub fn encode_position(seq: u64, position: u32) -> String {
+    B64.encode(format!("{seq}.{position}"))
+}
+
+pub fn decode_position(raw: Option<&str>) -> AppResult<Option<(u64, u32)>> {
+    let Some(text) = decode_key(raw)? else {
+        return Ok(None);
+    };
+    let (seq, position) = text.split_once('.').ok_or_else(bad)?;
+    Ok(Some((
+        seq.parse().map_err(|_| bad())?,
+        position.parse().map_err(|_| bad())?,
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn positions_round_trip() {
+        let c = encode_position(7, 3);
+        assert_eq!(decode_position(Some(&c)).ok().flatten(), Some((7, 3)));
+        assert!(decode_position(Some(&encode_key("7"))).is_err());
+        assert!(decode_position(Some(&encode_key("x.1"))).is_err());
+        assert!(decode_position(Some(&encode_key("1.-1"))).is_err());
+    }
 
     #[test]
     fn round_trips_and_refuses_garbage() {

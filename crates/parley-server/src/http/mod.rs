@@ -7,6 +7,7 @@ mod blocks;
 mod conversations;
 mod cursor;
 pub mod extract;
+mod media;
 mod messages;
 mod openapi;
 mod ops;
@@ -86,6 +87,9 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(messages::context))
         .routes(routes!(messages::add_reaction, messages::remove_reaction))
         .routes(routes!(messages::receipts))
+        .routes(routes!(media::media))
+        .routes(routes!(media::files))
+        .routes(routes!(media::links))
         .routes(routes!(blocks::block, blocks::list))
         .routes(routes!(blocks::unblock, blocks::status))
         .routes(routes!(gateway::ticket))

@@ -7,10 +7,9 @@ use crate::error::{AppError, AppResult};
 use crate::metrics;
 use crate::ratelimit::{Action, Limiter};
 use bytes::Bytes;
-use parley_domain::input;
+use parley_domain::{input, media};
 use parley_protocol::{
-    EventPage, Message, MessageContext, MessageKind, MessagePage, ReactionSummary,
-    SendMessageRequest, Timestamp,
+    EventPage, Message, MessageContext, MessagePage, ReactionSummary, SendMessageRequest, Timestamp,
 };
 use parley_store::ids::new_id;
 use parley_store::{AfterCommit, HistoryPage, MessageStore, NewMessage};
@@ -59,16 +58,28 @@ impl MessagesService {
         self.limiter.spend(Action::Send, sender).await?;
         check_id(conversation_id, "conversation")?;
         input::client_id(&req.client_id)?;
-        if let Some(list) = &req.attachments
-            && !list.is_empty()
-        {
-            // Media lands in a later release; until then no media id exists.
-            return Err(AppError::invalid("attachments", "no such media"));
-        }
-        let text = req
-            .text
-            .ok_or_else(|| AppError::invalid("text", "text is required"))?;
-        input::message_text(&text, self.max_chars)?;
+        // `attachments: []` is a message without attachments.
+        let attachments = req.attachments.unwrap_or_default();
+        let text = if attachments.is_empty() {
+            let text = req
+                .text
+                .ok_or_else(|| AppError::invalid("text", "text is required"))?;
+            input::message_text(&text, self.max_chars)?;
+            Some(text)
+        } else {
+            media::check_attachment_ids(&attachments)?;
+            if attachments.iter().any(|id| !input::id_like(id)) {
+                return Err(media::NO_SUCH_MEDIA.into());
+            }
+            // A caption: absent, or empty, is none.
+            match req.text {
+                Some(t) if !t.trim().is_empty() => {
+                    input::message_text(&t, self.max_chars)?;
+                    Some(t)
+                }
+                _ => None,
+            }
+        };
         if let Some(r) = &req.reply_to
             && !input::id_like(r)
         {
@@ -82,10 +93,11 @@ impl MessagesService {
             conversation_id: conversation_id.to_string(),
             sender_id: sender.to_string(),
             client_id: Some(req.client_id),
-            kind: MessageKind::Text,
-            text: Some(text),
+            kind: media::message_kind(&attachments),
+            text,
             reply_to: req.reply_to,
             mentions: Vec::new(),
+            attachments,
             at: Timestamp::now(),
         };
         let started = std::time::Instant::now();

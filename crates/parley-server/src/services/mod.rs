@@ -12,6 +12,7 @@
 pub mod accounts;
 pub mod blocks;
 pub mod conversations;
+pub mod media;
 pub mod messages;
 pub mod moderation;
 pub mod presence;
@@ -43,6 +44,7 @@ pub struct Services {
     pub typing: typing::TypingService,
     pub conversations: conversations::ConversationsService,
     pub messages: messages::MessagesService,
+    pub media: media::MediaService,
     pub receipts: receipts::ReceiptsService,
     pub moderation: moderation::ModerationService,
     /// Only for [`Services::storage_ready`].
@@ -114,6 +116,7 @@ impl Services {
                 limits.message_chars,
                 limits.edit_window_secs as i64 * 1000,
             ),
+            media: media::MediaService::new(store.clone(), limiter.clone()),
             receipts: receipts::ReceiptsService::new(store.clone(), limiter),
             health: store,
             blocks,

@@ -15,6 +15,7 @@ mod helpers;
 mod hostile;
 mod lifecycle;
 mod limits;
+mod media;
 mod messages;
 mod moderation;
 mod ops;

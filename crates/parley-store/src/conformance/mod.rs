@@ -1,7 +1,7 @@
 //! The storage conformance suite: behaviour every [`Store`] must show,
 //! whatever the database, one suite per area ([`users`],
 //! [`conversations`], [`messages`], [`receipts`], [`blocks`],
-//! [`moderation`]). A backend's
+//! [`moderation`], [`media`]). A backend's
 //! tests call each area's `run` from a `#[tokio::test]` of its own (so one
 //! failing area does not hide the others) with a factory for fresh, empty
 //! stores and a handle on the deliveries they emit.
@@ -10,6 +10,7 @@
 
 pub mod blocks;
 pub mod conversations;
+pub mod media;
 pub mod messages;
 pub mod moderation;
 pub mod receipts;
@@ -53,6 +54,7 @@ pub(crate) fn text(conv: &str, sender: &str, client_id: &str, body: &str) -> New
         text: Some(body.to_string()),
         reply_to: None,
         mentions: vec![],
+        attachments: vec![],
         at: Timestamp::now(),
     }
 }
