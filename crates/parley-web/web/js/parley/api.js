@@ -281,6 +281,9 @@ export class ParleyClient {
     return this.request('POST', `/conversations/${encodeURIComponent(id)}/messages`, body);
   }
 
+  links(id, cursor, limit = 20) {
+    return this.request('GET', `/conversations/${encodeURIComponent(id)}/links`, undefined, { query: { limit, cursor: cursor || undefined } });
+  }
   getMessage(id) { return this.request('GET', `/messages/${encodeURIComponent(id)}`); }
   editMessage(id, text) { return this.request('PATCH', `/messages/${encodeURIComponent(id)}`, { text }); }
   deleteMessage(id) { return this.request('DELETE', `/messages/${encodeURIComponent(id)}`); }

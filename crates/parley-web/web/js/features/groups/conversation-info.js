@@ -1,10 +1,12 @@
 // The "Conversation info" dialog: who is in it, and what I can do with it
-// (rename, add/remove members, mute, block, leave). It re-renders as the
+// (rename, add/remove members, mute, block, leave), and the links sent
+// in it. It re-renders as the
 // store changes, except while the user types in one of its fields.
 import { h } from '../../util/dom.js';
 import { openDialog, focusClose } from '../../ui/dialog.js';
 import { membersSection } from './members.js';
 import { heroSection, renameSection, actionsSection } from './info-sections.js';
+import { linksSection, newLinksState } from '../media/links-section.js';
 
 export function openConversationInfo(ctx, cid) {
   const { store, api } = ctx;
@@ -13,6 +15,7 @@ export function openConversationInfo(ctx, cid) {
   const content = h('div', { class: 'info-content' });
   d.body.append(content, alert);
   let addSearch = null;
+  const links = newLinksState();
 
   const panel = {
     ctx, cid, addOpen: false,
@@ -40,6 +43,7 @@ export function openConversationInfo(ctx, cid) {
       heroSection(store, conv),
       conv.kind === 'group' && admin ? renameSection(panel, conv) : null,
       membersSection(panel, conv, admin),
+      linksSection(ctx, cid, links, render),
       actionsSection(panel, conv),
     ].filter(Boolean));
     if (activeKey) {
