@@ -52,31 +52,6 @@ fn position_of(r: &Row, idx: usize) -> StoreResult<u32> {
     u32::try_from(v).map_err(|_| StoreError::Internal(format!("negative position {v}")))
 }
 
-/// See the SQLite backend: with no cursor, everything.
-fn bounds(cursor: Option<ListCursor>) -> (i64, i32) {
-    match cursor {
-        Some(c) => (
-            seq_param(c.seq),
-            i32::try_from(c.position).unwrap_or(i32::MAX),
-        ),
-        None => (i64::MAX, -1),
-    }
-}
-
-fn page<T>(mut fetched: Vec<(T, ListCursor)>, limit: u32) -> ListPage<T> {
-    let more = fetched.len() > limit as usize;
-    fetched.truncate(limit as usize);
-    let next = if more {
-        fetched.last().map(|(_, c)| *c)
-    } else {
-        None
-    };
-    ListPage {
-        items: fetched.into_iter().map(|(t, _)| t).collect(),
-        next,
-    }
-}
-
 fn dim_param(v: Option<u32>) -> Option<i32> {
     v.map(|v| i32::try_from(v).unwrap_or(i32::MAX))
 }
@@ -272,7 +247,7 @@ impl MediaStore for PostgresStore {
         let c = self.client().await?;
         let me = crate::rows::require_member(&c, conv, viewer).await?;
         let floor = seq_param(visibility::history_floor(&me));
-        let (before, after_position) = bounds(cursor);
+        let (before, after_position) = ListCursor::bounds(cursor);
         let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
         let rows = query(
             &c,
@@ -280,7 +255,7 @@ impl MediaStore for PostgresStore {
                 "SELECT {MEDIA_COLS}, mm.message_id, mm.seq, mm.position, m.sender_id, m.created_at
                  FROM message_media mm JOIN media md ON md.id = mm.media_id JOIN messages m ON m.id = mm.message_id
                  WHERE mm.conversation_id = $1 AND mm.seq >= $2 AND md.removed = FALSE AND mm.kind = ANY($3)
-                   AND (mm.seq < $4 OR (mm.seq = $4 AND mm.position > $5))
+                   AND (mm.seq < $4 OR (mm.seq = $4 AND mm.position > $5::bigint))
                  ORDER BY mm.seq DESC, mm.position ASC LIMIT $6"
             ),
             &[&conv, &floor, &kinds, &before, &after_position, &(i64::from(limit) + 1)],
@@ -297,7 +272,7 @@ impl MediaStore for PostgresStore {
                 Ok((item, ListCursor { seq, position }))
             })
             .collect::<StoreResult<Vec<_>>>()?;
-        Ok(page(fetched, limit))
+        Ok(ListPage::from_fetched(fetched, limit))
     }
 
     async fn conversation_links(
@@ -310,13 +285,13 @@ impl MediaStore for PostgresStore {
         let c = self.client().await?;
         let me = crate::rows::require_member(&c, conv, viewer).await?;
         let floor = seq_param(visibility::history_floor(&me));
-        let (before, after_position) = bounds(cursor);
+        let (before, after_position) = ListCursor::bounds(cursor);
         let rows = query(
             &c,
             "SELECT ml.url, ml.message_id, ml.seq, ml.position, m.sender_id, m.created_at
              FROM message_links ml JOIN messages m ON m.id = ml.message_id
              WHERE ml.conversation_id = $1 AND ml.seq >= $2
-               AND (ml.seq < $3 OR (ml.seq = $3 AND ml.position > $4))
+               AND (ml.seq < $3 OR (ml.seq = $3 AND ml.position > $4::bigint))
              ORDER BY ml.seq DESC, ml.position ASC LIMIT $5",
             &[
                 &conv,
@@ -342,7 +317,7 @@ impl MediaStore for PostgresStore {
                 Ok((item, ListCursor { seq, position }))
             })
             .collect::<StoreResult<Vec<_>>>()?;
-        Ok(page(fetched, limit))
+        Ok(ListPage::from_fetched(fetched, limit))
     }
 
     async fn expire_unattached(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {

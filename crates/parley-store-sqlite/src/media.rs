@@ -33,31 +33,6 @@ fn media_row(r: &Row<'_>) -> rusqlite::Result<MediaRow> {
     })
 }
 
-/// `seq < c.seq OR (seq = c.seq AND position > c.position)`, as bounds:
-/// with no cursor, everything.
-fn bounds(cursor: Option<ListCursor>) -> (i64, i64) {
-    match cursor {
-        Some(c) => (seq_param(c.seq), i64::from(c.position)),
-        None => (i64::MAX, -1),
-    }
-}
-
-/// The page of `fetched` (one more than `limit` asked for) and where the
-/// next one starts.
-fn page<T>(mut fetched: Vec<(T, ListCursor)>, limit: u32) -> ListPage<T> {
-    let more = fetched.len() > limit as usize;
-    fetched.truncate(limit as usize);
-    let next = if more {
-        fetched.last().map(|(_, c)| *c)
-    } else {
-        None
-    };
-    ListPage {
-        items: fetched.into_iter().map(|(t, _)| t).collect(),
-        next,
-    }
-}
-
 impl WriterState {
     /// The uploads among `ids` (a send's facts).
     pub(crate) fn media_by_ids(&self, ids: &[String]) -> StoreResult<Vec<MediaRow>> {
@@ -211,7 +186,7 @@ fn media_list(
 ) -> StoreResult<ListPage<MediaItem>> {
     let me = require_member(c, conv, viewer)?;
     let floor = seq_param(visibility::history_floor(&me));
-    let (before, after_position) = bounds(cursor);
+    let (before, after_position) = ListCursor::bounds(cursor);
     let kind = |i: usize| {
         kinds
             .get(i)
@@ -251,7 +226,7 @@ fn media_list(
         .map_err(db_err)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(db_err)?;
-    Ok(page(fetched, limit))
+    Ok(ListPage::from_fetched(fetched, limit))
 }
 
 fn link_list(
@@ -263,7 +238,7 @@ fn link_list(
 ) -> StoreResult<ListPage<LinkItem>> {
     let me = require_member(c, conv, viewer)?;
     let floor = seq_param(visibility::history_floor(&me));
-    let (before, after_position) = bounds(cursor);
+    let (before, after_position) = ListCursor::bounds(cursor);
     let mut stmt = c
         .prepare_cached(
             "SELECT ml.url, ml.message_id, ml.seq, ml.position, m.sender_id, m.created_at
@@ -292,7 +267,7 @@ fn link_list(
         .map_err(db_err)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(db_err)?;
-    Ok(page(fetched, limit))
+    Ok(ListPage::from_fetched(fetched, limit))
 }
 
 #[async_trait]

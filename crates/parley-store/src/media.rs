@@ -24,11 +24,44 @@ pub struct ListCursor {
     pub position: u32,
 }
 
+impl ListCursor {
+    /// The keyset bounds of the page after `cursor`, as statement
+    /// parameters: rows with `seq < .0`, or `seq = .0 AND position > .1`
+    /// (no cursor: everything).
+    pub fn bounds(cursor: Option<ListCursor>) -> (i64, i64) {
+        match cursor {
+            Some(c) => (
+                i64::try_from(c.seq).unwrap_or(i64::MAX),
+                i64::from(c.position),
+            ),
+            None => (i64::MAX, -1),
+        }
+    }
+}
+
 /// A page of a list, newest message first; `next` is set when more follow.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListPage<T> {
     pub items: Vec<T>,
     pub next: Option<ListCursor>,
+}
+
+impl<T> ListPage<T> {
+    /// The page from `fetched`: up to `limit + 1` rows read with their
+    /// positions (the extra one only says that more follow).
+    pub fn from_fetched(mut fetched: Vec<(T, ListCursor)>, limit: u32) -> Self {
+        let more = fetched.len() > limit as usize;
+        fetched.truncate(limit as usize);
+        let next = if more {
+            fetched.last().map(|(_, c)| *c)
+        } else {
+            None
+        };
+        ListPage {
+            items: fetched.into_iter().map(|(t, _)| t).collect(),
+            next,
+        }
+    }
 }
 
 #[async_trait]
