@@ -1,6 +1,7 @@
 // One message as the log shows it: a bubble with the sender (in groups),
 // the quoted original, the text, the time and my ticks; a failed send's
 // Retry / Discard; the actions button and the reactions.
+import { linkify } from '../../util/linkify.js';
 import { h, icon, colorIndex } from '../../util/dom.js';
 import { formatTime, formatFull } from '../../util/time.js';
 import { ticks } from '../../ui/ticks.js';
@@ -60,7 +61,7 @@ export function messageEl(ctx, cid, m, { pending, first = true, actions }) {
   const bubble = h('div', { class: 'bubble' },
     showSender ? h('span', { class: `message-sender sc-${colorIndex(m.sender_id)}` }, store.displayName(m.sender_id)) : null,
     !deleted ? quoteOf(ctx, cid, pending ? { reply_to: m.reply_to } : m, actions) : null,
-    h('div', { class: 'message-text', dir: 'auto' }, deleted ? 'This message was deleted' : (m.text || '')),
+    h('div', { class: 'message-text', dir: 'auto' }, deleted ? 'This message was deleted' : linkify(m.text || '')),
     h('span', { class: 'message-meta' },
       !deleted && m.edited_at ? h('span', { class: 'edited' }, 'edited') : null,
       h('time', { datetime: time, title: formatFull(time) }, formatTime(time)),
