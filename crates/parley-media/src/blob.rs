@@ -190,10 +190,10 @@ impl Drop for Upload {
             // A single unlink: cheap enough to do in place even on an async
             // worker. A failure only leaves a file that the store removes
             // from its temporary folder at the next start.
-            if let Err(e) = std::fs::remove_file(&self.path) {
-                if e.kind() != io::ErrorKind::NotFound {
-                    tracing::warn!(path = %self.path.display(), error = %e, "could not remove an abandoned upload");
-                }
+            if let Err(e) = std::fs::remove_file(&self.path)
+                && e.kind() != io::ErrorKind::NotFound
+            {
+                tracing::warn!(path = %self.path.display(), error = %e, "could not remove an abandoned upload");
             }
         }
     }

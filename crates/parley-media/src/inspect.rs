@@ -171,7 +171,7 @@ fn allowed(sniffed: &str) -> Option<(&'static str, Kind)> {
 /// decoding, then strip metadata (or apply the EXIF orientation and
 /// re-encode) and make a thumbnail; for MP4 and M4A read the duration and
 /// the first video track's size from the box headers.
-#[tracing::instrument(skip(limits), fields(path = %path.display()))]
+#[tracing::instrument(skip_all, fields(path = %path.display()))]
 pub fn inspect(path: &Path, limits: &Limits) -> Result<Inspected, InspectError> {
     let mut file = File::open(path)?;
     let size = file.metadata()?.len();

@@ -2,7 +2,7 @@
 //!
 //! A pure library (no HTTP). The server streams an upload into a temporary
 //! file from a [`BlobStore`] ([`BlobStore::begin`], [`Upload::write`]),
-//! calls [`inspect`] on that file (on a blocking thread), and then either
+//! calls [`inspect()`] on that file (on a blocking thread), and then either
 //! commits the file as the object ([`Served::AsUploaded`]) or stores the
 //! rewritten bytes ([`Served::Rewritten`]) with [`BlobStore::put`], and the
 //! thumbnail under its own key.
@@ -21,8 +21,8 @@
 //!
 //! # Invariants
 //!
-//! - No image is decoded before its header's dimensions (and a GIF's frame
-//!   count) have passed the bomb limits; every decode runs under
+//! - No image is decoded before its header's dimensions (and an
+//!   animation's frame count) have passed the bomb limits; every decode runs under
 //!   [`image::Limits`].
 //! - A served image carries no EXIF, XMP, IPTC or comments.
 //! - No parser allocates by a size the file declares.
@@ -42,4 +42,4 @@ mod picture;
 pub use blob::{BlobError, BlobStore, ByteStream, Upload, validate_key};
 pub use inspect::{InspectError, Inspected, Kind, Limits, Served, TEXT_PLAIN, inspect};
 pub use local::LocalBlobStore;
-pub use picture::{MAX_PIXELS, MAX_SIDE, THUMBNAIL_SIDE, thumbnail_size};
+pub use picture::{MAX_ANIMATION_PIXELS, MAX_PIXELS, MAX_SIDE, THUMBNAIL_SIDE, thumbnail_size};

@@ -92,11 +92,11 @@ impl<R: Read + Seek> Walker<'_, R> {
                 }
                 (b"trak", b"tkhd") => {
                     let (buf, n) = self.read_body(body, body_end)?;
-                    if self.info.width.is_none() {
-                        if let Some((w, h)) = parse_tkhd(&buf[..n]) {
-                            self.info.width = Some(w);
-                            self.info.height = Some(h);
-                        }
+                    if self.info.width.is_none()
+                        && let Some((w, h)) = parse_tkhd(&buf[..n])
+                    {
+                        self.info.width = Some(w);
+                        self.info.height = Some(h);
                     }
                 }
                 _ => {}

@@ -27,6 +27,9 @@ pub const MAX_SIDE: u32 = 16_384;
 pub const MAX_PIXELS: u64 = 40_000_000;
 /// The most memory one decode may allocate.
 pub const MAX_ALLOC: u64 = 512 * 1024 * 1024;
+/// The most pixels all frames of an animation (GIF, APNG, animated WebP)
+/// may have together, counted from the container before decoding.
+pub const MAX_ANIMATION_PIXELS: u64 = gif::MAX_GIF_PIXELS;
 /// A thumbnail's longest side (never more than the image's).
 pub const THUMBNAIL_SIDE: u32 = 320;
 
@@ -84,14 +87,21 @@ pub(crate) fn inspect_image(path: &Path, mime: &'static str) -> Result<Inspected
     // The caller has checked the file against the image size limit.
     let original = std::fs::read(path)?;
 
-    // 2. For GIF, the frames from the block structure, still undecoded.
-    let gif = match format {
-        ImageFormat::Gif => Some(gif::walk(&original)?),
-        _ => None,
+    // 2. The container alone, still undecoded: the bytes without metadata
+    // and the number of frames, which an animation bomb has too many of.
+    let (stripped, frames) = match format {
+        ImageFormat::Gif => {
+            let walk = gif::walk(&original)?;
+            (walk.stripped, walk.frames)
+        }
+        ImageFormat::Jpeg => (strip_jpeg(&original)?, 1),
+        ImageFormat::Png => strip_png(&original)?,
+        _ => strip_webp(&original)?,
     };
-    if let Some(walk) = &gif {
-        tracing::debug!(frames = walk.frames, "GIF block structure within limits");
+    if frames.saturating_mul(u64::from(w) * u64::from(h)) > MAX_ANIMATION_PIXELS {
+        return Err(InspectError::TooLarge { limit_bytes: None });
     }
+    tracing::debug!(frames, width = w, height = h, "image header within limits");
 
     // 3. Decode (the first frame of an animation) under limits.
     let mut reader = ImageReader::with_format(Cursor::new(&original[..]), format);
@@ -110,12 +120,6 @@ pub(crate) fn inspect_image(path: &Path, mime: &'static str) -> Result<Inspected
 
     // 4. The bytes to serve, without metadata.
     let (mime, served) = if orientation == Orientation::NoTransforms {
-        let stripped = match (format, gif) {
-            (_, Some(walk)) => walk.stripped,
-            (ImageFormat::Jpeg, _) => strip_jpeg(&original)?,
-            (ImageFormat::Png, _) => strip_png(&original)?,
-            _ => strip_webp(&original)?,
-        };
         let served = if stripped == original {
             Served::AsUploaded
         } else {
@@ -296,12 +300,17 @@ const PNG_KEEP: [&[u8; 4]; 20] = [
     b"cICP", b"mDCV", b"cLLI", b"bKGD", b"hIST", b"pHYs", b"sPLT", b"acTL", b"fcTL", b"fdAT",
 ];
 
-pub(crate) fn strip_png(original: &[u8]) -> Result<Vec<u8>, InspectError> {
+/// The PNG without metadata, and its frame count (APNG's `acTL`, else 1).
+pub(crate) fn strip_png(original: &[u8]) -> Result<(Vec<u8>, u64), InspectError> {
     let mut png =
         Png::from_bytes(Bytes::copy_from_slice(original)).map_err(|_| InspectError::Undecodable)?;
+    let frames = png
+        .chunk_by_type(*b"acTL")
+        .and_then(|c| c.contents().get(..4).map(|n| [n[0], n[1], n[2], n[3]]))
+        .map_or(1, |n| u64::from(u32::from_be_bytes(n)).max(1));
     png.chunks_mut()
         .retain(|c| PNG_KEEP.iter().any(|k| **k == c.kind()));
-    Ok(png.encoder().bytes().to_vec())
+    Ok((png.encoder().bytes().to_vec(), frames))
 }
 
 /// WebP chunks that are kept: the image data, alpha, animation and the
@@ -316,9 +325,11 @@ const WEBP_KEEP: [[u8; 4]; 7] = [
     webp::CHUNK_ICCP,
 ];
 
-pub(crate) fn strip_webp(original: &[u8]) -> Result<Vec<u8>, InspectError> {
+/// The WebP without metadata, and its frame count (`ANMF` chunks, else 1).
+pub(crate) fn strip_webp(original: &[u8]) -> Result<(Vec<u8>, u64), InspectError> {
     let mut webp = WebP::from_bytes(Bytes::copy_from_slice(original))
         .map_err(|_| InspectError::Undecodable)?;
+    let frames = (webp.chunks_by_id(webp::CHUNK_ANMF).count() as u64).max(1);
     webp.chunks_mut().retain(|c| WEBP_KEEP.contains(&c.id()));
     // The extended header's flags still announce EXIF (0x08) and XMP
     // (0x04): clear them.
@@ -326,15 +337,15 @@ pub(crate) fn strip_webp(original: &[u8]) -> Result<Vec<u8>, InspectError> {
         if chunk.id() != webp::CHUNK_VP8X {
             continue;
         }
-        if let Some(data) = chunk.content().data() {
-            if let Some(&flags) = data.first() {
-                let mut fixed = data.to_vec();
-                fixed[0] = flags & !0x0C;
-                *chunk = RiffChunk::new(webp::CHUNK_VP8X, RiffContent::Data(Bytes::from(fixed)));
-            }
+        if let Some(data) = chunk.content().data()
+            && let Some(&flags) = data.first()
+        {
+            let mut fixed = data.to_vec();
+            fixed[0] = flags & !0x0C;
+            *chunk = RiffChunk::new(webp::CHUNK_VP8X, RiffContent::Data(Bytes::from(fixed)));
         }
     }
-    Ok(webp.encoder().bytes().to_vec())
+    Ok((webp.encoder().bytes().to_vec(), frames))
 }
 
 #[cfg(test)]

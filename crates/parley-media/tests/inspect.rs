@@ -387,6 +387,24 @@ fn gif_animation_bomb_is_refused_from_its_blocks() {
 }
 
 #[test]
+fn apng_animation_bomb_is_refused_from_its_actl() {
+    // 100 x 100 with acTL claiming 50,000 frames: 500 M pixels.
+    let png = png_of(&DynamicImage::ImageRgb8(gradient(100, 100)));
+    let mut parsed = Png::from_bytes(Bytes::from(png)).expect("parse png");
+    let mut actl = 50_000u32.to_be_bytes().to_vec();
+    actl.extend_from_slice(&0u32.to_be_bytes());
+    parsed
+        .chunks_mut()
+        .insert(1, PngChunk::new(*b"acTL", Bytes::from(actl)));
+    let png = parsed.encoder().bytes().to_vec();
+    let result = run("bomb.apng", &png);
+    assert!(
+        matches!(result, Err(InspectError::TooLarge { limit_bytes: None })),
+        "{result:?}"
+    );
+}
+
+#[test]
 fn gif_loses_its_comment() {
     let frame = RgbaImage::from_fn(8, 6, |x, y| Rgba([x as u8 * 30, y as u8 * 40, 0, 255]));
     let mut gif = Vec::new();
