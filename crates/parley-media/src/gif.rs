@@ -133,3 +133,50 @@ pub(crate) fn walk(b: &[u8]) -> Result<GifWalk, InspectError> {
         frames,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gif(frames: usize, trailer: bool) -> Vec<u8> {
+        let mut g = b"GIF89a\x02\x00\x02\x00\x00\x00\x00".to_vec();
+        for _ in 0..frames {
+            g.extend_from_slice(b"\x21\xFE\x03abc\x00"); // a comment
+            g.extend_from_slice(b"\x2C\0\0\0\0\x02\x00\x02\x00\x00\x02\x02\x44\x01\x00");
+        }
+        if trailer {
+            g.push(0x3B);
+        }
+        g.extend_from_slice(b"appended");
+        g
+    }
+
+    #[test]
+    fn counts_frames_and_drops_comments_and_the_tail() {
+        let walk = walk(&gif(3, true)).expect("walk");
+        assert_eq!(walk.frames, 3);
+        assert!(!walk.stripped.windows(3).any(|w| w == b"abc"));
+        assert!(walk.stripped.ends_with(b"\x01\x00\x3B"));
+    }
+
+    #[test]
+    fn a_missing_trailer_is_added() {
+        let mut g = gif(2, false);
+        g.truncate(g.len() - b"appended".len());
+        let walk = walk(&g).expect("walk");
+        assert_eq!(walk.frames, 2);
+        assert_eq!(walk.stripped.last(), Some(&0x3B));
+    }
+
+    #[test]
+    fn broken_structure_is_undecodable() {
+        assert!(matches!(walk(b"GIF89a"), Err(InspectError::Undecodable)));
+        assert!(matches!(
+            walk(&gif(0, true)),
+            Err(InspectError::Undecodable)
+        ));
+        let mut g = gif(1, true);
+        g.truncate(20); // inside the first frame
+        assert!(matches!(walk(&g), Err(InspectError::Undecodable)));
+    }
+}
