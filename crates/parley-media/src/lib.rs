@@ -33,6 +33,8 @@
 pub mod blob;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
 mod gif;
 pub mod inspect;
 pub mod local;

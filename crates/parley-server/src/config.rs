@@ -108,6 +108,18 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_EDIT_WINDOW")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub edit_window: Option<u64>,
+    /// Largest image upload, in bytes (default 10 MiB).
+    #[arg(long, env = "PARLEY_MEDIA_IMAGE_BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_image_bytes: Option<u64>,
+    /// Largest video upload, in bytes (default 100 MiB).
+    #[arg(long, env = "PARLEY_MEDIA_VIDEO_BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_video_bytes: Option<u64>,
+    /// Largest upload of any other kind, in bytes (default 50 MiB).
+    #[arg(long, env = "PARLEY_MEDIA_OTHER_BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_other_bytes: Option<u64>,
     /// Largest group.
     #[arg(long, env = "PARLEY_GROUP_MAX_MEMBERS")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -248,6 +260,8 @@ pub struct Limits {
     pub max_connections: usize,
     /// Largest JSON body accepted by the REST API.
     pub body_bytes: usize,
+    /// Upload limits per kind (protocol.md §10).
+    pub media: parley_domain::media::MediaLimits,
 }
 
 /// Where the data lives.
@@ -476,6 +490,14 @@ impl Config {
                 outbound_queue: s.outbound_queue.unwrap_or(4096).max(16),
                 max_connections: s.max_connections.unwrap_or(200_000).max(1),
                 body_bytes: 1024 * 1024,
+                media: {
+                    let d = parley_domain::media::MediaLimits::default();
+                    parley_domain::media::MediaLimits {
+                        image_bytes: s.media_image_bytes.unwrap_or(d.image_bytes).max(1),
+                        video_bytes: s.media_video_bytes.unwrap_or(d.video_bytes).max(1),
+                        other_bytes: s.media_other_bytes.unwrap_or(d.other_bytes).max(1),
+                    }
+                },
             },
             heartbeat_ms: s.heartbeat_ms.unwrap_or(25_000).max(100),
             presence_idle_secs: s.presence_idle.unwrap_or(300).max(1),

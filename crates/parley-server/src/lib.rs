@@ -178,6 +178,17 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         refresh_reuse_window_ms: config.refresh_reuse_window_ms,
         avatar_policy: config.avatar_policy(),
     };
+    let blobs: Arc<dyn parley_media::BlobStore> = Arc::new(
+        parley_media::LocalBlobStore::new(config.data_dir.join("media"))
+            .map_err(|e| anyhow::anyhow!("opening the media directory: {e}"))?,
+    );
+    let media = services::media::MediaService::new(
+        store.clone(),
+        blobs,
+        limiter.clone(),
+        config.limits.media,
+        &secret,
+    );
     let services = Services::new(
         store,
         fanout.clone(),
@@ -185,6 +196,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         &config,
         limiter,
         accounts,
+        media,
     );
     let presence = services.presence.clone();
     jobs.spawn("presence", move |stop| presence.run(stop));
@@ -192,6 +204,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     jobs.spawn("typing-expiry", move |stop| typing.run(stop));
     let moderation = services.moderation.clone();
     jobs.spawn("ban-watch", move |stop| moderation.run(stop));
+    let media = services.media.clone();
+    jobs.spawn("media-sweeper", move |stop| media.run_sweeper(stop));
     Ok(AppState::new(Inner {
         connection_permits: Arc::new(Semaphore::new(config.limits.max_connections)),
         user_connections: crate::net::slots::Slots::new(config.max_connections_per_user),

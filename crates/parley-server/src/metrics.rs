@@ -29,7 +29,13 @@ struct Handles {
     rate_limited: Vec<Counter>,
     delivery_latency: Histogram,
     db_send: Histogram,
+    media_bytes_stored: Counter,
+    /// One per [`MEDIA_REFUSALS`], labelled `reason`.
+    media_refused: Vec<Counter>,
 }
+
+/// Why an upload was refused (the `reason` of `parley_media_refused_total`).
+pub const MEDIA_REFUSALS: [&str; 5] = ["too_large", "bomb", "unsupported", "undecodable", "empty"];
 
 static HANDLES: OnceLock<Handles> = OnceLock::new();
 
@@ -56,6 +62,11 @@ fn describe() {
         "parley_rate_limited_total",
         "Requests refused with rate_limited, by action."
     );
+    describe_counter!(
+        "parley_media_bytes_stored_total",
+        "Bytes of uploads stored (as served, thumbnails excluded)."
+    );
+    describe_counter!("parley_media_refused_total", "Uploads refused, by reason.");
     describe_histogram!(
         "parley_delivery_latency_seconds",
         Unit::Seconds,
@@ -95,6 +106,11 @@ fn handles() -> &'static Handles {
                         .collect(),
                     delivery_latency: metrics::histogram!("parley_delivery_latency_seconds"),
                     db_send: metrics::histogram!("parley_db_send_seconds"),
+                    media_bytes_stored: metrics::counter!("parley_media_bytes_stored_total"),
+                    media_refused: MEDIA_REFUSALS
+                        .iter()
+                        .map(|r| metrics::counter!("parley_media_refused_total", "reason" => *r))
+                        .collect(),
                 }
             })
         };
@@ -122,6 +138,19 @@ pub fn slow_client_closed() {
 
 pub fn rate_limited(action: Action) {
     if let Some(c) = handles().rate_limited.get(action as usize) {
+        c.increment(1);
+    }
+}
+
+pub fn media_stored(bytes: u64) {
+    handles().media_bytes_stored.increment(bytes);
+}
+
+/// `reason` is one of [`MEDIA_REFUSALS`].
+pub fn media_refused(reason: &str) {
+    if let Some(i) = MEDIA_REFUSALS.iter().position(|r| *r == reason)
+        && let Some(c) = handles().media_refused.get(i)
+    {
         c.increment(1);
     }
 }

@@ -60,6 +60,7 @@ impl Services {
         config: &crate::config::Config,
         limiter: crate::ratelimit::Limiter,
         accounts: accounts::AccountsConfig,
+        media: media::MediaService,
     ) -> Self {
         use std::time::Duration;
         let blocks = blocks::BlocksService::new(store.clone(), store.clone());
@@ -116,7 +117,7 @@ impl Services {
                 limits.message_chars,
                 limits.edit_window_secs as i64 * 1000,
             ),
-            media: media::MediaService::new(store.clone(), limiter.clone()),
+            media,
             receipts: receipts::ReceiptsService::new(store.clone(), limiter),
             health: store,
             blocks,

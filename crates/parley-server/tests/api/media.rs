@@ -274,3 +274,513 @@ async fn attachments_must_be_the_senders_own_uploads_and_are_refused_cleanly() {
         .await;
     assert_code(r, "not_found");
 }
+
+// ------------------------------------------------------------ uploads
+
+use parley_media::fixtures;
+use std::time::{Duration, Instant};
+
+struct Reply {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+const BOUNDARY: &str = "parleytestboundary7MA4YWxk";
+
+/// A multipart body: a `file` part (with `filename` and a client type the
+/// server must ignore) and, optionally, a `name` part.
+fn form(filename: &str, bytes: &[u8], name: Option<&str>) -> Vec<u8> {
+    let mut b = Vec::new();
+    if let Some(n) = name {
+        b.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n{n}\r\n")
+                .as_bytes(),
+        );
+    }
+    b.extend_from_slice(
+        format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: image/png\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    b.extend_from_slice(bytes);
+    b.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    b
+}
+
+async fn request(
+    app: &TestApp,
+    token: Option<&str>,
+    method: reqwest::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> Reply {
+    let mut r = reqwest::Client::new().request(method, format!("{}{path}", app.base_url));
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    for (k, v) in headers {
+        r = r.header(*k, *v);
+    }
+    if let Some(b) = body {
+        r = r.body(b);
+    }
+    let resp = r.send().await.expect("request");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.bytes().await.expect("body").to_vec();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+async fn upload(
+    app: &TestApp,
+    c: &parley_sdk::Client,
+    filename: &str,
+    bytes: &[u8],
+    name: Option<&str>,
+) -> Reply {
+    let token = c.token().expect("token");
+    let ct = format!("multipart/form-data; boundary={BOUNDARY}");
+    request(
+        app,
+        Some(&token),
+        reqwest::Method::POST,
+        "/api/v1/media",
+        &[("content-type", &ct)],
+        Some(form(filename, bytes, name)),
+    )
+    .await
+}
+
+async fn fetch(
+    app: &TestApp,
+    c: &parley_sdk::Client,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let token = c.token().expect("token");
+    request(app, Some(&token), reqwest::Method::GET, path, headers, None).await
+}
+
+fn png(w: u32, h: u32) -> Vec<u8> {
+    fixtures::png_of(&image::DynamicImage::ImageRgb8(fixtures::gradient(w, h)))
+}
+
+async fn send_with(
+    c: &parley_sdk::Client,
+    conv: &str,
+    client_id: &str,
+    ids: &[&str],
+) -> parley_protocol::Message {
+    c.send_message(
+        conv,
+        &SendMessageRequest {
+            client_id: client_id.into(),
+            text: None,
+            attachments: Some(ids.iter().map(|s| s.to_string()).collect()),
+            reply_to: None,
+        },
+    )
+    .await
+    .expect("send with attachments")
+    .0
+}
+
+#[tokio::test]
+async fn an_upload_is_served_with_its_headers_ranges_and_thumbnail_only_to_who_may_see_it() {
+    let app = spawn_app().await;
+    let (a, _) = app.user("up_a").await;
+    let (b, bu) = app.user("up_b").await;
+    let (outsider, _) = app.user("up_out").await;
+    let c = app.direct(&a, &bu).await;
+    let bytes = png(1000, 500);
+    let r = upload(&app, &a, "beach.png", &bytes, None).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let m = r.json();
+    let id = m["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        (m["kind"].as_str(), m["mime"].as_str()),
+        (Some("image"), Some("image/png"))
+    );
+    assert_eq!(
+        (m["width"].as_u64(), m["height"].as_u64()),
+        (Some(1000), Some(500))
+    );
+    assert_eq!(m["name"], "beach.png");
+    assert_eq!(m["url"], format!("/api/v1/media/{id}"));
+    assert_eq!(m["thumbnail_url"], format!("/api/v1/media/{id}/thumbnail"));
+    assert_eq!(m["duration_ms"], Value::Null);
+    let size = m["size"].as_u64().expect("size");
+
+    let url = format!("/api/v1/media/{id}");
+    let got = fetch(&app, &a, &url, &[]).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body.len() as u64, size);
+    assert_eq!(got.header("content-type"), "image/png");
+    assert_eq!(got.header("content-length"), size.to_string());
+    assert_eq!(got.header("x-content-type-options"), "nosniff");
+    assert_eq!(
+        got.header("content-security-policy"),
+        "sandbox; default-src 'none'"
+    );
+    assert_eq!(got.header("accept-ranges"), "bytes");
+    assert_eq!(got.header("cache-control"), "private");
+    assert_eq!(
+        got.header("content-disposition"),
+        "inline; filename=\"beach.png\""
+    );
+    let thumb = fetch(&app, &a, &format!("{url}/thumbnail"), &[]).await;
+    assert_eq!(thumb.status, 200);
+    let t = image::load_from_memory(&thumb.body).expect("thumbnail decodes");
+    assert_eq!(
+        (t.width(), t.height()),
+        (320, 160),
+        "longest side 320, aspect kept"
+    );
+
+    // Ranges: Safari's probe, a middle, a suffix, past the end, several.
+    let probe = fetch(&app, &a, &url, &[("range", "bytes=0-1")]).await;
+    assert_eq!(probe.status, 206);
+    assert_eq!(probe.header("content-range"), format!("bytes 0-1/{size}"));
+    assert_eq!(probe.body, got.body[..2]);
+    let middle = fetch(&app, &a, &url, &[("range", "bytes=10-19")]).await;
+    assert_eq!((middle.status, &middle.body[..]), (206, &got.body[10..20]));
+    let tail = fetch(&app, &a, &url, &[("range", "bytes=-5")]).await;
+    assert_eq!(
+        (tail.status, &tail.body[..]),
+        (206, &got.body[got.body.len() - 5..])
+    );
+    let clamped = fetch(
+        &app,
+        &a,
+        &url,
+        &[("range", &format!("bytes=5-{}", size + 100))],
+    )
+    .await;
+    assert_eq!(
+        clamped.header("content-range"),
+        format!("bytes 5-{}/{size}", size - 1)
+    );
+    let past = fetch(&app, &a, &url, &[("range", &format!("bytes={size}-"))]).await;
+    assert_eq!(past.status, 416);
+    assert_eq!(past.header("content-range"), format!("bytes */{size}"));
+    assert_eq!(past.json()["error"]["code"], "range_not_satisfiable");
+    let several = fetch(&app, &a, &url, &[("range", "bytes=0-1,5-6")]).await;
+    assert_eq!((several.status, several.body.len() as u64), (200, size));
+    let etag = got.header("etag").to_string();
+    assert!(!etag.is_empty());
+    let again = fetch(&app, &a, &url, &[("if-none-match", &etag)]).await;
+    assert_eq!(again.status, 304);
+
+    // Who may read it: the uploader; members once a message attaches it.
+    assert_eq!(
+        fetch(&app, &b, &url, &[]).await.status,
+        404,
+        "not attached yet"
+    );
+    let msg = send_with(&a, &c.id, "att-1", &[&id]).await;
+    assert_eq!(msg.kind, parley_protocol::MessageKind::Media);
+    assert_eq!(msg.text, None);
+    assert_eq!(msg.attachments[0]["id"], id.as_str());
+    assert_eq!(fetch(&app, &b, &url, &[]).await.status, 200);
+    assert_eq!(
+        fetch(&app, &b, &format!("{url}/thumbnail"), &[])
+            .await
+            .status,
+        200
+    );
+    for path in [
+        url.clone(),
+        format!("{url}/thumbnail"),
+        format!("{url}/signed"),
+    ] {
+        assert_eq!(
+            fetch(&app, &outsider, &path, &[]).await.status,
+            404,
+            "{path}: outsiders"
+        );
+        let anon = request(&app, None, reqwest::Method::GET, &path, &[], None).await;
+        assert_eq!(anon.status, 401, "{path}: no token");
+    }
+    assert_eq!(
+        fetch(
+            &app,
+            &a,
+            "/api/v1/media/01234567-89ab-7def-8123-456789abcdef",
+            &[]
+        )
+        .await
+        .status,
+        404
+    );
+    let (_, list) = status(&b, "GET", &format!("/conversations/{}/media", c.id), None).await;
+    assert_eq!(list["media"][0]["id"], id.as_str());
+    assert_eq!(list["media"][0]["message_id"], msg.id.as_str());
+
+    // Signed URLs work without a token, for the user they were made for.
+    let (code, signed) = status(&b, "GET", &format!("/media/{id}/signed"), None).await;
+    assert_eq!(code, 200, "{signed}");
+    let surl = signed["url"].as_str().expect("url").to_string();
+    let anon = request(&app, None, reqwest::Method::GET, &surl, &[], None).await;
+    assert_eq!((anon.status, anon.body.len() as u64), (200, size));
+    let sthumb = signed["thumbnail_url"]
+        .as_str()
+        .expect("thumbnail url")
+        .to_string();
+    assert_eq!(
+        request(&app, None, reqwest::Method::GET, &sthumb, &[], None)
+            .await
+            .status,
+        200
+    );
+    let tampered = surl.replace("sig=", "sig=00");
+    assert_eq!(
+        request(&app, None, reqwest::Method::GET, &tampered, &[], None)
+            .await
+            .status,
+        404
+    );
+    let other_user = surl.replace(&bu.id, "someone-else");
+    assert_eq!(
+        request(&app, None, reqwest::Method::GET, &other_user, &[], None)
+            .await
+            .status,
+        404
+    );
+    let thumb_with_main_sig = sthumb.replace(
+        &sthumb[sthumb.find("sig=").unwrap_or(0)..],
+        &surl[surl.find("sig=").unwrap_or(0)..],
+    );
+    assert_eq!(
+        request(
+            &app,
+            None,
+            reqwest::Method::GET,
+            &thumb_with_main_sig,
+            &[],
+            None
+        )
+        .await
+        .status,
+        404
+    );
+
+    // Deleting the message detaches it: others lose access, the uploader keeps it.
+    a.delete_message(&msg.id).await.expect("delete");
+    assert_eq!(fetch(&app, &b, &url, &[]).await.status, 404);
+    assert_eq!(
+        request(&app, None, reqwest::Method::GET, &surl, &[], None)
+            .await
+            .status,
+        404,
+        "a signed URL is re-authorised"
+    );
+    assert_eq!(fetch(&app, &a, &url, &[]).await.status, 200);
+}
+
+#[tokio::test]
+async fn hostile_and_bad_uploads_are_refused_or_made_inert() {
+    let app = spawn_app_with(parley_server::config::Settings {
+        rate_limits: Some("off".into()),
+        media_other_bytes: Some(64 * 1024),
+        ..Default::default()
+    })
+    .await;
+    let (a, _) = app.user("hx_a").await;
+
+    let started = Instant::now();
+    let bomb = upload(
+        &app,
+        &a,
+        "bomb.png",
+        &fixtures::png_header_only(50_000, 50_000),
+        None,
+    )
+    .await;
+    assert_eq!(bomb.status, 413, "{}", String::from_utf8_lossy(&bomb.body));
+    assert_eq!(bomb.json()["error"]["code"], "payload_too_large");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "a bomb is refused from its header"
+    );
+    let frames = upload(
+        &app,
+        &a,
+        "frames.gif",
+        &fixtures::gif_frames(300, 300, 5000),
+        None,
+    )
+    .await;
+    assert_eq!(frames.status, 413, "thousands of frames are a bomb too");
+
+    let html = upload(
+        &app,
+        &a,
+        "x.png",
+        b"<html><script>alert(1)</script></html>",
+        None,
+    )
+    .await;
+    assert_eq!(html.status, 201);
+    let h = html.json();
+    assert_eq!(
+        (h["kind"].as_str(), h["mime"].as_str()),
+        (Some("file"), Some("text/plain; charset=utf-8"))
+    );
+    let served = fetch(&app, &a, h["url"].as_str().unwrap_or(""), &[]).await;
+    assert_eq!(served.header("content-type"), "text/plain; charset=utf-8");
+    assert_eq!(
+        served.header("content-disposition"),
+        "attachment; filename=\"x.png\""
+    );
+    let svg = upload(
+        &app,
+        &a,
+        "s.svg",
+        b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>",
+        Some("Pic \u{e9}t\u{e9}.svg"),
+    )
+    .await;
+    assert_eq!(svg.status, 201);
+    let s = svg.json();
+    assert_eq!(s["mime"], "text/plain; charset=utf-8");
+    assert_eq!(
+        s["name"], "Pic \u{e9}t\u{e9}.svg",
+        "the name part wins over the filename"
+    );
+    let served = fetch(&app, &a, s["url"].as_str().unwrap_or(""), &[]).await;
+    assert_eq!(
+        served.header("content-disposition"),
+        "attachment; filename=\"Pic _t_.svg\"; filename*=UTF-8''Pic%20%C3%A9t%C3%A9%2Esvg"
+    );
+
+    let random: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 | 0x80)
+        .collect();
+    let r = upload(&app, &a, "r.bin", &random, None).await;
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (415, Some("unsupported_media_type"))
+    );
+    let truncated = fixtures::jpeg_of(&fixtures::gradient(64, 64));
+    let r = upload(&app, &a, "t.jpg", &truncated[..100], None).await;
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let r = upload(&app, &a, "e.txt", b"", None).await;
+    assert_eq!(
+        (r.status, r.json()["error"]["details"]["field"].as_str()),
+        (400, Some("file"))
+    );
+    let big = vec![b'a'; 200 * 1024];
+    let r = upload(&app, &a, "big.txt", &big, None).await;
+    assert_eq!(r.status, 413, "over the configured limit");
+    assert_eq!(r.json()["error"]["details"]["field"], "file");
+    let token = a.token().expect("token");
+    let r = request(
+        &app,
+        Some(&token),
+        reqwest::Method::POST,
+        "/api/v1/media",
+        &[("content-type", "application/json")],
+        Some(b"{}".to_vec()),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json()["error"]["details"]["field"].as_str()),
+        (400, Some("file"))
+    );
+    let ct = format!("multipart/form-data; boundary={BOUNDARY}");
+    let only_name = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nx\r\n--{BOUNDARY}--\r\n"
+    );
+    let r = request(
+        &app,
+        Some(&token),
+        reqwest::Method::POST,
+        "/api/v1/media",
+        &[("content-type", &ct)],
+        Some(only_name.into_bytes()),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json()["error"]["details"]["field"].as_str()),
+        (400, Some("file"))
+    );
+    let r = upload(&app, &a, "n.txt", b"hello", Some("bad\u{7}name")).await;
+    assert_eq!(
+        (r.status, r.json()["error"]["details"]["field"].as_str()),
+        (400, Some("name"))
+    );
+    let tmp = app.dir.path().join("media").join("tmp");
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "refused uploads leave nothing behind: {left:?}"
+    );
+
+    // Photos lose their metadata (GPS included); orientation is applied.
+    let photo = fixtures::jpeg_with_metadata(&fixtures::gradient(40, 20), Some(6));
+    let r = upload(&app, &a, "photo.jpg", &photo, None).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let p = r.json();
+    assert_eq!(
+        (p["width"].as_u64(), p["height"].as_u64()),
+        (Some(20), Some(40)),
+        "shown upright"
+    );
+    let served = fetch(&app, &a, p["url"].as_str().unwrap_or(""), &[]).await;
+    for marker in [
+        &b"GPSMARKER"[..],
+        b"XMPMARKER",
+        b"IPTCMARKER",
+        b"COMMENTMARKER",
+        b"Exif",
+    ] {
+        assert!(
+            !served.body.windows(marker.len()).any(|w| w == marker),
+            "{} is gone",
+            String::from_utf8_lossy(marker)
+        );
+    }
+    assert_eq!(
+        served.body.len() as u64,
+        p["size"].as_u64().unwrap_or(0),
+        "size is the bytes served"
+    );
+    let img = image::load_from_memory(&served.body).expect("served photo decodes");
+    assert_eq!((img.width(), img.height()), (20, 40));
+    let upright = fixtures::jpeg_with_metadata(&fixtures::gradient(40, 20), None);
+    let r = upload(&app, &a, "upright.jpg", &upright, None).await;
+    let u = r.json();
+    assert_eq!(
+        (u["width"].as_u64(), u["height"].as_u64()),
+        (Some(40), Some(20))
+    );
+    let served = fetch(&app, &a, u["url"].as_str().unwrap_or(""), &[]).await;
+    assert!(
+        !served.body.windows(9).any(|w| w == b"GPSMARKER"),
+        "stripped without re-encoding"
+    );
+}
