@@ -784,3 +784,84 @@ async fn hostile_and_bad_uploads_are_refused_or_made_inert() {
         "stripped without re-encoding"
     );
 }
+
+/// A process's resident set, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_large_upload_streams_to_disk_without_growing_memory() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // The server in a process of its own, so that no other test's
+    // allocations count.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = ServerProcess::start(dir.path(), &[]);
+    let pid = server.child.id();
+    let a = parley_sdk::Client::new(&server.base_url).expect("client");
+    a.register(&unique("big_a"), PASSWORD, None)
+        .await
+        .expect("register");
+    let token = a.token().expect("token");
+    let addr = server.base_url.trim_start_matches("http://").to_string();
+    // 80 MiB: an MP4 header, then zeros, written in 64 KiB chunks over a
+    // raw socket (the client holds one chunk at a time).
+    const TOTAL: usize = 80 * 1024 * 1024;
+    let head = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.mp4\"\r\n\r\n"
+    );
+    let tail = format!("\r\n--{BOUNDARY}--\r\n");
+    let mut ftyp = vec![0, 0, 0, 24];
+    ftyp.extend_from_slice(b"ftypisom\0\0\x02\0isomiso2");
+    let length = head.len() + TOTAL + tail.len();
+    let mut sock = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let before = rss_kib(pid);
+    sock.write_all(
+        format!(
+            "POST /api/v1/media HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n{head}"
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("head");
+    sock.write_all(&ftyp).await.expect("ftyp");
+    let chunk = vec![0u8; 64 * 1024];
+    let mut sent = ftyp.len();
+    let mut peak = before;
+    while sent < TOTAL {
+        let n = chunk.len().min(TOTAL - sent);
+        sock.write_all(&chunk[..n]).await.expect("body");
+        sent += n;
+        if sent % (4 * 1024 * 1024) < chunk.len() {
+            peak = peak.max(rss_kib(pid));
+        }
+    }
+    sock.write_all(tail.as_bytes()).await.expect("tail");
+    let mut reply = Vec::new();
+    sock.read_to_end(&mut reply).await.expect("reply");
+    peak = peak.max(rss_kib(pid));
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(
+        reply.starts_with("HTTP/1.1 201"),
+        "{}",
+        &reply[..reply.len().min(400)]
+    );
+    assert!(reply.contains("\"mime\":\"video/mp4\""), "{reply}");
+    assert!(reply.contains(&format!("\"size\":{TOTAL}")), "{reply}");
+    assert!(before > 0, "RSS is readable");
+    let grew_mib = peak.saturating_sub(before) / 1024;
+    assert!(
+        grew_mib < 32,
+        "RSS grew by {grew_mib} MiB for an 80 MiB upload"
+    );
+}
