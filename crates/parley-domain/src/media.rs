@@ -177,6 +177,13 @@ pub fn display_name(part: Option<&str>, filename: Option<&str>) -> DomainResult<
     })
 }
 
+/// A stored thumbnail: what serving it needs without touching its bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thumbnail {
+    pub mime: String,
+    pub size: u64,
+}
+
 /// An upload as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MediaRow {
@@ -189,7 +196,8 @@ pub struct MediaRow {
     pub width: Option<u32>,
     pub height: Option<u32>,
     pub duration_ms: Option<u64>,
-    pub has_thumbnail: bool,
+    /// Its thumbnail's type and size, when it has one.
+    pub thumbnail: Option<Thumbnail>,
     /// An avatar: served to anyone who has the URL.
     pub public: bool,
     /// Deleted (an admin delete, or unattached for a day); the bytes go
@@ -210,7 +218,7 @@ impl MediaRow {
             height: self.height,
             duration_ms: self.duration_ms,
             url: media_url(&self.id),
-            thumbnail_url: self.has_thumbnail.then(|| thumbnail_url(&self.id)),
+            thumbnail_url: self.thumbnail.as_ref().map(|_| thumbnail_url(&self.id)),
             created_at: Timestamp(self.created_at),
         }
     }
@@ -222,14 +230,6 @@ pub fn media_url(id: &str) -> String {
 
 pub fn thumbnail_url(id: &str) -> String {
     format!("{MEDIA_PATH}{id}/thumbnail")
-}
-
-/// The id in a media path of this server (`/api/v1/media/ID` or
-/// `/api/v1/media/ID/thumbnail`), as an avatar names it.
-pub fn id_in_path(path: &str) -> Option<&str> {
-    let rest = path.strip_prefix(MEDIA_PATH)?;
-    let id = rest.strip_suffix("/thumbnail").unwrap_or(rest);
-    (!id.is_empty() && !id.contains('/')).then_some(id)
 }
 
 /// What reading an upload needs, as read by storage.
@@ -384,7 +384,10 @@ mod tests {
             width: Some(2),
             height: Some(1),
             duration_ms: None,
-            has_thumbnail: true,
+            thumbnail: Some(Thumbnail {
+                mime: "image/jpeg".into(),
+                size: 5,
+            }),
             public: false,
             removed: false,
             created_at: 0,
@@ -514,10 +517,8 @@ mod tests {
 
     #[test]
     fn media_paths_name_their_id() {
-        assert_eq!(id_in_path("/api/v1/media/abc"), Some("abc"));
-        assert_eq!(id_in_path("/api/v1/media/abc/thumbnail"), Some("abc"));
-        assert_eq!(id_in_path("/api/v1/media/abc/x"), None);
-        assert_eq!(id_in_path("/api/v1/users/abc"), None);
+        assert_eq!(media_url("abc"), "/api/v1/media/abc");
+        assert_eq!(thumbnail_url("abc"), "/api/v1/media/abc/thumbnail");
         assert_eq!(
             list_kinds(None),
             Ok(vec![MediaKind::Image, MediaKind::Video])

@@ -4,11 +4,6 @@
 
 use crate::inspect::InspectError;
 
-/// The most pixels all frames may have together: each frame is decoded
-/// onto the full logical screen, so a frame counts for at least the
-/// screen's area.
-pub(crate) const MAX_GIF_PIXELS: u64 = 400_000_000;
-
 /// The result of a walk.
 #[derive(Debug)]
 pub(crate) struct GifWalk {
@@ -95,7 +90,7 @@ pub(crate) fn walk(b: &[u8]) -> Result<GifWalk, InspectError> {
                 r.sub_blocks()?;
                 frames += 1;
                 pixels = pixels.saturating_add((w * h).max(screen_w * screen_h));
-                if pixels > MAX_GIF_PIXELS {
+                if pixels > parley_domain::media::MAX_ANIMATION_PIXELS {
                     return Err(InspectError::TooLarge { limit_bytes: None });
                 }
                 out.extend_from_slice(&b[start..r.pos]);

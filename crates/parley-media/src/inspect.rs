@@ -7,65 +7,11 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use crate::{mp4, picture};
-
-/// The served type of a text upload (any valid UTF-8 without NUL).
-pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
+use parley_domain::media::{MediaLimits, TEXT_MIME, allowed};
+use parley_protocol::MediaKind;
 
 /// How many bytes of the upload the type is sniffed from.
 pub const SNIFF_BYTES: usize = 8 * 1024;
-
-/// The kind of a media object, as in protocol.md section 10.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    Image,
-    Video,
-    Audio,
-    /// Documents, text, archives.
-    File,
-}
-
-impl Kind {
-    /// The kind's name on the wire: `image`, `video`, `audio`, `file`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Image => "image",
-            Kind::Video => "video",
-            Kind::Audio => "audio",
-            Kind::File => "file",
-        }
-    }
-}
-
-/// Upload size limits per kind, on the bytes as uploaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    pub image_bytes: u64,
-    pub video_bytes: u64,
-    /// Audio, documents, text, archives.
-    pub other_bytes: u64,
-}
-
-impl Default for Limits {
-    /// Image 10 MiB, video 100 MiB, other 50 MiB.
-    fn default() -> Limits {
-        Limits {
-            image_bytes: 10 * 1024 * 1024,
-            video_bytes: 100 * 1024 * 1024,
-            other_bytes: 50 * 1024 * 1024,
-        }
-    }
-}
-
-impl Limits {
-    /// The limit for `kind`.
-    pub fn for_kind(&self, kind: Kind) -> u64 {
-        match kind {
-            Kind::Image => self.image_bytes,
-            Kind::Video => self.video_bytes,
-            Kind::Audio | Kind::File => self.other_bytes,
-        }
-    }
-}
 
 /// The bytes to store and serve.
 #[derive(Clone, PartialEq, Eq)]
@@ -88,10 +34,10 @@ impl std::fmt::Debug for Served {
 /// What [`inspect`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inspected {
-    /// The served type: the sniffed type's IANA name, or [`TEXT_PLAIN`];
+    /// The served type: the sniffed type's IANA name, or [`TEXT_MIME`];
     /// for an image re-encoded to apply its orientation, the new type.
     pub mime: &'static str,
-    pub kind: Kind,
+    pub kind: MediaKind,
     /// Pixels, as shown (orientation applied); for video when the
     /// container states them.
     pub width: Option<u32>,
@@ -127,52 +73,18 @@ pub enum InspectError {
     Io(#[from] io::Error),
 }
 
-/// The allow-list: a type `infer` sniffs -> the served type and its kind.
-/// Anything else is text if it is UTF-8, else unsupported.
-fn allowed(sniffed: &str) -> Option<(&'static str, Kind)> {
-    Some(match sniffed {
-        "image/jpeg" => ("image/jpeg", Kind::Image),
-        "image/png" => ("image/png", Kind::Image),
-        "image/gif" => ("image/gif", Kind::Image),
-        "image/webp" => ("image/webp", Kind::Image),
-        "video/mp4" => ("video/mp4", Kind::Video),
-        "video/webm" => ("video/webm", Kind::Video),
-        "audio/mpeg" => ("audio/mpeg", Kind::Audio),
-        "audio/ogg" => ("audio/ogg", Kind::Audio),
-        "audio/m4a" | "audio/x-m4a" | "audio/mp4" => ("audio/mp4", Kind::Audio),
-        "application/pdf" => ("application/pdf", Kind::File),
-        "application/msword" => ("application/msword", Kind::File),
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => (
-            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-            Kind::File,
-        ),
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => (
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            Kind::File,
-        ),
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation" => (
-            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-            Kind::File,
-        ),
-        "application/vnd.ms-excel" => ("application/vnd.ms-excel", Kind::File),
-        "application/vnd.ms-powerpoint" => ("application/vnd.ms-powerpoint", Kind::File),
-        "application/zip" => ("application/zip", Kind::File),
-        _ => return None,
-    })
-}
-
 /// Inspects the upload at `path`. Synchronous and CPU-bound for images:
 /// call it on a blocking thread.
 ///
 /// The steps: sniff the first [`SNIFF_BYTES`] against the allow-list (else
-/// UTF-8 text without NUL is [`TEXT_PLAIN`], else
+/// UTF-8 text without NUL is [`TEXT_MIME`], else
 /// [`InspectError::Unsupported`]); check the size limit of the kind; for
 /// images read the dimensions from the header and refuse bombs before
 /// decoding, then strip metadata (or apply the EXIF orientation and
 /// re-encode) and make a thumbnail; for MP4 and M4A read the duration and
 /// the first video track's size from the box headers.
 #[tracing::instrument(skip_all, fields(path = %path.display()))]
-pub fn inspect(path: &Path, limits: &Limits) -> Result<Inspected, InspectError> {
+pub fn inspect(path: &Path, limits: &MediaLimits) -> Result<Inspected, InspectError> {
     let mut file = File::open(path)?;
     let size = file.metadata()?.len();
     if size == 0 {
@@ -191,7 +103,7 @@ pub fn inspect(path: &Path, limits: &Limits) -> Result<Inspected, InspectError> 
             check_size(size, limits.other_bytes)?;
             file.seek(SeekFrom::Start(0))?;
             if is_utf8_text(&mut file)? {
-                (TEXT_PLAIN, Kind::File)
+                (TEXT_MIME, MediaKind::File)
             } else {
                 tracing::debug!(sniffed, "unsupported upload");
                 return Err(InspectError::Unsupported);
@@ -217,7 +129,7 @@ pub fn inspect(path: &Path, limits: &Limits) -> Result<Inspected, InspectError> 
             file.seek(SeekFrom::Start(0))?;
             let info = mp4::probe(&mut file, size)?;
             inspected.duration_ms = info.duration_ms;
-            if kind == Kind::Video {
+            if kind == MediaKind::Video {
                 inspected.width = info.width;
                 inspected.height = info.height;
             }
@@ -316,8 +228,11 @@ mod tests {
 
     #[test]
     fn allow_list() {
-        assert_eq!(allowed("audio/x-m4a"), Some(("audio/mp4", Kind::Audio)));
-        assert_eq!(allowed("audio/m4a"), Some(("audio/mp4", Kind::Audio)));
+        assert_eq!(
+            allowed("audio/x-m4a"),
+            Some(("audio/mp4", MediaKind::Audio))
+        );
+        assert_eq!(allowed("audio/m4a"), Some(("audio/mp4", MediaKind::Audio)));
         assert_eq!(allowed("text/html"), None);
         assert_eq!(allowed("application/x-executable"), None);
         assert_eq!(allowed("image/tiff"), None);

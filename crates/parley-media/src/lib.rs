@@ -1,4 +1,6 @@
-//! Parley's media: where upload bytes are kept and what they are.
+//! Parley's media: where upload bytes are kept and what they are. The
+//! rules (the allow-list, limits, bomb bounds, thumbnail size) are
+//! `parley_domain::media`'s; this crate applies them to bytes.
 //!
 //! A pure library (no HTTP). The server streams an upload into a temporary
 //! file from a [`BlobStore`] ([`BlobStore::begin`], [`Upload::write`]),
@@ -42,6 +44,5 @@ mod mp4;
 mod picture;
 
 pub use blob::{BlobError, BlobStore, ByteStream, Upload, validate_key};
-pub use inspect::{InspectError, Inspected, Kind, Limits, Served, TEXT_PLAIN, inspect};
+pub use inspect::{InspectError, Inspected, Served, inspect};
 pub use local::LocalBlobStore;
-pub use picture::{MAX_ANIMATION_PIXELS, MAX_PIXELS, MAX_SIDE, THUMBNAIL_SIDE, thumbnail_size};

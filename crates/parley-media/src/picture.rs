@@ -19,27 +19,19 @@ use img_parts::riff::{RiffChunk, RiffContent};
 use img_parts::webp::{self, WebP};
 
 use crate::gif;
-use crate::inspect::{InspectError, Inspected, Kind, Served};
+use crate::inspect::{InspectError, Inspected, Served};
+use parley_domain::media::{MAX_ANIMATION_PIXELS, MAX_IMAGE_SIDE, thumbnail_size};
+use parley_protocol::MediaKind;
 
-/// The longest side an image may have (read from its header).
-pub const MAX_SIDE: u32 = 16_384;
-/// The most pixels an image may have (read from its header).
-pub const MAX_PIXELS: u64 = 40_000_000;
 /// The most memory one decode may allocate.
 pub const MAX_ALLOC: u64 = 512 * 1024 * 1024;
-/// The most pixels all frames of an animation (GIF, APNG, animated WebP)
-/// may have together, counted from the container before decoding.
-pub const MAX_ANIMATION_PIXELS: u64 = gif::MAX_GIF_PIXELS;
-/// A thumbnail's longest side (never more than the image's).
-pub const THUMBNAIL_SIDE: u32 = 320;
-
 const JPEG_QUALITY: u8 = 90;
 const THUMBNAIL_QUALITY: u8 = 80;
 
 fn decode_limits() -> image::Limits {
     let mut limits = image::Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
     limits.max_alloc = Some(MAX_ALLOC);
     limits
 }
@@ -62,10 +54,8 @@ fn check_dimensions(w: u32, h: u32) -> Result<(), InspectError> {
     if w == 0 || h == 0 {
         return Err(InspectError::Undecodable);
     }
-    if w > MAX_SIDE || h > MAX_SIDE || u64::from(w) * u64::from(h) > MAX_PIXELS {
-        return Err(InspectError::TooLarge { limit_bytes: None });
-    }
-    Ok(())
+    parley_domain::media::check_image_dimensions(w, h)
+        .map_err(|_| InspectError::TooLarge { limit_bytes: None })
 }
 
 /// Inspects an image whose signature sniffed as `mime`.
@@ -137,28 +127,13 @@ pub(crate) fn inspect_image(path: &Path, mime: &'static str) -> Result<Inspected
 
     Ok(Inspected {
         mime,
-        kind: Kind::Image,
+        kind: MediaKind::Image,
         width: Some(img.width()),
         height: Some(img.height()),
         duration_ms: None,
         served,
         thumbnail: Some(thumbnail(&img)?),
     })
-}
-
-/// The thumbnail's size for an image of `w` x `h`: longest side
-/// `min(THUMBNAIL_SIDE, longest)`, aspect ratio kept (rounded), at least 1.
-pub fn thumbnail_size(w: u32, h: u32) -> (u32, u32) {
-    let longest = w.max(h);
-    if longest <= THUMBNAIL_SIDE {
-        return (w, h);
-    }
-    let scale = |side: u32| -> u32 {
-        let scaled = (u64::from(side) * u64::from(THUMBNAIL_SIDE) + u64::from(longest) / 2)
-            / u64::from(longest);
-        u32::try_from(scaled).unwrap_or(THUMBNAIL_SIDE).max(1)
-    };
-    (scale(w), scale(h))
 }
 
 /// A JPEG thumbnail, or PNG for an image with an alpha channel.

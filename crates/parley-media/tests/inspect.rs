@@ -11,10 +11,12 @@ use image::{DynamicImage, ImageEncoder, Rgba, RgbaImage};
 use img_parts::ImageEXIF;
 use img_parts::png::{Png, PngChunk};
 use img_parts::webp::WebP;
+use parley_domain::media::{MediaLimits as Limits, TEXT_MIME as TEXT_PLAIN};
 use parley_media::fixtures::{
     gif_frames, gradient, jpeg_of, jpeg_with_metadata, png_header_only, png_of, tiff_with_gps,
 };
-use parley_media::{InspectError, Inspected, Kind, Limits, Served, TEXT_PLAIN, inspect};
+use parley_media::{InspectError, Inspected, Served, inspect};
+use parley_protocol::MediaKind as Kind;
 
 /// A file holding `bytes` (named `name`) in its own temporary folder.
 struct Fixture {

@@ -10,7 +10,7 @@ use crate::rows::{
 };
 use crate::{PostgresStore, in_tx};
 use async_trait::async_trait;
-use parley_domain::media::{self as rules, MediaRow, ReadFacts};
+use parley_domain::media::{self as rules, MediaRow, ReadFacts, Thumbnail};
 use parley_domain::visibility;
 use parley_protocol::media::{LinkItem, MediaItem};
 use parley_protocol::{MediaKind, Timestamp};
@@ -18,7 +18,7 @@ use parley_store::{ListCursor, ListPage, MediaStore, StoreError, StoreResult};
 use tokio_postgres::Row;
 
 const MEDIA_COLS: &str = "md.id, md.uploader_id, md.kind, md.mime, md.size, md.name, md.width, md.height, \
-     md.duration_ms, md.has_thumbnail, md.public, md.removed, md.created_at";
+     md.duration_ms, md.thumbnail_mime, md.thumbnail_size, md.public, md.removed, md.created_at";
 
 fn dimension(r: &Row, idx: usize) -> StoreResult<Option<u32>> {
     col::<Option<i32>>(r, idx)?
@@ -40,10 +40,13 @@ fn media_row(r: &Row) -> StoreResult<MediaRow> {
         width: dimension(r, 6)?,
         height: dimension(r, 7)?,
         duration_ms: col_opt_u64(r, 8)?,
-        has_thumbnail: col(r, 9)?,
-        public: col(r, 10)?,
-        removed: col(r, 11)?,
-        created_at: col(r, 12)?,
+        thumbnail: match (col::<Option<String>>(r, 9)?, col_opt_u64(r, 10)?) {
+            (Some(mime), Some(size)) => Some(Thumbnail { mime, size }),
+            _ => None,
+        },
+        public: col(r, 11)?,
+        removed: col(r, 12)?,
+        created_at: col(r, 13)?,
     })
 }
 
@@ -61,8 +64,8 @@ impl WriteTx<'_> {
         execute(
             &self.tx,
             "INSERT INTO media (id, uploader_id, kind, mime, size, name, width, height, duration_ms,
-                                has_thumbnail, public, removed, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                                thumbnail_mime, thumbnail_size, public, removed, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             &[
                 &row.id,
                 &row.uploader_id,
@@ -73,7 +76,8 @@ impl WriteTx<'_> {
                 &dim_param(row.width),
                 &dim_param(row.height),
                 &row.duration_ms.map(seq_param),
-                &row.has_thumbnail,
+                &row.thumbnail.as_ref().map(|t| t.mime.as_str()),
+                &row.thumbnail.as_ref().map(|t| seq_param(t.size)),
                 &row.public,
                 &row.removed,
                 &row.created_at,
@@ -265,10 +269,10 @@ impl MediaStore for PostgresStore {
             .iter()
             .map(|r| {
                 let media = media_row(r)?.to_wire();
-                let seq = col_u64(r, 14)?;
-                let position = position_of(r, 15)?;
+                let seq = col_u64(r, 15)?;
+                let position = position_of(r, 16)?;
                 let item =
-                    MediaItem::new(media, col(r, 13)?, seq, col(r, 16)?, Timestamp(col(r, 17)?));
+                    MediaItem::new(media, col(r, 14)?, seq, col(r, 17)?, Timestamp(col(r, 18)?));
                 Ok((item, ListCursor { seq, position }))
             })
             .collect::<StoreResult<Vec<_>>>()?;

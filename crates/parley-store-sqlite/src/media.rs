@@ -5,7 +5,7 @@
 use crate::rows::{db_err, opt_u64_col, parsed, require_member, seq_param, u64_col};
 use crate::{SqliteStore, WriterState};
 use async_trait::async_trait;
-use parley_domain::media::{self as rules, MediaRow, ReadFacts};
+use parley_domain::media::{self as rules, MediaRow, ReadFacts, Thumbnail};
 use parley_domain::visibility;
 use parley_protocol::media::{LinkItem, MediaItem};
 use parley_protocol::{MediaKind, Timestamp};
@@ -13,7 +13,7 @@ use parley_store::{ListCursor, ListPage, MediaStore, StoreResult};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 const MEDIA_COLS: &str = "md.id, md.uploader_id, md.kind, md.mime, md.size, md.name, md.width, md.height, \
-     md.duration_ms, md.has_thumbnail, md.public, md.removed, md.created_at";
+     md.duration_ms, md.thumbnail_mime, md.thumbnail_size, md.public, md.removed, md.created_at";
 
 fn media_row(r: &Row<'_>) -> rusqlite::Result<MediaRow> {
     Ok(MediaRow {
@@ -26,10 +26,13 @@ fn media_row(r: &Row<'_>) -> rusqlite::Result<MediaRow> {
         width: r.get(6)?,
         height: r.get(7)?,
         duration_ms: opt_u64_col(r, 8)?,
-        has_thumbnail: r.get::<_, i64>(9)? != 0,
-        public: r.get::<_, i64>(10)? != 0,
-        removed: r.get::<_, i64>(11)? != 0,
-        created_at: r.get(12)?,
+        thumbnail: match (r.get::<_, Option<String>>(9)?, opt_u64_col(r, 10)?) {
+            (Some(mime), Some(size)) => Some(Thumbnail { mime, size }),
+            _ => None,
+        },
+        public: r.get::<_, i64>(11)? != 0,
+        removed: r.get::<_, i64>(12)? != 0,
+        created_at: r.get(13)?,
     })
 }
 
@@ -216,10 +219,10 @@ fn media_list(
             ],
             |r| {
                 let media = media_row(r)?.to_wire();
-                let seq = u64_col(r, 14)?;
-                let position = u32::try_from(r.get::<_, i64>(15)?).unwrap_or(u32::MAX);
+                let seq = u64_col(r, 15)?;
+                let position = u32::try_from(r.get::<_, i64>(16)?).unwrap_or(u32::MAX);
                 let item =
-                    MediaItem::new(media, r.get(13)?, seq, r.get(16)?, Timestamp(r.get(17)?));
+                    MediaItem::new(media, r.get(14)?, seq, r.get(17)?, Timestamp(r.get(18)?));
                 Ok((item, ListCursor { seq, position }))
             },
         )
@@ -277,8 +280,8 @@ impl MediaStore for SqliteStore {
             s.conn
                 .prepare_cached(
                     "INSERT INTO media (id, uploader_id, kind, mime, size, name, width, height, duration_ms,
-                                        has_thumbnail, public, removed, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                                        thumbnail_mime, thumbnail_size, public, removed, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 )
                 .map_err(db_err)?
                 .execute(params![
@@ -291,7 +294,8 @@ impl MediaStore for SqliteStore {
                     row.width,
                     row.height,
                     row.duration_ms.map(seq_param),
-                    row.has_thumbnail,
+                    row.thumbnail.as_ref().map(|t| t.mime.as_str()),
+                    row.thumbnail.as_ref().map(|t| seq_param(t.size)),
                     row.public,
                     row.removed,
                     row.created_at

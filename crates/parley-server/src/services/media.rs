@@ -9,7 +9,7 @@ use crate::metrics;
 use crate::ratelimit::{Action, Limiter};
 use hmac::{Hmac, Mac};
 use parley_domain::DomainError;
-use parley_domain::media::{self as rules, MediaLimits, MediaRow};
+use parley_domain::media::{self as rules, MediaLimits, MediaRow, Thumbnail};
 use parley_media::{BlobStore, ByteStream, InspectError, Served, Upload};
 use parley_protocol::media::{LinkItem, MediaItem, SignedMedia};
 use parley_protocol::{Media, MediaKind, Timestamp};
@@ -116,11 +116,7 @@ impl MediaService {
         let inspected = {
             let _permit = self.inspectors.acquire().await.map_err(internal)?;
             let path = up.path().to_path_buf();
-            let limits = parley_media::Limits {
-                image_bytes: self.limits.image_bytes,
-                video_bytes: self.limits.video_bytes,
-                other_bytes: self.limits.other_bytes,
-            };
+            let limits = self.limits;
             tokio::task::spawn_blocking(move || parley_media::inspect(&path, &limits))
                 .await
                 .map_err(internal)?
@@ -139,27 +135,31 @@ impl MediaService {
                 size
             }
         };
-        let has_thumbnail = match inspected.thumbnail {
-            Some((bytes, _)) => {
+        let thumbnail = match inspected.thumbnail {
+            Some((bytes, mime)) => {
+                let size = bytes.len() as u64;
                 self.blobs
                     .put(&thumbnail_key(&id), bytes.into())
                     .await
                     .map_err(internal)?;
-                true
+                Some(Thumbnail {
+                    mime: mime.to_string(),
+                    size,
+                })
             }
-            None => false,
+            None => None,
         };
         let row = MediaRow {
             id,
             uploader_id: uploader.to_string(),
-            kind: kind_of(inspected.kind),
+            kind: inspected.kind,
             mime: inspected.mime.to_string(),
             size,
             name,
             width: inspected.width,
             height: inspected.height,
             duration_ms: inspected.duration_ms,
-            has_thumbnail,
+            thumbnail,
             public: false,
             removed: false,
             created_at: Timestamp::now().millis(),
@@ -184,32 +184,16 @@ impl MediaService {
                 row,
             });
         }
-        if !row.has_thumbnail {
+        // What serving the thumbnail needs was stored with it: no blob
+        // round trip before the bytes.
+        let Some(t) = row.thumbnail.clone() else {
             return Err(AppError::NotFound("media"));
-        }
-        let key = thumbnail_key(&row.id);
-        let size = self
-            .blobs
-            .size(&key)
-            .await
-            .map_err(internal)?
-            .ok_or(AppError::NotFound("media"))?;
-        // Thumbnails are JPEG, or PNG for images with transparency.
-        let mut head = self.bytes(&key, 0, size.min(8)).await?;
-        let mut first = Vec::new();
-        while let Some(chunk) = futures_util::StreamExt::next(&mut head).await {
-            first.extend_from_slice(&chunk.map_err(internal)?);
-        }
-        let mime = if first.starts_with(b"\x89PNG") {
-            "image/png"
-        } else {
-            "image/jpeg"
         };
         Ok(Opened {
+            key: thumbnail_key(&row.id),
+            size: t.size,
+            mime: t.mime,
             row,
-            key,
-            size,
-            mime: mime.to_string(),
         })
     }
 
@@ -238,7 +222,7 @@ impl MediaService {
         };
         Ok(SignedMedia {
             url: url(false),
-            thumbnail_url: opened.row.has_thumbnail.then(|| url(true)),
+            thumbnail_url: opened.row.thumbnail.as_ref().map(|_| url(true)),
             expires_at: Timestamp(exp),
         })
     }
@@ -354,15 +338,6 @@ impl MediaService {
             .store
             .conversation_links(viewer, conv, cursor, limit)
             .await?)
-    }
-}
-
-fn kind_of(k: parley_media::Kind) -> MediaKind {
-    match k {
-        parley_media::Kind::Image => MediaKind::Image,
-        parley_media::Kind::Video => MediaKind::Video,
-        parley_media::Kind::Audio => MediaKind::Audio,
-        parley_media::Kind::File => MediaKind::File,
     }
 }
 

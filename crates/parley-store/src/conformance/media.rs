@@ -33,7 +33,10 @@ fn upload(uploader: &str, kind: MediaKind, created_at: i64) -> MediaRow {
         width: (kind == MediaKind::Image).then_some(40),
         height: (kind == MediaKind::Image).then_some(20),
         duration_ms: (kind == MediaKind::Video).then_some(5000),
-        has_thumbnail: kind == MediaKind::Image,
+        thumbnail: (kind == MediaKind::Image).then(|| parley_domain::media::Thumbnail {
+            mime: "image/jpeg".into(),
+            size: 100,
+        }),
         public: false,
         removed: false,
         created_at,
