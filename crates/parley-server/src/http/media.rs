@@ -119,6 +119,23 @@ fn bad_form(e: impl std::fmt::Display) -> AppError {
     )
 }
 
+/// The next chunk of a part. A body that sends nothing for `stall` (the
+/// connection idle timeout) ends the upload, so a client that stops
+/// mid-file cannot hold a temporary file and a connection forever; hyper's
+/// own timers only cover a request's headers.
+async fn next_chunk(
+    field: &mut multer::Field<'_>,
+    stall: std::time::Duration,
+) -> AppResult<Option<bytes::Bytes>> {
+    match tokio::time::timeout(stall, field.chunk()).await {
+        Ok(chunk) => chunk.map_err(bad_form),
+        Err(_) => Err(AppError::invalid(
+            "file",
+            format!("the upload stalled: no bytes for {} s", stall.as_secs_f64()),
+        )),
+    }
+}
+
 /// `POST /media`: streams the `file` part into a temporary file, refusing
 /// it as soon as it passes the largest limit (the route has no body limit
 /// of its own: the service counts), then inspects and stores it.
@@ -139,6 +156,7 @@ pub async fn upload(
         .ok_or_else(|| bad_form("no Content-Type"))
         .and_then(|ct| multer::parse_boundary(ct).map_err(bad_form))?;
     let mut form = multer::Multipart::new(req.into_body().into_data_stream(), boundary);
+    let stall = state.config.idle_timeout;
     let mut file = None;
     let mut name = None;
     while let Some(mut field) = form.next_field().await.map_err(bad_form)? {
@@ -149,14 +167,14 @@ pub async fn upload(
                 }
                 let filename = field.file_name().map(str::to_string);
                 let mut up = svc.begin_upload(&who.user_id).await?;
-                while let Some(chunk) = field.chunk().await.map_err(bad_form)? {
+                while let Some(chunk) = next_chunk(&mut field, stall).await? {
                     svc.write_chunk(&mut up, &chunk).await?;
                 }
                 file = Some((up, filename));
             }
             Some("name") => {
                 let mut raw = Vec::new();
-                while let Some(chunk) = field.chunk().await.map_err(bad_form)? {
+                while let Some(chunk) = next_chunk(&mut field, stall).await? {
                     raw.extend_from_slice(&chunk);
                     if raw.len() > NAME_PART_BYTES {
                         return Err(AppError::invalid(
@@ -171,7 +189,7 @@ pub async fn upload(
                 );
             }
             // Other parts are read past and ignored.
-            _ => while field.chunk().await.map_err(bad_form)?.is_some() {},
+            _ => while next_chunk(&mut field, stall).await?.is_some() {},
         }
     }
     let (up, filename) =

@@ -865,3 +865,64 @@ async fn a_large_upload_streams_to_disk_without_growing_memory() {
         "RSS grew by {grew_mib} MiB for an 80 MiB upload"
     );
 }
+
+#[tokio::test]
+async fn an_upload_that_stalls_is_ended_and_leaves_nothing_behind() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = ServerProcess::start(dir.path(), &["--idle-timeout", "1"]);
+    let a = parley_sdk::Client::new(&server.base_url).expect("client");
+    a.register(&unique("stall_a"), PASSWORD, None)
+        .await
+        .expect("register");
+    let token = a.token().expect("token");
+    let addr = server.base_url.trim_start_matches("http://").to_string();
+    let head = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow.txt\"\r\n\r\n"
+    );
+    // Announces a megabyte, sends 64 KiB of it, then nothing.
+    let length = head.len() + 1024 * 1024;
+    let mut sock = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    sock.write_all(
+        format!(
+            "POST /api/v1/media HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {length}\r\n\r\n{head}"
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("head");
+    sock.write_all(&vec![b'a'; 64 * 1024]).await.expect("body");
+    let tmp = dir.path().join("media").join("tmp");
+    let in_tmp = || {
+        std::fs::read_dir(&tmp)
+            .map(|d| d.flatten().count())
+            .unwrap_or(0)
+    };
+    // The upload is in progress: its temporary file exists.
+    let mut seen = false;
+    for _ in 0..50 {
+        if in_tmp() > 0 {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(seen, "the upload's temporary file exists while it streams");
+    let started = std::time::Instant::now();
+    let mut reply = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), sock.read(&mut reply))
+        .await
+        .expect("the server answers a stalled upload within the idle timeout")
+        .expect("read");
+    let reply = String::from_utf8_lossy(&reply[..n]);
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    assert!(reply.contains("stalled"), "{reply}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "ended after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(in_tmp(), 0, "the stalled upload's file is removed");
+}
