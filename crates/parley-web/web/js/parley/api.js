@@ -281,6 +281,59 @@ export class ParleyClient {
     return this.request('POST', `/conversations/${encodeURIComponent(id)}/messages`, body);
   }
 
+  /** Images and videos (or one kind: image, video, audio, file), newest first. */
+  media(id, cursor, kind, limit = 20) {
+    return this.request('GET', `/conversations/${encodeURIComponent(id)}/media`, undefined, { query: { limit, kind, cursor: cursor || undefined } });
+  }
+
+  files(id, cursor, limit = 20) {
+    return this.request('GET', `/conversations/${encodeURIComponent(id)}/files`, undefined, { query: { limit, cursor: cursor || undefined } });
+  }
+
+  /** A short-lived signed URL for <img>/<video> (no Authorization header). */
+  signedMedia(id) { return this.request('GET', `/media/${encodeURIComponent(id)}/signed`); }
+
+  /**
+   * Upload one file (POST /media, multipart field "file") with XHR so that
+   * upload progress is reported. Resolves with the media object.
+   * @param {Blob} file
+   * @param {{onProgress?: (loaded: number, total: number) => void, signal?: AbortSignal}} [opts]
+   */
+  async uploadMedia(file, opts = {}) {
+    if (!this.accessToken || Date.now() > this.accessExpiresAt - 15000) {
+      if (this.refreshToken) await this.refresh();
+    }
+    const form = new FormData();
+    form.append('file', file, file.name || 'file');
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', `${this.baseUrl}/media`);
+      if (this.accessToken) xhr.setRequestHeader('Authorization', `Bearer ${this.accessToken}`);
+      xhr.setRequestHeader('Accept', 'application/json');
+      if (opts.onProgress) {
+        xhr.upload.onprogress = (e) => opts.onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
+      }
+      const abort = () => xhr.abort();
+      if (opts.signal) {
+        if (opts.signal.aborted) { reject(new ParleyError(0, 'aborted', 'Upload cancelled')); return; }
+        opts.signal.addEventListener('abort', abort, { once: true });
+      }
+      const done = () => { if (opts.signal) opts.signal.removeEventListener('abort', abort); };
+      xhr.onload = () => {
+        done();
+        let data = null;
+        try { data = JSON.parse(xhr.responseText); } catch { data = null; }
+        if (xhr.status >= 200 && xhr.status < 300) { resolve(data); return; }
+        const err = data && data.error;
+        reject(new ParleyError(xhr.status, (err && err.code) || `http_${xhr.status}`,
+          (err && err.message) || `HTTP ${xhr.status}`, (err && err.details) || {}));
+      };
+      xhr.onerror = () => { done(); reject(new ParleyError(0, 'network', 'Network error: the server cannot be reached')); };
+      xhr.onabort = () => { done(); reject(new ParleyError(0, 'aborted', 'Upload cancelled')); };
+      xhr.send(form);
+    });
+  }
+
   links(id, cursor, limit = 20) {
     return this.request('GET', `/conversations/${encodeURIComponent(id)}/links`, undefined, { query: { limit, cursor: cursor || undefined } });
   }
