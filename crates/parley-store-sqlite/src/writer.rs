@@ -17,8 +17,13 @@ use tokio::sync::oneshot;
 
 const MAX_BATCH: usize = 512;
 
-/// Answers a job once its fate (commit or rollback) is known.
-type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
+/// Learns a job's fate (commit or rollback) and runs its hook; returns the
+/// [`Reply`] that wakes the caller.
+type Completion = Box<dyn FnOnce(StoreResult<()>) -> Reply + Send>;
+/// Wakes a job's caller with its result. Sent only once the batch's
+/// deliveries are in the sink, so a caller whose write has returned can
+/// count on its events being with the fan-out (as with PostgreSQL).
+type Reply = Box<dyn FnOnce() + Send>;
 /// Runs after a job's commit, before the batch's deliveries go out.
 pub type Hook<T> = Box<dyn FnOnce(&T) + Send>;
 type Job = Box<dyn FnOnce(&mut WriterState, &mut Vec<Delivery>) -> (bool, Completion) + Send>;
@@ -55,7 +60,9 @@ impl Writer {
                 if let (Ok(value), Some(hook)) = (&result, after_commit) {
                     hook(value);
                 }
-                let _ = reply.send(result);
+                Box::new(move || {
+                    let _ = reply.send(result);
+                })
             });
             (ok, completion)
         });
@@ -117,7 +124,7 @@ fn run_batch(state: &mut WriterState, batch: Vec<Job>, sink: &DeliverySink) {
             let _ = control(state, "SAVEPOINT job");
             let (_, done) = job(state, &mut scratch);
             let _ = roll_back_job(state);
-            done(Err(StoreError::Unavailable(err.to_string())));
+            done(Err(StoreError::Unavailable(err.to_string())))();
         }
         state.invalidate_caches();
         return;
@@ -156,11 +163,14 @@ fn run_batch(state: &mut WriterState, batch: Vec<Job>, sink: &DeliverySink) {
     };
     match commit {
         Ok(()) => {
-            for done in completions {
-                done(Ok(()));
-            }
+            // Hooks (a gateway `ack`) first, so the ack precedes the event
+            // on the sending connection; then the deliveries; then callers.
+            let replies: Vec<Reply> = completions.into_iter().map(|done| done(Ok(()))).collect();
             if !deliveries.is_empty() {
                 sink(deliveries);
+            }
+            for reply in replies {
+                reply();
             }
         }
         Err(e) => {
@@ -168,7 +178,7 @@ fn run_batch(state: &mut WriterState, batch: Vec<Job>, sink: &DeliverySink) {
             let _ = control(state, "ROLLBACK");
             state.invalidate_caches();
             for done in completions {
-                done(Err(StoreError::Unavailable(format!("commit failed: {e}"))));
+                done(Err(StoreError::Unavailable(format!("commit failed: {e}"))))();
             }
         }
     }
