@@ -119,6 +119,16 @@ fn bad_form(e: impl std::fmt::Display) -> AppError {
     )
 }
 
+/// A multipart `filename` as the user named the file. Browsers (the HTML
+/// standard's form encoding) send `"`, CR and LF in it as `%22`, `%0D` and
+/// `%0A`; these three are decoded (CR and LF are then dropped with every
+/// other control character), anything else is kept as sent.
+fn unescape_filename(raw: &str) -> String {
+    raw.replace("%22", "\"")
+        .replace("%0D", "\r")
+        .replace("%0A", "\n")
+}
+
 /// The next chunk of a part. A body that sends nothing for `stall` (the
 /// connection idle timeout) ends the upload, so a client that stops
 /// mid-file cannot hold a temporary file and a connection forever; hyper's
@@ -165,7 +175,7 @@ pub async fn upload(
                 if file.is_some() {
                     return Err(AppError::invalid("file", "send exactly one file part"));
                 }
-                let filename = field.file_name().map(str::to_string);
+                let filename = field.file_name().map(unescape_filename);
                 let mut up = svc.begin_upload(&who.user_id).await?;
                 while let Some(chunk) = next_chunk(&mut field, stall).await? {
                     svc.write_chunk(&mut up, &chunk).await?;

@@ -926,3 +926,16 @@ async fn an_upload_that_stalls_is_ended_and_leaves_nothing_behind() {
     );
     assert_eq!(in_tmp(), 0, "the stalled upload's file is removed");
 }
+
+#[tokio::test]
+async fn a_browser_escaped_file_name_is_stored_as_the_user_named_it() {
+    let app = spawn_app().await;
+    let (a, _) = app.user("esc_a").await;
+    // What Chromium sends for a file named `say "hi".txt`.
+    let r = upload(&app, &a, "say %22hi%22%0A.txt", b"hello", None).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["name"].as_str(), Some("say \"hi\".txt"));
+    // Other percent sequences are the user's own text.
+    let r = upload(&app, &a, "100%25 done.txt", b"hello", None).await;
+    assert_eq!(r.json()["name"].as_str(), Some("100%25 done.txt"));
+}
