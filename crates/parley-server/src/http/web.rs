@@ -33,7 +33,7 @@ fn csp(state: &AppState, headers: &HeaderMap) -> String {
     }
     format!(
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src {img}; \
-         connect-src {connect}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+         media-src 'self' blob:; connect-src {connect}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
     )
 }
 

@@ -577,6 +577,8 @@ async fn avatars_only_from_our_media_or_listed_hosts_and_the_csp_says_so() {
         directive("img-src"),
         "img-src 'self' data: blob: https://img.example"
     );
+    // Local previews of a picked video or voice note play from a blob: URL.
+    assert_eq!(directive("media-src"), "media-src 'self' blob:");
     assert_eq!(
         directive("connect-src"),
         format!("connect-src 'self' ws://{}", app.addr)
