@@ -60,6 +60,32 @@ pub fn validate_key(key: &str) -> Result<(), BlobError> {
     }
 }
 
+/// Creates `dir` if needed and empties it: at start-up, whatever a store's
+/// temporary folder holds was abandoned by a crash. Synchronous: it runs
+/// once, when a store is opened.
+pub fn clear_tmp_dir(dir: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let mut removed = 0u64;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let result = if entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        match result {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, "removed abandoned temporary media files");
+    }
+    Ok(())
+}
+
 /// A storage backend for media objects.
 ///
 /// Keys are checked with [`validate_key`]; a bad key is

@@ -13,6 +13,7 @@
 //!
 //! - [`blob`]: the [`BlobStore`] trait, [`Upload`], key rules.
 //! - [`local`]: [`LocalBlobStore`], objects in a local directory.
+//! - [`s3`]: [`S3BlobStore`], objects in an S3-compatible bucket.
 //! - `conformance` (feature `conformance`): the suite every store passes.
 //! - [`inspect`](mod@inspect): sniffing against the allow-list, size limits, the
 //!   text check; [`Inspected`], [`InspectError`].
@@ -42,7 +43,9 @@ pub mod inspect;
 pub mod local;
 mod mp4;
 mod picture;
+pub mod s3;
 
 pub use blob::{BlobError, BlobStore, ByteStream, Upload, validate_key};
 pub use inspect::{InspectError, Inspected, Served, inspect};
 pub use local::LocalBlobStore;
+pub use s3::{S3BlobStore, S3Config};

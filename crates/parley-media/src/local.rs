@@ -15,7 +15,9 @@ use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
-use crate::blob::{BlobError, BlobStore, ByteStream, CHUNK_SIZE, Upload, validate_key};
+use crate::blob::{
+    BlobError, BlobStore, ByteStream, CHUNK_SIZE, Upload, clear_tmp_dir, validate_key,
+};
 
 /// A [`BlobStore`] in a local directory.
 #[derive(Debug, Clone)]
@@ -31,25 +33,7 @@ impl LocalBlobStore {
         let objects = root.join("objects");
         let tmp = root.join("tmp");
         std::fs::create_dir_all(&objects)?;
-        std::fs::create_dir_all(&tmp)?;
-        let mut removed = 0u64;
-        for entry in std::fs::read_dir(&tmp)? {
-            let entry = entry?;
-            let path = entry.path();
-            let result = if entry.file_type()?.is_dir() {
-                std::fs::remove_dir_all(&path)
-            } else {
-                std::fs::remove_file(&path)
-            };
-            match result {
-                Ok(()) => removed += 1,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        if removed > 0 {
-            tracing::info!(removed, "removed abandoned temporary media files");
-        }
+        clear_tmp_dir(&tmp)?;
         Ok(LocalBlobStore { objects, tmp })
     }
 

@@ -120,6 +120,29 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_MEDIA_OTHER_BYTES")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub media_other_bytes: Option<u64>,
+    /// Where upload bytes are kept: `local` (DATA_DIR/media, the default)
+    /// or `s3://BUCKET[/PREFIX]` (an S3-compatible bucket; every process of
+    /// a cluster must use the same).
+    #[arg(long, env = "PARLEY_MEDIA_STORE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_store: Option<String>,
+    /// `http(s)://host:port` of an S3-compatible server (MinIO, Ceph, R2,
+    /// ...); unset: AWS. Requests are path-style.
+    #[arg(long, env = "PARLEY_S3_ENDPOINT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_endpoint: Option<String>,
+    /// The bucket's region (default us-east-1).
+    #[arg(long, env = "PARLEY_S3_REGION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_region: Option<String>,
+    /// Access key id (unset: the usual AWS credential sources).
+    #[arg(long, env = "PARLEY_S3_ACCESS_KEY_ID")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_access_key_id: Option<String>,
+    /// Secret access key, with `s3_access_key_id`.
+    #[arg(long, env = "PARLEY_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_secret_access_key: Option<String>,
     /// Largest group.
     #[arg(long, env = "PARLEY_GROUP_MAX_MEMBERS")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -264,6 +287,15 @@ pub struct Limits {
     pub media: parley_domain::media::MediaLimits,
 }
 
+/// Where upload bytes live.
+#[derive(Debug, Clone)]
+pub enum MediaStore {
+    /// DATA_DIR/media.
+    Local,
+    /// An S3-compatible bucket (its `tmp_dir` is DATA_DIR/media/tmp).
+    S3(parley_media::S3Config),
+}
+
 /// Where the data lives.
 #[derive(Clone)]
 pub enum Database {
@@ -295,6 +327,7 @@ pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub database: Database,
+    pub media_store: MediaStore,
     pub redis_url: Option<Secret>,
     pub redis_prefix: String,
     pub public_url: Option<String>,
@@ -453,10 +486,12 @@ impl Config {
                 })
             }
         };
+        let media_store = media_store(&s, &data_dir)?;
         Ok(Config {
             listen,
             data_dir,
             database,
+            media_store,
             redis_url: s.redis_url.map(Secret),
             redis_prefix: s.redis_prefix.unwrap_or_else(|| "parley".into()),
             public_url: s.public_url,
@@ -551,6 +586,53 @@ impl Config {
     }
 }
 
+/// `local` or `s3://BUCKET[/PREFIX]` with the `s3_*` settings.
+fn media_store(s: &Settings, data_dir: &Path) -> Result<MediaStore, ConfigError> {
+    let url = match s.media_store.as_deref() {
+        None | Some("local") => {
+            if s.s3_endpoint.is_some() || s.s3_access_key_id.is_some() {
+                return Err(ConfigError(
+                    "s3_endpoint and s3_access_key_id need media_store = s3://BUCKET".into(),
+                ));
+            }
+            return Ok(MediaStore::Local);
+        }
+        Some(url) => url,
+    };
+    let (bucket, prefix) = parley_media::S3Config::parse_url(url)
+        .map_err(|e| ConfigError(format!("media_store: {e}")))?;
+    if let Some(endpoint) = &s.s3_endpoint {
+        let ok = url::Url::parse(endpoint).is_ok_and(|u| {
+            matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some()
+                && u.username().is_empty()
+                && u.password().is_none()
+        });
+        if !ok {
+            return Err(ConfigError(format!(
+                "s3_endpoint: {endpoint:?} is not a URL like https://s3.example:9000"
+            )));
+        }
+    }
+    if s.s3_access_key_id.is_some() != s.s3_secret_access_key.is_some() {
+        return Err(ConfigError(
+            "s3_access_key_id and s3_secret_access_key go together".into(),
+        ));
+    }
+    Ok(MediaStore::S3(parley_media::S3Config {
+        bucket,
+        prefix,
+        endpoint: s
+            .s3_endpoint
+            .clone()
+            .map(|e| e.trim_end_matches('/').to_string()),
+        region: s.s3_region.clone().unwrap_or_else(|| "us-east-1".into()),
+        access_key_id: s.s3_access_key_id.clone(),
+        secret_access_key: s.s3_secret_access_key.clone(),
+        tmp_dir: data_dir.join("media").join("tmp"),
+    }))
+}
+
 /// `host` or `host:port`, lower-cased: these go into the CSP as they are,
 /// so nothing but host characters is taken.
 fn avatar_hosts(hosts: Vec<String>) -> Result<Vec<String>, ConfigError> {
@@ -608,6 +690,51 @@ mod tests {
             ..Default::default()
         };
         assert!(Config::from_settings(s).is_err());
+    }
+
+    #[test]
+    fn media_store_settings() {
+        let s3 = |store: &str, endpoint: Option<&str>, id: Option<&str>, key: Option<&str>| {
+            Config::from_settings(Settings {
+                media_store: Some(store.into()),
+                s3_endpoint: endpoint.map(Into::into),
+                s3_access_key_id: id.map(Into::into),
+                s3_secret_access_key: key.map(Into::into),
+                ..Default::default()
+            })
+        };
+        let c = s3(
+            "s3://media/parley",
+            Some("http://127.0.0.1:9000/"),
+            Some("id"),
+            Some("hunter2-secret"),
+        )
+        .expect("valid");
+        let MediaStore::S3(cfg) = &c.media_store else {
+            panic!("an s3 store: {:?}", c.media_store);
+        };
+        assert_eq!(
+            (cfg.bucket.as_str(), cfg.prefix.as_str()),
+            ("media", "parley")
+        );
+        assert_eq!(cfg.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert!(
+            !format!("{c:?}").contains("hunter2-secret"),
+            "the secret key never prints"
+        );
+        assert!(matches!(
+            s3("local", None, None, None).map(|c| c.media_store),
+            Ok(MediaStore::Local)
+        ));
+        assert!(s3("s3://media", Some("ftp://x"), None, None).is_err());
+        assert!(s3("s3://media", Some("http://u:p@x"), None, None).is_err());
+        assert!(
+            s3("s3://media", None, Some("id"), None).is_err(),
+            "a key id without its secret"
+        );
+        assert!(s3("s3://Bad_Bucket", None, None, None).is_err());
+        assert!(s3("local", Some("http://127.0.0.1:9000"), None, None).is_err());
+        assert!(s3("gs://media", None, None, None).is_err());
     }
 
     #[test]

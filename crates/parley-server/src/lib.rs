@@ -178,10 +178,24 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         refresh_reuse_window_ms: config.refresh_reuse_window_ms,
         avatar_policy: config.avatar_policy(),
     };
-    let blobs: Arc<dyn parley_media::BlobStore> = Arc::new(
-        parley_media::LocalBlobStore::new(config.data_dir.join("media"))
-            .map_err(|e| anyhow::anyhow!("opening the media directory: {e}"))?,
-    );
+    let blobs: Arc<dyn parley_media::BlobStore> = match &config.media_store {
+        crate::config::MediaStore::Local => Arc::new(
+            parley_media::LocalBlobStore::new(config.data_dir.join("media"))
+                .map_err(|e| anyhow::anyhow!("opening the media directory: {e}"))?,
+        ),
+        crate::config::MediaStore::S3(s3) => {
+            let store = parley_media::S3BlobStore::new(s3.clone())
+                .map_err(|e| anyhow::anyhow!("media store s3://{}: {e}", s3.bucket))?;
+            // A wrong endpoint, bucket or key fails the start, not the
+            // first upload.
+            store
+                .check()
+                .await
+                .map_err(|e| anyhow::anyhow!("media store s3://{}: {e}", s3.bucket))?;
+            tracing::info!(bucket = %s3.bucket, prefix = %s3.prefix, "media in an S3 bucket");
+            Arc::new(store)
+        }
+    };
     let media = services::media::MediaService::new(
         store.clone(),
         blobs,

@@ -16,6 +16,7 @@ mod hostile;
 mod lifecycle;
 mod limits;
 mod media;
+mod media_s3;
 mod messages;
 mod moderation;
 mod ops;
