@@ -7,7 +7,7 @@ use parley_bench::backend::Backend;
 use parley_bench::ceiling::fanout::FanoutServer;
 use parley_bench::report::{Report, ratio_note};
 use parley_bench::server::{Server, ServerSpec};
-use parley_bench::workloads::{cluster, group, idle, mix, reconnect, synapse};
+use parley_bench::workloads::{cluster, group, idle, media, mix, reconnect, synapse};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -185,6 +185,24 @@ enum Workload {
         conversations: usize,
         #[arg(long, default_value_t = 64)]
         bytes: usize,
+    },
+    /// Media: a large upload against `cp`, concurrent photos, bomb refusals.
+    /// A server the bench starts gets `--media-other-bytes` for the file.
+    Media {
+        #[command(flatten)]
+        target: Target,
+        /// Size of the large upload, MiB.
+        #[arg(long, default_value_t = 1024)]
+        big_mib: u64,
+        /// Interleaved cp/upload pairs.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        #[arg(long, default_value_t = 100)]
+        images: usize,
+        #[arg(long, default_value_t = 1024)]
+        image_kib: usize,
+        #[arg(long, default_value_t = 20)]
+        bombs: usize,
     },
     /// The Synapse comparison shape, with Synapse's recorded figures beside.
     PeerSynapseShape {
@@ -494,6 +512,29 @@ async fn run(workload: Workload) -> anyhow::Result<Vec<Report>> {
             conversations,
             bytes,
         } => vec![sqlite_ceiling(seconds, batch, conversations, bytes).await?],
+        Workload::Media {
+            mut target,
+            big_mib,
+            rounds,
+            images,
+            image_kib,
+            bombs,
+        } => {
+            let opts = media::MediaOpts {
+                big_mib,
+                rounds,
+                images,
+                image_kib,
+                bombs,
+            };
+            target
+                .server_args
+                .push(format!("--media-other-bytes={}", opts.other_bytes_limit()));
+            let server = Server::open(&target.spec()).await?;
+            let reports = media::run(&server, &opts).await;
+            server.stop().await;
+            reports?
+        }
         Workload::PeerSynapseShape {
             target,
             rounds,

@@ -5,7 +5,7 @@
 use parley_bench::backend::Backend;
 use parley_bench::ceiling::fanout::FanoutServer;
 use parley_bench::server::{Server, ServerSpec};
-use parley_bench::workloads::{cluster, group, idle, mix, reconnect, synapse};
+use parley_bench::workloads::{cluster, group, idle, media, mix, reconnect, synapse};
 use parley_server::config::{Config, Settings};
 use std::time::Duration;
 
@@ -202,6 +202,31 @@ async fn synapse_shape_runs_clean() {
         "{}",
         r.table()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_runs_clean() {
+    let (s, _dir) = server().await;
+    // The in-process server's default limit for "other" files is 50 MiB.
+    let opts = media::MediaOpts {
+        big_mib: 8,
+        rounds: 1,
+        images: 3,
+        image_kib: 64,
+        bombs: 2,
+    };
+    let reports = media::run(&s, &opts).await.expect("media");
+    assert_eq!(reports.len(), 3);
+    for r in &reports {
+        assert!(r.ok() && r.messages > 0, "{}", r.table());
+    }
+    assert!(
+        reports[0].get("upload / cp").unwrap_or(0.0) > 0.0,
+        "{}",
+        reports[0].table()
+    );
+    assert_eq!(reports[1].messages, 3, "{}", reports[1].table());
+    assert_eq!(reports[2].messages, 2, "{}", reports[2].table());
 }
 
 #[tokio::test]

@@ -116,14 +116,20 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
 }
 
+/// Bytes an upload gathers before they go to its file: a network chunk is
+/// often a few KiB, and each trip to the file is a hop to a blocking
+/// thread.
+const WRITE_BUFFER: usize = 256 * 1024;
+
 /// An upload in progress: a temporary file on the local disk and its handle.
 ///
-/// Each [`write`](Upload::write) has reached the file when it returns, so
-/// [`path`](Upload::path) can be read (e.g. by `inspect`) at any time.
-/// Dropping an upload that no store has taken over removes its file.
+/// Writes are buffered: after [`flush`](Upload::flush) (or
+/// [`sync`](Upload::sync)) every byte written is in the file at
+/// [`path`](Upload::path), for `inspect` to read. Dropping an upload that no
+/// store has taken over removes its file.
 #[derive(Debug)]
 pub struct Upload {
-    file: tokio::fs::File,
+    file: tokio::io::BufWriter<tokio::fs::File>,
     path: PathBuf,
     len: u64,
     /// Set once a store has moved the file away (or decided to keep it), so
@@ -154,7 +160,7 @@ impl Upload {
             {
                 Ok(file) => {
                     return Ok(Upload {
-                        file,
+                        file: tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file),
                         path,
                         len: 0,
                         kept: false,
@@ -170,14 +176,18 @@ impl Upload {
         ))
     }
 
-    /// Appends `chunk` to the file; the bytes are in the file on return.
+    /// Appends `chunk` (buffered: see [`flush`](Upload::flush)).
     pub async fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
         self.file.write_all(chunk).await?;
-        // tokio's File hands writes to a blocking thread; flush waits for
-        // them, so a reader of `path()` sees every byte written so far.
-        self.file.flush().await?;
         self.len += chunk.len() as u64;
         Ok(())
+    }
+
+    /// Puts every byte written so far into the file, so that a reader of
+    /// [`path`](Upload::path) sees them. (tokio's File hands writes to a
+    /// blocking thread; its flush waits for them.)
+    pub async fn flush(&mut self) -> io::Result<()> {
+        self.file.flush().await
     }
 
     /// The bytes written so far.
@@ -198,7 +208,7 @@ impl Upload {
     /// Flushes and syncs the file to disk. Stores call this before commit.
     pub async fn sync(&mut self) -> io::Result<()> {
         self.file.flush().await?;
-        self.file.sync_all().await
+        self.file.get_ref().sync_all().await
     }
 
     /// Hands the file over to a store: from now on drop leaves it alone.

@@ -50,6 +50,7 @@ async fn begin_write_commit_read(store: &dyn BlobStore) {
         upload.write(part).await.expect("write");
     }
     assert_eq!(upload.len(), data.len() as u64);
+    upload.flush().await.expect("flush");
     // The temporary file holds every byte written (inspect reads it).
     let on_disk = std::fs::read(upload.path()).expect("the upload's file is readable");
     assert_eq!(on_disk, data, "the temporary file has the bytes written");

@@ -6,6 +6,7 @@ pub mod footprint;
 pub mod group;
 pub mod idle;
 pub mod latency;
+pub mod media;
 pub mod mix;
 pub mod reconnect;
 pub mod synapse;

@@ -104,7 +104,7 @@ impl MediaService {
     pub async fn finish_upload(
         &self,
         uploader: &str,
-        up: Upload,
+        mut up: Upload,
         name: Option<String>,
         filename: Option<String>,
     ) -> AppResult<Media> {
@@ -113,6 +113,7 @@ impl MediaService {
             return Err(AppError::invalid("file", "the file is empty"));
         }
         let name = rules::display_name(name.as_deref(), filename.as_deref())?;
+        up.flush().await.map_err(internal)?;
         let inspected = {
             let _permit = self.inspectors.acquire().await.map_err(internal)?;
             let path = up.path().to_path_buf();
