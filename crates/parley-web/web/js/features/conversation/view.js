@@ -6,6 +6,7 @@ import { createHeader } from './header.js';
 import { createMessageLog } from './message-log.js';
 import { createTypingIndicator } from './typing-indicator.js';
 import { createComposer } from '../composer/composer.js';
+import { acceptDrops } from '../media/attach.js';
 
 export function createConversationView(ctx, cid) {
   let destroyed = false;
@@ -19,6 +20,8 @@ export function createConversationView(ctx, cid) {
   });
   const el = h('section', { class: 'conversation', 'aria-label': 'Conversation', 'data-conversation-id': cid },
     header.el, log.el, typing.el, composer.el);
+  // Files dropped anywhere on the conversation go to the composer's tray.
+  const stopDrops = acceptDrops(el, (files) => composer.addFiles(files));
 
   function render() {
     header.render();
@@ -42,6 +45,7 @@ export function createConversationView(ctx, cid) {
     isAtBottom: log.atBottom,
     destroy() {
       destroyed = true;
+      stopDrops();
       composer.destroy();
     },
   };

@@ -13,7 +13,7 @@ function previewOf(store, conv) {
   const pending = store.pendingIn(conv.id);
   if (pending.length) {
     const p = pending[pending.length - 1];
-    return { nodes: [ticks(p.state === 'failed' ? 'failed' : 'sending'), p.text] };
+    return { nodes: [ticks(p.state === 'failed' ? 'failed' : 'sending'), p.text || ((p.attachments || []).length ? 'Attachment' : '')] };
   }
   const m = conv.last_message;
   if (!m) return { nodes: [conv.kind === 'group' ? 'Group created' : 'No messages yet'], muted: true };

@@ -1,0 +1,122 @@
+// Media in the web client (protocol.md §10), two people in two browsers:
+// files attached with the button, pasted or dropped become chips that
+// upload at once (with progress, cancel and the server's refusal shown);
+// a send carries them as attachments; the peer sees images in a box sized
+// before they load, plays a video with seeking (Range, 206), downloads a
+// file under its own name; the viewer pages through the images; the
+// Media and Files sections list them; an offline send arrives once online.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { serverAndBrowser, openPage, signInUI, uniqueName, eventually, sleep, Api } from '../lib/harness.mjs';
+import { openConversation, composer, messages, messageLog, banner } from '../lib/ui.mjs';
+
+const env = serverAndBrowser();
+
+/** Ana and Ben, each signed in in a browser, with their direct chat open. */
+async function pair(tag) {
+  const ana = { name: uniqueName(`${tag}ana`) };
+  const ben = { name: uniqueName(`${tag}ben`) };
+  ana.api = await Api.register(env.server.url, ana.name, `Ana ${tag}`);
+  ben.api = await Api.register(env.server.url, ben.name, `Ben ${tag}`);
+  const conv = await ana.api.call('POST', '/conversations', { kind: 'direct', user_id: ben.api.user.id });
+  for (const [p, peer] of [[ana, ben], [ben, ana]]) {
+    Object.assign(p, await openPage(env.browser, env.server));
+    await signInUI(p.page, p.name);
+    await openConversation(p.page, `${peer === ben ? 'Ben' : 'Ana'} ${tag}`);
+  }
+  return { ana, ben, conv };
+}
+
+/** A PNG of w x h pixels drawn in the page (a real image the server decodes). */
+async function png(page, w, h, color = '#3a7') {
+  const b64 = await page.evaluate(({ w, h, color }) => {
+    const c = document.createElement('canvas');
+    c.width = w; c.height = h;
+    const g = c.getContext('2d');
+    g.fillStyle = color; g.fillRect(0, 0, w, h);
+    g.fillStyle = '#fff'; g.fillRect(0, 0, w / 4, h / 4);
+    return c.toDataURL('image/png').split(',')[1];
+  }, { w, h, color });
+  return Buffer.from(b64, 'base64');
+}
+
+/** Picks files through the "Attach files" button's file chooser. */
+async function attachWithButton(page, files) {
+  const [chooser] = await Promise.all([
+    page.waitForEvent('filechooser'),
+    page.getByRole('button', { name: 'Attach files' }).click(),
+  ]);
+  await chooser.setFiles(files);
+}
+
+const chips = (page) => page.getByRole('list', { name: 'Attachments' }).locator('.attach-chip');
+
+/** The states a chip went through, recorded in the page from the moment it appears. */
+async function recordChipStates(page) {
+  await page.evaluate(() => {
+    window.__chipStates = [];
+    const seen = (el) => { if (el.dataset && el.dataset.state && window.__chipStates.at(-1) !== el.dataset.state) window.__chipStates.push(el.dataset.state); };
+    new MutationObserver((records) => {
+      for (const r of records) {
+        if (r.type === 'attributes' && r.target.classList.contains('attach-chip')) seen(r.target);
+        for (const n of r.addedNodes || []) if (n.classList && n.classList.contains('attach-chip')) seen(n);
+      }
+    }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
+  });
+}
+
+test('an image attached with the button reaches the peer in a box of its shape, and the viewer pages', async () => {
+  const { ana, ben } = await pair('img');
+  await recordChipStates(ana.page);
+  const wide = await png(ana.page, 800, 400, '#2a6');
+  await attachWithButton(ana.page, [{ name: 'beach.png', mimeType: 'image/png', buffer: wide }]);
+  const chip = chips(ana.page).first();
+  await chip.waitFor();
+  assert.match(await chip.textContent(), /beach\.png/);
+  assert.equal(await chip.locator('img.chip-preview').evaluate((img) => img.src.startsWith('blob:')), true, 'a local preview');
+  await eventually(async () => (await chip.getAttribute('data-state')) === 'ready', 'the upload finished');
+  const states = await ana.page.evaluate(() => window.__chipStates);
+  assert.deepEqual(states, ['uploading', 'ready'], 'the chip showed the upload, then ready');
+  await composer(ana.page).fill('the beach');
+  await composer(ana.page).press('Enter');
+  assert.equal(await chips(ana.page).count(), 0, 'the tray is emptied by the send');
+
+  const bubble = messages(ben.page).filter({ hasText: 'the beach' });
+  const tile = bubble.locator('button.media-image');
+  await tile.waitFor();
+  const box = await tile.boundingBox();
+  assert.ok(Math.abs(box.width / box.height - 2) < 0.02, `a 2:1 box: ${box.width}x${box.height}`);
+  assert.ok(box.width <= 321, `at most 320 px wide: ${box.width}`);
+  const img = tile.locator('img');
+  assert.equal(await img.getAttribute('alt'), 'beach.png');
+  assert.equal(await img.getAttribute('loading'), 'lazy');
+  await eventually(() => img.evaluate((i) => i.complete && i.naturalWidth > 0), 'the thumbnail loaded');
+  assert.match(await img.getAttribute('src'), /\/thumbnail\?exp=/, 'a signed thumbnail URL');
+
+  // A second image, then the viewer goes back and forth between them.
+  const tall = await png(ana.page, 300, 600, '#a33');
+  await attachWithButton(ana.page, [{ name: 'tower.png', mimeType: 'image/png', buffer: tall }]);
+  await eventually(async () => (await chips(ana.page).first().getAttribute('data-state')) === 'ready', 'second upload');
+  await ana.page.getByRole('button', { name: 'Send' }).click();
+  const towerTile = messageLog(ben.page).getByRole('button', { name: 'Open tower.png' });
+  await towerTile.waitFor();
+  await tile.click();
+  const viewer = ben.page.getByRole('dialog', { name: 'Media viewer' });
+  await viewer.waitFor();
+  assert.equal(await viewer.locator('.dialog-title').textContent(), 'beach.png');
+  assert.equal(await viewer.locator('.lightbox-counter').textContent(), '1 of 2');
+  await eventually(() => viewer.locator('img.lightbox-media').evaluate((i) => i.naturalWidth === 800), 'the full image, not the thumbnail');
+  await ben.page.keyboard.press('ArrowRight');
+  await eventually(async () => (await viewer.locator('.dialog-title').textContent()) === 'tower.png', 'next with the arrow key');
+  assert.equal(await viewer.getByRole('button', { name: 'Next' }).isDisabled(), true, 'the last one');
+  await viewer.getByRole('button', { name: 'Previous' }).click();
+  await eventually(async () => (await viewer.locator('.dialog-title').textContent()) === 'beach.png', 'previous with the button');
+  assert.equal(await viewer.getByRole('link', { name: 'Download beach.png' }).getAttribute('download'), 'beach.png');
+  await ben.page.keyboard.press('Escape');
+  await eventually(async () => (await viewer.count()) === 0, 'Escape closes the viewer');
+  ana.expectClean();
+  ben.expectClean();
+  await ana.context.close();
+  await ben.context.close();
+});
