@@ -120,3 +120,95 @@ test('an image attached with the button reaches the peer in a box of its shape, 
   await ana.context.close();
   await ben.context.close();
 });
+
+/** What the server answers to an upload of `bytes`, straight over HTTP. */
+async function uploadDirect(api, name, bytes) {
+  const form = new FormData();
+  form.append('file', new Blob([bytes]), name);
+  const r = await fetch(`${api.base}/media`, { method: 'POST', headers: { authorization: `Bearer ${api.token}` }, body: form });
+  return { status: r.status, body: await r.json() };
+}
+
+/** The messages of a conversation as Ben's server account sees them. */
+async function serverMessages(api, conv) {
+  return (await api.call('GET', `/conversations/${conv.id}/messages?limit=100`)).messages;
+}
+
+test('pasted and dropped files become chips; a refusal shows the server message; cancel and the limit of 10', async () => {
+  const { ana, ben, conv } = await pair('chip');
+  const page = ana.page;
+  // Paste: an image on the clipboard, pasted into the text box.
+  await page.evaluate(async () => {
+    const c = document.createElement('canvas');
+    c.width = 40; c.height = 30;
+    c.getContext('2d').fillRect(0, 0, 40, 30);
+    const blob = await new Promise((r) => c.toBlob(r, 'image/png'));
+    const dt = new DataTransfer();
+    dt.items.add(new File([blob], 'pasted.png', { type: 'image/png' }));
+    const box = document.querySelector('.composer-input');
+    box.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+  });
+  await chips(page).filter({ hasText: 'pasted.png' }).waitFor();
+  // Drop: a text file dropped on the message log.
+  await page.evaluate(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(['dropped notes'], 'dropped.txt', { type: 'text/plain' }));
+    const log = document.querySelector('.messages');
+    log.dispatchEvent(new DragEvent('dragenter', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    log.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
+  await chips(page).filter({ hasText: 'dropped.txt' }).waitFor();
+  assert.equal(await page.locator('.conversation.drop-target').count(), 0, 'the drop hint goes with the drop');
+
+  // Bytes the server does not take: its own message shows on the chip.
+  const junk = Buffer.from([0, 1, 2, 3, 250, 251, 252, 253, 0, 0, 7]);
+  const refused = await uploadDirect(ana.api, 'junk.bin', junk);
+  assert.equal(refused.status, 415);
+  await attachWithButton(page, [{ name: 'junk.bin', mimeType: 'application/octet-stream', buffer: junk }]);
+  const bad = chips(page).filter({ hasText: 'junk.bin' });
+  await eventually(async () => (await bad.getAttribute('data-state')) === 'failed', 'the refused chip');
+  assert.equal((await bad.locator('.chip-status').textContent()).trim(), refused.body.error.message, 'the server\'s message');
+  assert.equal(await bad.getByRole('button', { name: 'Retry junk.bin' }).isVisible(), true);
+  await composer(page).fill('three files');
+  await composer(page).press('Enter');
+  await page.getByText('Remove or retry the attachments that could not be uploaded.').waitFor();
+  assert.equal(await chips(page).count(), 3, 'nothing was sent with a failed chip');
+  await bad.getByRole('button', { name: 'Remove junk.bin' }).click();
+  await eventually(async () => (await chips(page).count()) === 2, 'the failed chip removed');
+  await eventually(async () => (await chips(page).evaluateAll((cs) => cs.every((c) => c.dataset.state === 'ready'))), 'both uploaded');
+  await composer(page).press('Enter');
+  await eventually(async () => {
+    const ms = await serverMessages(ben.api, conv);
+    return ms.length === 1 && ms[0].text === 'three files' && ms[0].attachments.map((a) => a.name).join() === 'pasted.png,dropped.txt';
+  }, 'one message with both attachments, in order');
+  await messages(ben.page).filter({ hasText: 'three files' }).locator('.file-card', { hasText: 'dropped.txt' }).waitFor();
+
+  // Cancel: a slow upload cancelled midway is never sent.
+  const cdp = await ana.context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 256 * 1024 });
+  const aborted = new Promise((resolve) => page.on('requestfailed', (r) => { if (r.url().endsWith('/api/v1/media')) resolve(r.failure().errorText); }));
+  await attachWithButton(page, [{ name: 'big.txt', mimeType: 'text/plain', buffer: Buffer.alloc(4 * 1024 * 1024, 'a') }]);
+  const big = chips(page).filter({ hasText: 'big.txt' });
+  await eventually(async () => (await big.locator('progress').evaluate((p) => p.value > 0 && p.value < p.max)), 'the upload under way');
+  await big.getByRole('button', { name: 'Cancel upload of big.txt' }).click();
+  assert.match(await aborted, /ABORTED/, 'the request was cancelled');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  assert.equal(await chips(page).count(), 0);
+  await composer(page).fill('no file here');
+  await composer(page).press('Enter');
+  await eventually(async () => (await serverMessages(ben.api, conv)).length === 2, 'the text arrived');
+  const last = (await serverMessages(ben.api, conv)).at(-1);
+  assert.equal(last.text, 'no file here');
+  assert.deepEqual(last.attachments, [], 'the cancelled file was not sent');
+
+  // At most 10 per message: the eleventh is refused, and said so.
+  const eleven = Array.from({ length: 11 }, (_, i) => ({ name: `n${i}.txt`, mimeType: 'text/plain', buffer: Buffer.from(`note ${i}`) }));
+  await attachWithButton(page, eleven);
+  await page.getByText('You can send at most 10 attachments in one message.').waitFor();
+  assert.equal(await chips(page).count(), 10);
+  ana.expectClean();
+  ben.expectClean();
+  await ana.context.close();
+  await ben.context.close();
+});
