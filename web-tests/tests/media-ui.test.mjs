@@ -212,3 +212,105 @@ test('pasted and dropped files become chips; a refusal shows the server message;
   await ana.context.close();
   await ben.context.close();
 });
+
+/** A WebM of about 1.5 s recorded from a canvas in the page, as bytes. */
+async function webm(page) {
+  const b64 = await page.evaluate(async () => {
+    const c = document.createElement('canvas');
+    c.width = 320; c.height = 240;
+    const g = c.getContext('2d');
+    const stream = c.captureStream(25);
+    const rec = new MediaRecorder(stream, { mimeType: 'video/webm' });
+    const parts = [];
+    rec.ondataavailable = (e) => { if (e.data.size) parts.push(e.data); };
+    const stopped = new Promise((r) => { rec.onstop = r; });
+    let frame = 0;
+    const timer = setInterval(() => { frame += 1; g.fillStyle = `hsl(${(frame * 12) % 360} 70% 50%)`; g.fillRect(0, 0, 320, 240); }, 40);
+    rec.start(100);
+    await new Promise((r) => setTimeout(r, 1500));
+    rec.stop();
+    await stopped;
+    clearInterval(timer);
+    const buf = new Uint8Array(await new Blob(parts, { type: 'video/webm' }).arrayBuffer());
+    let s = '';
+    for (let i = 0; i < buf.length; i += 0x8000) s += String.fromCharCode(...buf.subarray(i, i + 0x8000));
+    return btoa(s);
+  });
+  return Buffer.from(b64, 'base64');
+}
+
+test('a recorded video plays for the peer and seeks with Range requests', async () => {
+  const { ana, ben } = await pair('vid');
+  const bytes = await webm(ana.page);
+  assert.ok(bytes.length > 1000, `a recording: ${bytes.length} bytes`);
+  const ranged = [];
+  ben.page.on('response', (r) => {
+    if (/\/api\/v1\/media\/[^/?]+\?exp=/.test(r.url())) ranged.push({ status: r.status(), range: r.request().headers().range || '' });
+  });
+  await attachWithButton(ana.page, [{ name: 'clip.webm', mimeType: 'video/webm', buffer: bytes }]);
+  await eventually(async () => (await chips(ana.page).first().getAttribute('data-state')) === 'ready', 'the video uploaded');
+  assert.equal(await chips(ana.page).first().locator('video.chip-preview').count(), 1, 'a local video preview');
+  await composer(ana.page).fill('a clip');
+  await composer(ana.page).press('Enter');
+  const video = messages(ben.page).filter({ hasText: 'a clip' }).locator('video.media-video');
+  await video.waitFor();
+  assert.equal(await video.getAttribute('preload'), 'metadata');
+  assert.equal(await video.evaluate((v) => v.controls), true);
+  await eventually(() => video.evaluate((v) => v.readyState >= 1), 'the video metadata loaded');
+  const seeked = await video.evaluate((v) => new Promise((resolve) => {
+    v.muted = true;
+    v.addEventListener('seeked', () => resolve(v.currentTime), { once: true });
+    v.currentTime = 1;
+    setTimeout(() => resolve(-1), 8000);
+  }));
+  assert.ok(seeked > 0.5, `the video sought to ${seeked}`);
+  assert.ok(ranged.some((r) => r.status === 206 && /^bytes=/.test(r.range)), `a Range request answered 206: ${JSON.stringify(ranged)}`);
+  assert.ok(ranged.every((r) => r.status === 200 || r.status === 206), JSON.stringify(ranged));
+  ana.expectClean();
+  ben.expectClean();
+  await ana.context.close();
+  await ben.context.close();
+});
+
+test('a file downloads under its own name; Media and Files in conversation info list what was sent', async () => {
+  const { ana, ben } = await pair('file');
+  const pdf = Buffer.from('%PDF-1.4\n1 0 obj <</Type /Catalog /Pages 2 0 R>> endobj\n2 0 obj <</Type /Pages /Kids [] /Count 0>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n');
+  await attachWithButton(ana.page, [
+    { name: 'Report (final).pdf', mimeType: 'application/pdf', buffer: pdf },
+    { name: 'photo.png', mimeType: 'image/png', buffer: await png(ana.page, 120, 90) },
+  ]);
+  await eventually(async () => (await chips(ana.page).evaluateAll((cs) => cs.length === 2 && cs.every((c) => c.dataset.state === 'ready'))), 'both uploaded');
+  await ana.page.getByRole('button', { name: 'Send' }).click();
+  const card = messageLog(ben.page).locator('.file-card', { hasText: 'Report (final).pdf' });
+  await card.waitFor();
+  assert.match(await card.locator('.file-meta').textContent(), /B · PDF/);
+  const link = card.getByRole('link', { name: 'Download Report (final).pdf' });
+  await eventually(async () => !!(await link.getAttribute('href')), 'the signed link');
+  const [download] = await Promise.all([ben.page.waitForEvent('download'), link.click()]);
+  assert.equal(download.suggestedFilename(), 'Report (final).pdf');
+  const saved = await download.path();
+  const { readFileSync } = await import('node:fs');
+  assert.ok(readFileSync(saved).equals(pdf), 'the bytes downloaded are the ones uploaded');
+
+  await ben.page.getByRole('button', { name: 'Conversation info' }).click();
+  const info = ben.page.getByRole('dialog', { name: 'Conversation info' });
+  const grid = info.getByRole('list', { name: 'Media' });
+  const tile = grid.getByRole('button', { name: 'Open photo.png' });
+  await tile.waitFor();
+  await eventually(() => tile.locator('img').evaluate((i) => i.complete && i.naturalWidth > 0), 'the grid thumbnail loaded');
+  assert.equal(await grid.getByRole('button').count(), 1, 'only the image is media');
+  const files = info.getByRole('list', { name: 'Files' });
+  await files.locator('.file-card', { hasText: 'Report (final).pdf' }).waitFor();
+  assert.equal(await files.locator('.file-card').count(), 1);
+  await tile.click();
+  const viewer = ben.page.getByRole('dialog', { name: 'Media viewer' });
+  await viewer.waitFor();
+  assert.equal(await viewer.locator('.dialog-title').textContent(), 'photo.png');
+  await ben.page.keyboard.press('Escape');
+  await eventually(async () => (await viewer.count()) === 0, 'the viewer closed');
+  assert.equal(await info.isVisible(), true, 'conversation info stays open under it');
+  ana.expectClean();
+  ben.expectClean();
+  await ana.context.close();
+  await ben.context.close();
+});
