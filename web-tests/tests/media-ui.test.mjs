@@ -314,3 +314,61 @@ test('a file downloads under its own name; Media and Files in conversation info 
   await ana.context.close();
   await ben.context.close();
 });
+
+/** The outbox records' attachments as the page's IndexedDB holds them. */
+function storedAttachments(page) {
+  return page.evaluate(() => new Promise((resolve, reject) => {
+    const r = indexedDB.open('parley');
+    r.onerror = () => reject(r.error);
+    r.onsuccess = () => {
+      const q = r.result.transaction('outbox').objectStore('outbox').getAll();
+      q.onsuccess = () => {
+        r.result.close();
+        resolve(q.result.flatMap((rec) => rec.attachments.map((a) => ({
+          text: rec.text, name: a.name, isBlob: a.file instanceof Blob, size: a.file ? a.file.size : 0, media: !!a.media,
+        }))));
+      };
+      q.onerror = () => reject(q.error);
+    };
+  }));
+}
+
+test('an image sent offline waits in the outbox, file included, across a reload, and arrives once online', async () => {
+  const { ana, ben, conv } = await pair('off');
+  const bytes = await png(ana.page, 200, 100, '#36c');
+  await ana.context.setOffline(true);
+  await eventually(async () => await banner(ana.page).isVisible(), 'the offline banner');
+  await attachWithButton(ana.page, [{ name: 'offline.png', mimeType: 'image/png', buffer: bytes }]);
+  await eventually(async () => (await chips(ana.page).first().getAttribute('data-state')) === 'waiting', 'the chip waits for the network');
+  await composer(ana.page).fill('sent while offline');
+  await composer(ana.page).press('Enter');
+  const pending = messages(ana.page).filter({ hasText: 'sent while offline' });
+  await pending.waitFor();
+  assert.equal(await pending.locator('.ticks').getAttribute('data-status'), 'sending');
+  await eventually(() => pending.locator('img').evaluate((i) => i.complete && i.naturalWidth === 200), 'a local preview of the image');
+  const stored = await storedAttachments(ana.page);
+  assert.deepEqual(stored, [{ text: 'sent while offline', name: 'offline.png', isBlob: true, size: bytes.length, media: false }],
+    'the file itself is in IndexedDB');
+  await sleep(500);
+  assert.equal((await serverMessages(ben.api, conv)).length, 0, 'nothing reached the server');
+
+  // The reload fails while offline, as it would for a user; the file is still there after it.
+  await ana.page.reload().catch(() => {});
+  await ana.context.setOffline(false);
+  await ana.page.goto(env.server.url + '/');
+  await openConversation(ana.page, 'Ben off');
+  const arrived = messages(ben.page).filter({ hasText: 'sent while offline' });
+  const tile = arrived.getByRole('button', { name: 'Open offline.png' });
+  await tile.waitFor({ timeout: 20000 });
+  await eventually(() => tile.locator('img').evaluate((i) => i.complete && i.naturalWidth > 0), 'the peer sees the image');
+  await sleep(1000);
+  const ms = await serverMessages(ben.api, conv);
+  assert.equal(ms.length, 1, 'sent once');
+  assert.equal(ms[0].attachments.length, 1);
+  assert.equal(ms[0].attachments[0].width, 200);
+  await eventually(async () => (await storedAttachments(ana.page)).length === 0, 'the outbox emptied');
+  ana.expectClean();
+  ben.expectClean();
+  await ana.context.close();
+  await ben.context.close();
+});
