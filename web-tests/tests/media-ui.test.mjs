@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverAndBrowser, openPage, signInUI, uniqueName, eventually, sleep, Api } from '../lib/harness.mjs';
 import { openConversation, composer, messages, messageLog, banner } from '../lib/ui.mjs';
+import { pngBytes, mp3Bytes } from '../lib/media.mjs';
 
 const env = serverAndBrowser();
 
@@ -26,19 +27,6 @@ async function pair(tag) {
     await openConversation(p.page, `${peer === ben ? 'Ben' : 'Ana'} ${tag}`);
   }
   return { ana, ben, conv };
-}
-
-/** A PNG of w x h pixels drawn in the page (a real image the server decodes). */
-async function png(page, w, h, color = '#3a7') {
-  const b64 = await page.evaluate(({ w, h, color }) => {
-    const c = document.createElement('canvas');
-    c.width = w; c.height = h;
-    const g = c.getContext('2d');
-    g.fillStyle = color; g.fillRect(0, 0, w, h);
-    g.fillStyle = '#fff'; g.fillRect(0, 0, w / 4, h / 4);
-    return c.toDataURL('image/png').split(',')[1];
-  }, { w, h, color });
-  return Buffer.from(b64, 'base64');
 }
 
 /** Picks files through the "Attach files" button's file chooser. */
@@ -69,7 +57,7 @@ async function recordChipStates(page) {
 test('an image attached with the button reaches the peer in a box of its shape, and the viewer pages', async () => {
   const { ana, ben } = await pair('img');
   await recordChipStates(ana.page);
-  const wide = await png(ana.page, 800, 400, '#2a6');
+  const wide = pngBytes(800, 400);
   await attachWithButton(ana.page, [{ name: 'beach.png', mimeType: 'image/png', buffer: wide }]);
   const chip = chips(ana.page).first();
   await chip.waitFor();
@@ -95,7 +83,7 @@ test('an image attached with the button reaches the peer in a box of its shape, 
   assert.match(await img.getAttribute('src'), /\/thumbnail\?exp=/, 'a signed thumbnail URL');
 
   // A second image, then the viewer goes back and forth between them.
-  const tall = await png(ana.page, 300, 600, '#a33');
+  const tall = pngBytes(300, 600, [170, 50, 50]);
   await attachWithButton(ana.page, [{ name: 'tower.png', mimeType: 'image/png', buffer: tall }]);
   await eventually(async () => (await chips(ana.page).first().getAttribute('data-state')) === 'ready', 'second upload');
   await ana.page.getByRole('button', { name: 'Send' }).click();
@@ -120,14 +108,6 @@ test('an image attached with the button reaches the peer in a box of its shape, 
   await ana.context.close();
   await ben.context.close();
 });
-
-/** What the server answers to an upload of `bytes`, straight over HTTP. */
-async function uploadDirect(api, name, bytes) {
-  const form = new FormData();
-  form.append('file', new Blob([bytes]), name);
-  const r = await fetch(`${api.base}/media`, { method: 'POST', headers: { authorization: `Bearer ${api.token}` }, body: form });
-  return { status: r.status, body: await r.json() };
-}
 
 /** The messages of a conversation as Ben's server account sees them. */
 async function serverMessages(api, conv) {
@@ -162,7 +142,7 @@ test('pasted and dropped files become chips; a refusal shows the server message;
 
   // Bytes the server does not take: its own message shows on the chip.
   const junk = Buffer.from([0, 1, 2, 3, 250, 251, 252, 253, 0, 0, 7]);
-  const refused = await uploadDirect(ana.api, 'junk.bin', junk);
+  const refused = await ana.api.upload('junk.bin', junk);
   assert.equal(refused.status, 415);
   await attachWithButton(page, [{ name: 'junk.bin', mimeType: 'application/octet-stream', buffer: junk }]);
   const bad = chips(page).filter({ hasText: 'junk.bin' });
@@ -277,7 +257,7 @@ test('a file downloads under its own name; Media and Files in conversation info 
   const pdf = Buffer.from('%PDF-1.4\n1 0 obj <</Type /Catalog /Pages 2 0 R>> endobj\n2 0 obj <</Type /Pages /Kids [] /Count 0>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n');
   await attachWithButton(ana.page, [
     { name: 'Report (final).pdf', mimeType: 'application/pdf', buffer: pdf },
-    { name: 'photo.png', mimeType: 'image/png', buffer: await png(ana.page, 120, 90) },
+    { name: 'photo.png', mimeType: 'image/png', buffer: pngBytes(120, 90) },
   ]);
   await eventually(async () => (await chips(ana.page).evaluateAll((cs) => cs.length === 2 && cs.every((c) => c.dataset.state === 'ready'))), 'both uploaded');
   await ana.page.getByRole('button', { name: 'Send' }).click();
@@ -335,7 +315,7 @@ function storedAttachments(page) {
 
 test('an image sent offline waits in the outbox, file included, across a reload, and arrives once online', async () => {
   const { ana, ben, conv } = await pair('off');
-  const bytes = await png(ana.page, 200, 100, '#36c');
+  const bytes = pngBytes(200, 100, [50, 100, 200]);
   await ana.context.setOffline(true);
   await eventually(async () => await banner(ana.page).isVisible(), 'the offline banner');
   await attachWithButton(ana.page, [{ name: 'offline.png', mimeType: 'image/png', buffer: bytes }]);
@@ -367,6 +347,23 @@ test('an image sent offline waits in the outbox, file included, across a reload,
   assert.equal(ms[0].attachments.length, 1);
   assert.equal(ms[0].attachments[0].width, 200);
   await eventually(async () => (await storedAttachments(ana.page)).length === 0, 'the outbox emptied');
+  ana.expectClean();
+  ben.expectClean();
+  await ana.context.close();
+  await ben.context.close();
+});
+
+test('a voice note plays in place with its length', async () => {
+  const { ana, ben, conv } = await pair('aud');
+  const voice = await ana.api.upload('voice note.mp3', mp3Bytes(2));
+  assert.equal(voice.body.kind, 'audio');
+  await ana.api.sendMedia(conv.id, [voice.body.id]);
+  const audio = messageLog(ben.page).locator('audio.media-audio');
+  await audio.waitFor();
+  assert.equal(await audio.evaluate((a) => a.controls), true);
+  assert.equal(await audio.getAttribute('aria-label'), 'voice note.mp3');
+  await eventually(() => audio.evaluate((a) => a.readyState >= 1 && Math.abs(a.duration - 2) < 0.3), 'the player read the length');
+  assert.equal(await messageLog(ben.page).locator('.message .message-text').count(), 0, 'no caption, no empty text');
   ana.expectClean();
   ben.expectClean();
   await ana.context.close();
