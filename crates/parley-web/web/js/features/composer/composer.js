@@ -45,6 +45,8 @@ export function createComposer(ctx, cid, { onSend }) {
   function updateSend() {
     const editing = context.state.editing;
     sendBtn.disabled = !textarea.value.trim() && (editing || tray.count() === 0);
+    // An edit changes the text only: nothing to attach to it.
+    attach.button.hidden = !!editing;
   }
 
   function autoGrow() {

@@ -45,7 +45,7 @@ function mediaOf(ctx, cid, m, pending) {
   const list = m.attachments || [];
   if (!list.length) return null;
   const open = (media) => openConversationLightbox(ctx, cid, media);
-  if (pending) return h('div', { class: 'attachments' }, list.map((a) => pendingAttachmentView(ctx, a, open)));
+  if (pending) return h('div', { class: 'attachments' }, list.map((a) => pendingAttachmentView(ctx, a, open, m.state === 'sending')));
   return attachmentsEl(ctx, list, open);
 }
 

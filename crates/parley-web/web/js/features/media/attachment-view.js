@@ -157,7 +157,7 @@ export { isVisual };
  * blob: URL revoked as soon as the image has decoded) or a card saying it
  * waits to be uploaded.
  */
-export function pendingAttachmentView(ctx, a, onOpen) {
+export function pendingAttachmentView(ctx, a, onOpen, uploading) {
   if (a.media) return attachmentView(ctx, a.media, onOpen);
   const file = a.file;
   if (file && (a.type || '').startsWith('image/')) {
@@ -174,5 +174,5 @@ export function pendingAttachmentView(ctx, a, onOpen) {
     h('span', { class: 'file-icon' }, icon('file')),
     h('span', { class: 'file-text' },
       h('span', { class: 'file-name', dir: 'auto' }, a.name),
-      h('span', { class: 'file-meta' }, `${formatBytes(a.size)} · waiting to upload`)));
+      h('span', { class: 'file-meta' }, `${formatBytes(a.size)} · ${uploading ? 'uploading…' : 'waiting to upload'}`)));
 }
