@@ -369,3 +369,25 @@ test('a voice note plays in place with its length', async () => {
   await ana.context.close();
   await ben.context.close();
 });
+
+test('an image whose signed URL fails gets a new URL once and loads', async () => {
+  const { ana, ben, conv } = await pair('exp');
+  const signedAsked = [];
+  ben.page.on('request', (r) => { if (/\/api\/v1\/media\/[^/]+\/signed$/.test(r.url())) signedAsked.push(r.url()); });
+  // The first thumbnail load fails as an expired URL does (404).
+  let failed = 0;
+  await ben.page.route(/\/thumbnail\?exp=/, (route) => {
+    if (failed++ === 0) return route.fulfill({ status: 404, contentType: 'application/json', body: '{"error":{"code":"not_found","message":"not found"}}' });
+    return route.continue();
+  });
+  const up = await ana.api.upload('late.png', pngBytes(90, 60));
+  await ana.api.sendMedia(conv.id, [up.body.id], 'late image');
+  const img = messages(ben.page).filter({ hasText: 'late image' }).locator('img');
+  await eventually(() => img.evaluate((i) => i.complete && i.naturalWidth > 0), 'the image loaded with a new URL');
+  assert.equal(failed, 2, 'one failed load, one retry');
+  assert.equal(signedAsked.length, 2, 'a second signed URL was fetched for the retry');
+  ana.expectClean();
+  ben.expectClean();
+  await ana.context.close();
+  await ben.context.close();
+});
