@@ -219,13 +219,15 @@ async function webm(page) {
   return Buffer.from(b64, 'base64');
 }
 
-test('a recorded video plays for the peer and seeks with Range requests', async () => {
+test('a recorded video plays for the peer, is read with Range requests (206) and seeks', async () => {
   const { ana, ben } = await pair('vid');
   const bytes = await webm(ana.page);
   assert.ok(bytes.length > 1000, `a recording: ${bytes.length} bytes`);
   const ranged = [];
   ben.page.on('response', (r) => {
-    if (/\/api\/v1\/media\/[^/?]+\?exp=/.test(r.url())) ranged.push({ status: r.status(), range: r.request().headers().range || '' });
+    if (/\/api\/v1\/media\/[^/?]+\?exp=/.test(r.url())) {
+      ranged.push({ status: r.status(), range: r.request().headers().range || '', contentRange: r.headers()['content-range'] || '' });
+    }
   });
   await attachWithButton(ana.page, [{ name: 'clip.webm', mimeType: 'video/webm', buffer: bytes }]);
   await eventually(async () => (await chips(ana.page).first().getAttribute('data-state')) === 'ready', 'the video uploaded');
@@ -244,7 +246,11 @@ test('a recorded video plays for the peer and seeks with Range requests', async 
     setTimeout(() => resolve(-1), 8000);
   }));
   assert.ok(seeked > 0.5, `the video sought to ${seeked}`);
-  assert.ok(ranged.some((r) => r.status === 206 && /^bytes=/.test(r.range)), `a Range request answered 206: ${JSON.stringify(ranged)}`);
+  // A MediaRecorder WebM has no cues, so Chromium reads it from the start
+  // (`bytes=0-`) rather than jumping; what matters here is that the signed
+  // URL is read by range and answered as one, which seeking relies on.
+  assert.ok(ranged.some((r) => r.status === 206 && /^bytes=/.test(r.range) && /^bytes \d+-\d+\/\d+$/.test(r.contentRange)),
+    `a Range request answered 206: ${JSON.stringify(ranged)}`);
   assert.ok(ranged.every((r) => r.status === 200 || r.status === 206), JSON.stringify(ranged));
   ana.expectClean();
   ben.expectClean();

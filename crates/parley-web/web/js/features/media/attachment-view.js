@@ -46,7 +46,8 @@ export function bindSigned(ctx, el, media, apply) {
   };
 }
 
-const isVisual = (m) => m.kind === 'image' || m.kind === 'video';
+/** Whether the viewer shows it (images and videos). */
+export const isVisual = (m) => m.kind === 'image' || m.kind === 'video';
 
 /** An image (its thumbnail) as a button that opens the viewer. */
 function imageTile(ctx, media, onOpen, className) {
@@ -148,8 +149,6 @@ export function gridTile(ctx, media, onOpen) {
   return h('button', { type: 'button', class: 'media-box grid-tile grid-video', 'aria-label': `Open ${media.name || 'video'}`, 'data-media-id': media.id, onclick: () => onOpen(media) },
     h('span', { class: 'grid-video-mark' }, media.duration_ms ? formatDuration(media.duration_ms) : 'Video'));
 }
-
-export { isVisual };
 
 /**
  * An attachment of a message still in the outbox (record.js): once

@@ -116,9 +116,9 @@ export function createAttachmentTray(ctx, { onChange }) {
     /** Adds picked, dropped or pasted files (beyond the limit: refused, said why). */
     add(files) {
       const room = MAX_ATTACHMENTS - chips.length;
-      const list2 = [...files];
-      note.textContent = list2.length > room ? `You can send at most ${MAX_ATTACHMENTS} attachments in one message.` : '';
-      for (const file of list2.slice(0, Math.max(0, room))) {
+      const picked = [...files];
+      note.textContent = picked.length > room ? `You can send at most ${MAX_ATTACHMENTS} attachments in one message.` : '';
+      for (const file of picked.slice(0, Math.max(0, room))) {
         const chip = { key: uid('att'), file, state: 'uploading', loaded: 0, total: file.size, media: null, error: '', width: null, height: null };
         chips.push(chip);
         list.appendChild(chipEl(chip));
