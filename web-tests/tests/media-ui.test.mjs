@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverAndBrowser, openPage, signInUI, uniqueName, eventually, sleep, Api } from '../lib/harness.mjs';
-import { openConversation, composer, messages, messageLog, banner } from '../lib/ui.mjs';
+import { openConversation, composer, messages, messageLog, banner, conversationRow } from '../lib/ui.mjs';
 import { pngBytes, mp3Bytes } from '../lib/media.mjs';
 
 const env = serverAndBrowser();
@@ -57,6 +57,8 @@ async function recordChipStates(page) {
 test('an image attached with the button reaches the peer in a box of its shape, and the viewer pages', async () => {
   const { ana, ben } = await pair('img');
   await recordChipStates(ana.page);
+  const send = ana.page.getByRole('button', { name: 'Send' });
+  assert.equal(await send.isDisabled(), true, 'nothing to send yet');
   const wide = pngBytes(800, 400);
   await attachWithButton(ana.page, [{ name: 'beach.png', mimeType: 'image/png', buffer: wide }]);
   const chip = chips(ana.page).first();
@@ -66,7 +68,8 @@ test('an image attached with the button reaches the peer in a box of its shape, 
   await eventually(async () => (await chip.getAttribute('data-state')) === 'ready', 'the upload finished');
   const states = await ana.page.evaluate(() => window.__chipStates);
   assert.deepEqual(states, ['uploading', 'ready'], 'the chip showed the upload, then ready');
-  await composer(ana.page).fill('the beach');
+  assert.equal(await send.isDisabled(), false, 'an attachment alone can be sent');
+  await composer(ana.page).fill('the beach https://maps.example/b');
   await composer(ana.page).press('Enter');
   assert.equal(await chips(ana.page).count(), 0, 'the tray is emptied by the send');
 
@@ -76,6 +79,7 @@ test('an image attached with the button reaches the peer in a box of its shape, 
   const box = await tile.boundingBox();
   assert.ok(Math.abs(box.width / box.height - 2) < 0.02, `a 2:1 box: ${box.width}x${box.height}`);
   assert.ok(box.width <= 321, `at most 320 px wide: ${box.width}`);
+  assert.equal(await bubble.locator('.message-text a.message-link').getAttribute('href'), 'https://maps.example/b', 'the caption is linkified');
   const img = tile.locator('img');
   assert.equal(await img.getAttribute('alt'), 'beach.png');
   assert.equal(await img.getAttribute('loading'), 'lazy');
@@ -370,6 +374,8 @@ test('a voice note plays in place with its length', async () => {
   assert.equal(await audio.getAttribute('aria-label'), 'voice note.mp3');
   await eventually(() => audio.evaluate((a) => a.readyState >= 1 && Math.abs(a.duration - 2) < 0.3), 'the player read the length');
   assert.equal(await messageLog(ben.page).locator('.message .message-text').count(), 0, 'no caption, no empty text');
+  const preview = conversationRow(ben.page, 'Ana aud').locator('.conv-preview');
+  await eventually(async () => (await preview.textContent()).trim() === 'Audio', 'the list says what was sent');
   ana.expectClean();
   ben.expectClean();
   await ana.context.close();

@@ -8,13 +8,14 @@ import { ticks } from '../../ui/ticks.js';
 import { openActions, toggleReaction } from './message-actions.js';
 import { attachmentsEl, pendingAttachmentView } from '../media/attachment-view.js';
 import { openConversationLightbox } from '../media/lightbox.js';
+import { attachmentSummary } from '../media/summary.js';
 
 function quoteOf(ctx, cid, m, actions) {
   if (!m.reply_to) return null;
   const q = ctx.store.findMessage(cid, m.reply_to);
   if (!q) ctx.fetchQuoted(cid, m.reply_to);
   const who = q ? ctx.store.displayName(q.sender_id) : '';
-  const text = !q ? 'Original message' : (q.deleted ? 'This message was deleted' : (q.text || 'Attachment'));
+  const text = !q ? 'Original message' : (q.deleted ? 'This message was deleted' : (q.text || attachmentSummary(q.attachments) || 'Attachment'));
   return h('button', {
     type: 'button', class: `reply-quote qc-${colorIndex(q ? q.sender_id : '')}`,
     title: 'Go to the original message',
