@@ -403,3 +403,32 @@ test('an image whose signed URL fails gets a new URL once and loads', async () =
   await ana.context.close();
   await ben.context.close();
 });
+
+test('a message sent while its file still uploads shows the progress and goes once the upload is done', async () => {
+  const { ana, ben, conv } = await pair('wait');
+  const cdp = await ana.context.newCDPSession(ana.page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 512 * 1024 });
+  const uploads = [];
+  ana.page.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith('/api/v1/media')) uploads.push(r.url()); });
+  await attachWithButton(ana.page, [{ name: 'slow.txt', mimeType: 'text/plain', buffer: Buffer.alloc(2 * 1024 * 1024, 'b') }]);
+  assert.equal(await chips(ana.page).first().getAttribute('data-state'), 'uploading');
+  await composer(ana.page).fill('before the upload ends');
+  await composer(ana.page).press('Enter');
+  const pending = messages(ana.page).filter({ hasText: 'before the upload ends' });
+  await pending.waitFor();
+  assert.equal(await pending.locator('.ticks').getAttribute('data-status'), 'sending');
+  const bar = pending.getByRole('progressbar', { name: 'Uploading slow.txt' });
+  await eventually(() => bar.evaluate((p) => p.value > 0 && p.value < p.max), 'the bubble shows the upload going on');
+  assert.equal((await serverMessages(ben.api, conv)).length, 0, 'not sent before the upload is done');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  await messageLog(ben.page).locator('.file-card', { hasText: 'slow.txt' }).waitFor({ timeout: 20000 });
+  const ms = await serverMessages(ben.api, conv);
+  assert.equal(ms.length, 1);
+  assert.deepEqual(ms[0].attachments.map((a) => [a.name, a.size]), [['slow.txt', 2 * 1024 * 1024]]);
+  assert.equal(uploads.length, 1, 'the outbox used the upload the tray started');
+  ana.expectClean();
+  ben.expectClean();
+  await ana.context.close();
+  await ben.context.close();
+});

@@ -22,7 +22,9 @@ import { migrateLegacyOutbox, removeLegacyOutbox } from './migrate.js';
 export class Outbox extends Emitter {
   /**
    * Opens the outbox of a user: migrates a legacy localStorage outbox,
-   * loads the stored items. Emits 'change' whenever the items change.
+   * loads the stored items. Emits 'change' whenever the items change, and
+   * 'progress' `{clientId, index, loaded, total}` as an attachment uploads
+   * (too often for a 'change', which re-renders the screens).
    * @param {object} opts
    * @param {import('../parley/gateway.js').Gateway} opts.gateway
    * @param {import('../parley/api.js').ParleyClient} opts.api uploads attachments
@@ -200,19 +202,23 @@ export class Outbox extends Emitter {
    * item was discarded meanwhile. Rejects with the upload's ParleyError.
    */
   async _uploaded(it) {
-    for (const a of it.attachments || []) {
+    const list = it.attachments || [];
+    for (const [index, a] of list.entries()) {
       if (a.media) continue;
+      const onProgress = (loaded, total) => this.emit('progress', { clientId: it.client_id, index, loaded, total });
+      if (a.follow) a.follow(onProgress);
       let media = a.upload ? await a.upload : null;
       a.upload = null;
+      a.follow = null;
       if (!media) {
-        try { media = await this.api.uploadMedia(a.file); } catch (e) { e.upload = true; throw e; }
+        try { media = await this.api.uploadMedia(a.file, { onProgress }); } catch (e) { e.upload = true; throw e; }
       }
       if (!this.get(it.client_id)) return null;
       a.media = media;
       a.file = null;
       this._store(it);
     }
-    return (it.attachments || []).map((a) => a.media.id);
+    return list.map((a) => a.media.id);
   }
 
   /** A send failed: keep it pending (transient) or mark it failed. Returns whether to go on. */

@@ -9,7 +9,8 @@
 // File itself: IndexedDB stores Blobs as they are, so a file not uploaded
 // yet survives a reload) still has to be uploaded. In memory an attachment
 // may also carry `upload`, the composer's upload in flight (a promise of
-// the media object or null), which is never stored.
+// the media object or null) and `follow(fn)` for its progress, which are
+// never stored.
 
 function newClientId() {
   if (globalThis.crypto && crypto.randomUUID) return crypto.randomUUID();

@@ -7,6 +7,7 @@ import { createMessageLog } from './message-log.js';
 import { createTypingIndicator } from './typing-indicator.js';
 import { createComposer } from '../composer/composer.js';
 import { acceptDrops } from '../media/attach.js';
+import { showUploadProgress } from '../media/attachment-view.js';
 
 export function createConversationView(ctx, cid) {
   let destroyed = false;
@@ -22,6 +23,8 @@ export function createConversationView(ctx, cid) {
     header.el, log.el, typing.el, composer.el);
   // Files dropped anywhere on the conversation go to the composer's tray.
   const stopDrops = acceptDrops(el, (files) => composer.addFiles(files));
+  // Upload progress of my pending sends, patched in place (no re-render).
+  const stopProgress = ctx.outbox.on('progress', (p) => showUploadProgress(log.el, p));
 
   function render() {
     header.render();
@@ -46,6 +49,7 @@ export function createConversationView(ctx, cid) {
     destroy() {
       destroyed = true;
       stopDrops();
+      stopProgress();
       composer.destroy();
     },
   };

@@ -158,6 +158,8 @@ export function gridTile(ctx, media, onOpen) {
  */
 export function pendingAttachmentView(ctx, a, onOpen, uploading) {
   if (a.media) return attachmentView(ctx, a.media, onOpen);
+  // Filled in by showUploadProgress() as the outbox reports it.
+  const progress = h('progress', { class: 'pending-progress', max: a.size || 1, value: 0, 'aria-label': `Uploading ${a.name}`, hidden: !uploading });
   const file = a.file;
   if (file && (a.type || '').startsWith('image/')) {
     const url = URL.createObjectURL(file);
@@ -165,7 +167,7 @@ export function pendingAttachmentView(ctx, a, onOpen, uploading) {
     const done = () => URL.revokeObjectURL(url);
     img.addEventListener('load', done, { once: true });
     img.addEventListener('error', done, { once: true });
-    const box = h('div', { class: 'media-box media-image media-pending in-bubble' }, img);
+    const box = h('div', { class: 'media-box media-image media-pending in-bubble' }, img, progress);
     sizeBox(box, a.width, a.height);
     return box;
   }
@@ -173,5 +175,17 @@ export function pendingAttachmentView(ctx, a, onOpen, uploading) {
     h('span', { class: 'file-icon' }, icon('file')),
     h('span', { class: 'file-text' },
       h('span', { class: 'file-name', dir: 'auto' }, a.name),
-      h('span', { class: 'file-meta' }, `${formatBytes(a.size)} · ${uploading ? 'uploading…' : 'waiting to upload'}`)));
+      h('span', { class: 'file-meta' }, `${formatBytes(a.size)} · ${uploading ? 'uploading…' : 'waiting to upload'}`),
+      progress));
+}
+
+/** Moves the progress bar of attachment `index` of a pending message shown in `root`. */
+export function showUploadProgress(root, { clientId, index, loaded, total }) {
+  const msg = root.querySelector(`.message[data-client-id="${CSS.escape(clientId)}"]`);
+  const shown = msg && msg.querySelectorAll('.attachments > *')[index];
+  const bar = shown && shown.querySelector('progress.pending-progress');
+  if (!bar) return;
+  bar.hidden = false;
+  bar.max = total || 1;
+  bar.value = loaded;
 }

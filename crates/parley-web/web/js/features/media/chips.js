@@ -66,7 +66,12 @@ export function createAttachmentTray(ctx, { onChange }) {
     chip.controller = new AbortController();
     chip.upload = ctx.api.uploadMedia(chip.file, {
       signal: chip.controller.signal,
-      onProgress: (loaded, total) => { chip.loaded = loaded; chip.total = total; if (!chip.gone) patch(chip); },
+      onProgress: (loaded, total) => {
+        chip.loaded = loaded;
+        chip.total = total;
+        if (!chip.gone) patch(chip);
+        else if (chip.forward) chip.forward(loaded, total); // handed over to the outbox
+      },
     }).then((media) => {
       chip.media = media;
       chip.state = 'ready';
@@ -132,8 +137,9 @@ export function createAttachmentTray(ctx, { onChange }) {
     },
     /**
      * Hands the attachments over to the outbox and empties the tray. An
-     * upload in flight goes on: the outbox waits for it (`upload`), and
-     * uploads the file itself if it does not succeed.
+     * upload in flight goes on: the outbox waits for it (`upload`), follows
+     * its progress (`follow`), and uploads the file itself if it does not
+     * succeed.
      */
     take() {
       const out = chips.map((c) => ({
@@ -145,6 +151,8 @@ export function createAttachmentTray(ctx, { onChange }) {
         width: c.width,
         height: c.height,
         upload: c.state === 'uploading' ? c.upload : null,
+        // Where the upload's further progress goes (the outbox shows it).
+        follow: c.state === 'uploading' ? (fn) => { c.forward = fn; } : null,
       }));
       for (const c of chips) drop(c);
       chips = [];
