@@ -179,6 +179,19 @@ export class Api {
   send(conversationId, text) {
     return this.call('POST', `/conversations/${conversationId}/messages`, { client_id: randomUUID(), text });
   }
+
+  /** POST /media with `bytes` as the file part: `{status, body}` (the media object or the error). */
+  async upload(name, bytes) {
+    const form = new FormData();
+    form.append('file', new Blob([bytes]), name);
+    const r = await fetch(`${this.base}/media`, { method: 'POST', headers: { authorization: `Bearer ${this.token}` }, body: form });
+    return { status: r.status, body: await r.json() };
+  }
+
+  /** Sends a message with attachments (media ids) and an optional caption. */
+  sendMedia(conversationId, attachments, text) {
+    return this.call('POST', `/conversations/${conversationId}/messages`, { client_id: randomUUID(), text, attachments });
+  }
 }
 
 /** Saves a screenshot for a person to look at (not committed). */

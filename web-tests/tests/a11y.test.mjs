@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { serverAndBrowser, openPage, signInUI, uniqueName, screenshot, eventually, Api } from '../lib/harness.mjs';
 import { conversationList, conversationRow, conversationView, composer, openConversation, sendText, messageByText, tickStatus } from '../lib/ui.mjs';
+import { pngBytes, mp3Bytes } from '../lib/media.mjs';
 
 const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -34,6 +35,12 @@ async function people() {
   const bob = await Api.register(env.server.url, uniqueName('bob'), 'Bob Keyboard');
   const cy = await Api.register(env.server.url, uniqueName('cy'), 'Cy');
   const direct = await bob.call('POST', '/conversations', { kind: 'direct', user_id: ann.user.id });
+  // Media bubbles: an image with a caption, a file card, a voice note.
+  const uploads = [['chart.png', pngBytes(640, 360)], ['agenda.txt', Buffer.from('1. contrast\n2. focus\n')], ['voice.mp3', mp3Bytes(1)]];
+  const media = [];
+  for (const [name, bytes] of uploads) media.push((await bob.upload(name, bytes)).body.id);
+  await bob.sendMedia(direct.id, [media[0]], 'The chart');
+  await bob.sendMedia(direct.id, media.slice(1));
   await bob.send(direct.id, 'Is the screen reader happy?');
   const group = await bob.call('POST', '/conversations', { kind: 'group', title: 'A11y review', member_ids: [ann.user.id, cy.user.id] });
   await cy.send(group.id, 'Contrast checked.');
@@ -58,6 +65,17 @@ for (const colorScheme of ['light', 'dark']) {
     await eventually(async () => (await tickStatus(a.page, 'Yes, it is.')) !== 'sending', 'sent');
     await scan(a.page, 'conversation');
     await screenshot(a.page, `conversation-${colorScheme}`);
+    await a.page.getByRole('button', { name: 'Open chart.png' }).click();
+    await a.page.getByRole('dialog', { name: 'Media viewer' }).waitFor();
+    await scan(a.page, 'media viewer');
+    await screenshot(a.page, `media-viewer-${colorScheme}`);
+    await a.page.keyboard.press('Escape');
+    const [chooser] = await Promise.all([a.page.waitForEvent('filechooser'), a.page.getByRole('button', { name: 'Attach files' }).click()]);
+    await chooser.setFiles([{ name: 'photo.png', mimeType: 'image/png', buffer: pngBytes(100, 80) }]);
+    await eventually(async () => (await a.page.locator('.attach-chip').getAttribute('data-state')) === 'ready', 'the chip ready');
+    await scan(a.page, 'attachments tray');
+    await screenshot(a.page, `attachments-tray-${colorScheme}`);
+    await a.page.getByRole('button', { name: 'Remove photo.png' }).click();
     await a.page.getByRole('button', { name: 'New group' }).click();
     await a.page.getByRole('dialog', { name: 'New group' }).waitFor();
     await scan(a.page, 'new group dialog');

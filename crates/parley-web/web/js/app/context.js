@@ -2,6 +2,7 @@
 // the few session actions they call back into.
 import { openNewChat } from '../features/list/new-chat.js';
 import { openNewGroup } from '../features/groups/new-group.js';
+import { createSignedUrls } from '../features/media/signed-urls.js';
 
 export function createContext(s, toast) {
   const { api, store, gateway, outbox } = s;
@@ -9,6 +10,8 @@ export function createContext(s, toast) {
   const requestedUsers = new Set();
   const ctx = {
     api, store, gateway, outbox,
+    /** Signed media URLs, shared by every element of the session. */
+    signedUrls: createSignedUrls(api),
     toast: (msg) => toast.show(msg),
     navigate: (cid) => s.router.go(cid ? { name: 'conversation', cid } : { name: 'list' }),
     openNewChat: () => openNewChat(ctx),

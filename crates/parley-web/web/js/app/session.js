@@ -58,7 +58,7 @@ export function createSession(env, me) {
   store.reset();
   store.setMe(me);
   const gateway = new Gateway(api, { getSince: () => store.sinceMap() });
-  const outbox = new Outbox({ gateway, userId: me.id, onSent: (m) => store.applyOwnMessage(m) });
+  const outbox = new Outbox({ gateway, api, userId: me.id, onSent: (m) => store.applyOwnMessage(m) });
   outbox.on('change', () => store.setOutbox(outbox.items));
   let stopped = false;
   const s = {

@@ -6,6 +6,10 @@
 // marked failed only on a definitive error (a 4xx other than rate_limited);
 // "Retry" resends it with the same client_id.
 //
+// An item with attachments not uploaded yet uploads them first (over
+// REST, one at a time, each media object written back to the record as it
+// arrives, so a reload does not upload it again), then sends.
+//
 // The items live in memory (what the screens show, at once); every change
 // is written through to IndexedDB in order, and then other tabs of the same
 // user are told over a BroadcastChannel to reload theirs.
@@ -18,9 +22,12 @@ import { migrateLegacyOutbox, removeLegacyOutbox } from './migrate.js';
 export class Outbox extends Emitter {
   /**
    * Opens the outbox of a user: migrates a legacy localStorage outbox,
-   * loads the stored items. Emits 'change' whenever the items change.
+   * loads the stored items. Emits 'change' whenever the items change, and
+   * 'progress' `{clientId, index, loaded, total}` as an attachment uploads
+   * (too often for a 'change', which re-renders the screens).
    * @param {object} opts
    * @param {import('../parley/gateway.js').Gateway} opts.gateway
+   * @param {import('../parley/api.js').ParleyClient} opts.api uploads attachments
    * @param {(message: object) => void} opts.onSent called with the acked message
    * @param {string} opts.userId the signed-in user (one outbox per user)
    */
@@ -30,9 +37,10 @@ export class Outbox extends Emitter {
     return outbox;
   }
 
-  constructor({ gateway, onSent, userId }) {
+  constructor({ gateway, api, onSent, userId }) {
     super();
     this.gateway = gateway;
+    this.api = api;
     this.onSent = onSent;
     this.userId = userId;
     this.items = [];
@@ -115,9 +123,12 @@ export class Outbox extends Emitter {
 
   get(clientId) { return this.items.find((i) => i.client_id === clientId) || null; }
 
-  /** Queue a new message; returns the item (shown optimistically at once). */
-  add(conversationId, text, replyTo) {
-    const item = newRecord(this.userId, conversationId, text, replyTo);
+  /**
+   * Queue a new message; returns the item (shown optimistically at once).
+   * `attachments`: see record.js (the composer's tray hands them over).
+   */
+  add(conversationId, text, replyTo, attachments = []) {
+    const item = newRecord(this.userId, conversationId, text, replyTo, attachments);
     this.items.push(item);
     this._store(item);
     this.pump();
@@ -168,9 +179,14 @@ export class Outbox extends Emitter {
     // the next 'connected' state or the retry timer pumps instead.
     let progressed = true;
     try {
-      const msg = await this.gateway.sendMessage(cid, { clientId: it.client_id, text: it.text, replyTo: it.reply_to });
-      this.settle(it.client_id);
-      this.onSent(msg);
+      const attachments = await this._uploaded(it);
+      if (attachments) {
+        const msg = await this.gateway.sendMessage(cid, {
+          clientId: it.client_id, text: it.text || undefined, replyTo: it.reply_to, attachments,
+        });
+        this.settle(it.client_id);
+        this.onSent(msg);
+      }
     } catch (e) {
       progressed = this._failed(it, e);
     } finally {
@@ -178,6 +194,31 @@ export class Outbox extends Emitter {
     }
     this.emit('change');
     if (progressed && this.gateway.connected) this.pump();
+  }
+
+  /**
+   * The media ids of an item's attachments, uploading what is not yet
+   * (waiting first for an upload the composer started). Null when the
+   * item was discarded meanwhile. Rejects with the upload's ParleyError.
+   */
+  async _uploaded(it) {
+    const list = it.attachments || [];
+    for (const [index, a] of list.entries()) {
+      if (a.media) continue;
+      const onProgress = (loaded, total) => this.emit('progress', { clientId: it.client_id, index, loaded, total });
+      if (a.follow) a.follow(onProgress);
+      let media = a.upload ? await a.upload : null;
+      a.upload = null;
+      a.follow = null;
+      if (!media) {
+        try { media = await this.api.uploadMedia(a.file, { onProgress }); } catch (e) { e.upload = true; throw e; }
+      }
+      if (!this.get(it.client_id)) return null;
+      a.media = media;
+      a.file = null;
+      this._store(it);
+    }
+    return list.map((a) => a.media.id);
   }
 
   /** A send failed: keep it pending (transient) or mark it failed. Returns whether to go on. */
@@ -196,6 +237,9 @@ export class Outbox extends Emitter {
     }
     it.state = 'pending'; // disconnected / timeout: resent on reconnect
     if (e.code === 'timeout') this._scheduleRetry(1000);
+    // An upload can fail while the gateway stays connected (no reconnect
+    // would pump again): try again in a while.
+    else if (e.upload) this._scheduleRetry(3000);
     return false;
   }
 

@@ -1,9 +1,16 @@
-// The outbox record: what is stored per pending send. `attachments` is
-// empty for now; a later change can keep files (Blobs) there, which
-// IndexedDB stores as they are.
+// The outbox record: what is stored per pending send.
 //   {client_id, user_id, conversation_id, text, reply_to, attachments,
 //    state: 'pending' | 'failed', error, created_at, queued_at}
 // In memory an item may also be in state 'sending' (stored as 'pending').
+// `attachments` (empty for a text message, and in every record written
+// before attachments existed, so those read as they are) is a list of
+//   {media, file, name, type, size, width, height}
+// where `media` is the uploaded media object, or null while `file` (the
+// File itself: IndexedDB stores Blobs as they are, so a file not uploaded
+// yet survives a reload) still has to be uploaded. In memory an attachment
+// may also carry `upload`, the composer's upload in flight (a promise of
+// the media object or null) and `follow(fn)` for its progress, which are
+// never stored.
 
 function newClientId() {
   if (globalThis.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -20,14 +27,27 @@ function queuedAt() {
   return lastQueuedAt;
 }
 
-export function newRecord(userId, conversationId, text, replyTo) {
+/** An attachment as stored (without the upload in flight). */
+function storedAttachment(a) {
+  return {
+    media: a.media || null,
+    file: a.media ? null : (a.file || null),
+    name: a.name || (a.media && a.media.name) || 'file',
+    type: a.type || '',
+    size: a.size || 0,
+    width: a.width || null,
+    height: a.height || null,
+  };
+}
+
+export function newRecord(userId, conversationId, text, replyTo, attachments = []) {
   return {
     client_id: newClientId(),
     user_id: userId,
     conversation_id: conversationId,
     text,
     reply_to: replyTo || null,
-    attachments: [],
+    attachments,
     state: 'pending',
     error: null,
     created_at: new Date().toISOString(),
@@ -43,7 +63,7 @@ export function toStored(it) {
     conversation_id: it.conversation_id,
     text: it.text,
     reply_to: it.reply_to || null,
-    attachments: it.attachments || [],
+    attachments: (it.attachments || []).map(storedAttachment),
     state: it.state === 'failed' ? 'failed' : 'pending',
     error: it.error || null,
     created_at: it.created_at,

@@ -67,3 +67,12 @@ export function formatFull(v) {
   const d = toDate(v);
   return d ? fullFmt.format(d) : '';
 }
+
+/** A duration as a clock: "0:07", "3:25", "1:02:03". */
+export function formatDuration(ms) {
+  const total = Math.max(0, Math.round((Number(ms) || 0) / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const sec = String(total % 60).padStart(2, '0');
+  return h ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+}

@@ -1,10 +1,14 @@
 // The composer: the text box (Enter sends, Shift+Enter a new line, Escape
-// cancels a reply or an edit), the send button, replying and editing, the
-// "you blocked" note. A new message goes to the outbox (shown at once,
-// sent when connected); an edit goes over REST.
+// cancels a reply or an edit), the attach button and the attachments tray
+// (the text is then the caption), the send button, replying and editing,
+// the "you blocked" note. A new message goes to the outbox (shown at once,
+// sent when connected, its files uploaded first if they are not yet); an
+// edit goes over REST.
 import { h, icon, uid } from '../../util/dom.js';
 import { createContextBar } from './context-bar.js';
 import { createTypingNotifier } from './typing.js';
+import { createAttachmentTray } from '../media/chips.js';
+import { attachButton, acceptPaste } from '../media/attach.js';
 
 /** Enter sends (not Shift+Enter, not while composing); Escape cancels a reply or an edit. */
 function onKey(e, context, { submit, cancel }) {
@@ -24,14 +28,26 @@ export function createComposer(ctx, cid, { onSend }) {
   const textarea = h('textarea', { id: composerId, class: 'composer-input', rows: '1', placeholder: 'Type a message', autocomplete: 'off' });
   const sendBtn = h('button', { type: 'submit', class: 'icon-btn send-btn', 'aria-label': 'Send', title: 'Send' }, icon('send'));
   const blockedNote = h('p', { class: 'blocked-note', hidden: true });
+  const tray = createAttachmentTray(ctx, { onChange: updateSend });
+  const attach = attachButton((files) => tray.add(files));
   const form = h('form', { class: 'composer', 'aria-label': 'Message composer' },
+    attach.button, attach.input,
     h('label', { for: composerId, class: 'visually-hidden' }, 'Type a message'),
     textarea, sendBtn);
   const typing = createTypingNotifier(ctx, cid);
   const context = createContextBar(ctx, {
-    onCancel: (kind) => { if (kind === 'edit') textarea.value = ''; context.set(null); autoGrow(); textarea.focus(); },
+    onCancel: (kind) => { if (kind === 'edit') textarea.value = ''; context.set(null); autoGrow(); updateSend(); textarea.focus(); },
   });
-  const el = h('footer', { class: 'conv-footer' }, context.el, blockedNote, form);
+  const el = h('footer', { class: 'conv-footer' }, context.el, tray.el, blockedNote, form);
+  acceptPaste(textarea, (files) => tray.add(files));
+
+  /** Send is possible with text, or with at least one attachment (not while editing). */
+  function updateSend() {
+    const editing = context.state.editing;
+    sendBtn.disabled = !textarea.value.trim() && (editing || tray.count() === 0);
+    // An edit changes the text only: nothing to attach to it.
+    attach.button.hidden = !!editing;
+  }
 
   function autoGrow() {
     textarea.style.height = 'auto';
@@ -42,6 +58,7 @@ export function createComposer(ctx, cid, { onSend }) {
     textarea.value = '';
     context.set(null);
     autoGrow();
+    updateSend();
   }
 
   async function submitEdit(m, text) {
@@ -54,23 +71,28 @@ export function createComposer(ctx, cid, { onSend }) {
 
   function submit() {
     const text = textarea.value;
-    if (!text.trim()) return;
     const { editing, replyTo } = context.state;
-    if (editing) { submitEdit(editing, text); return; }
+    if (editing) { if (text.trim()) submitEdit(editing, text); return; }
+    if (!text.trim() && tray.count() === 0) return;
+    const problem = tray.problem();
+    if (problem) { tray.say(problem); return; }
+    const attachments = tray.take();
     clear();
     typing.stop();
-    outbox.add(cid, text, replyTo ? replyTo.id : null);
+    // A caption of only white space is no caption.
+    outbox.add(cid, attachments.length && !text.trim() ? '' : text, replyTo ? replyTo.id : null, attachments);
     onSend();
   }
 
   textarea.addEventListener('input', () => {
     autoGrow();
+    updateSend();
     if (!context.state.editing) typing.input(textarea.value);
   });
   textarea.addEventListener('blur', () => typing.stop());
   textarea.addEventListener('keydown', (e) => onKey(e, context, {
     submit,
-    cancel: () => { if (context.state.editing) textarea.value = ''; context.set(null); autoGrow(); },
+    cancel: () => { if (context.state.editing) textarea.value = ''; context.set(null); autoGrow(); updateSend(); },
   }));
   form.addEventListener('submit', (e) => { e.preventDefault(); submit(); textarea.focus(); });
 
@@ -84,18 +106,23 @@ export function createComposer(ctx, cid, { onSend }) {
     blockedNote.textContent = blockedNote.hidden ? '' : `You blocked ${store.titleOf(conv)}. Open conversation info to unblock.`;
   }
 
+  updateSend();
+
   return {
     el,
     render,
     focus: (opts) => textarea.focus(opts),
+    /** Files dropped on the conversation. */
+    addFiles: (files) => tray.add(files),
     startReply(m) { context.set('reply', m); textarea.focus(); },
     startEdit(m) {
       context.set('edit', m);
       textarea.value = m.text || '';
       autoGrow();
+      updateSend();
       textarea.focus();
       textarea.setSelectionRange(textarea.value.length, textarea.value.length);
     },
-    destroy() { typing.stop(); },
+    destroy() { typing.stop(); tray.destroy(); },
   };
 }

@@ -1,6 +1,7 @@
 // Above the text box: "Replying to …" or "Editing message", with a cancel
 // button. Holds which message is being replied to or edited.
 import { h, icon, colorIndex } from '../../util/dom.js';
+import { attachmentSummary } from '../media/summary.js';
 
 export function createContextBar(ctx, { onCancel }) {
   const el = h('div', { class: 'composer-context', hidden: true });
@@ -19,7 +20,7 @@ export function createContextBar(ctx, { onCancel }) {
     el.replaceChildren(
       h('div', { class: `composer-context-body ${kind === 'reply' ? `qc-${colorIndex(m.sender_id)}` : 'qc-edit'}` },
         h('span', { class: 'composer-context-label' }, label),
-        h('span', { class: 'composer-context-text' }, m.text || '')),
+        h('span', { class: 'composer-context-text' }, m.text || attachmentSummary(m.attachments))),
       h('button', { type: 'button', class: 'icon-btn', 'aria-label': kind === 'reply' ? 'Cancel reply' : 'Cancel edit', onclick: () => onCancel(kind) }, icon('close')));
   }
 

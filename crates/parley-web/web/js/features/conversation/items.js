@@ -7,9 +7,12 @@ import { formatDay, dayKey } from '../../util/time.js';
 import { messageEl } from './message.js';
 
 function sigOf(store, cid, m, pending) {
-  if (pending) return JSON.stringify(['p', m.state, m.text, m.error, m.reply_to && store.findMessage(cid, m.reply_to)?.text]);
+  if (pending) {
+    return JSON.stringify(['p', m.state, m.text, m.error, m.reply_to && store.findMessage(cid, m.reply_to)?.text,
+      (m.attachments || []).map((a) => (a.media ? a.media.id : a.name))]);
+  }
   const q = m.reply_to ? store.findMessage(cid, m.reply_to) : null;
-  return JSON.stringify([m.seq, m.text, m.deleted, m.edited_at, m.reactions,
+  return JSON.stringify([m.seq, m.text, m.deleted, m.edited_at, m.reactions, (m.attachments || []).map((a) => a.id),
     q && [q.text, q.deleted], store.displayName(m.sender_id)]);
 }
 

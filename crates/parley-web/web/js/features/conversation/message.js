@@ -6,13 +6,16 @@ import { h, icon, colorIndex } from '../../util/dom.js';
 import { formatTime, formatFull } from '../../util/time.js';
 import { ticks } from '../../ui/ticks.js';
 import { openActions, toggleReaction } from './message-actions.js';
+import { attachmentsEl, pendingAttachmentView } from '../media/attachment-view.js';
+import { openConversationLightbox } from '../media/lightbox.js';
+import { attachmentSummary } from '../media/summary.js';
 
 function quoteOf(ctx, cid, m, actions) {
   if (!m.reply_to) return null;
   const q = ctx.store.findMessage(cid, m.reply_to);
   if (!q) ctx.fetchQuoted(cid, m.reply_to);
   const who = q ? ctx.store.displayName(q.sender_id) : '';
-  const text = !q ? 'Original message' : (q.deleted ? 'This message was deleted' : (q.text || 'Attachment'));
+  const text = !q ? 'Original message' : (q.deleted ? 'This message was deleted' : (q.text || attachmentSummary(q.attachments) || 'Attachment'));
   return h('button', {
     type: 'button', class: `reply-quote qc-${colorIndex(q ? q.sender_id : '')}`,
     title: 'Go to the original message',
@@ -38,6 +41,22 @@ function classesOf(own, deleted, failed) {
   return ['message', own ? 'own' : 'other', deleted ? 'deleted' : '', failed ? 'failed' : ''].filter(Boolean).join(' ');
 }
 
+/** The attachments above the caption (an outbox item's as they stand). */
+function mediaOf(ctx, cid, m, pending) {
+  const list = m.attachments || [];
+  if (!list.length) return null;
+  const open = (media) => openConversationLightbox(ctx, cid, media);
+  if (pending) return h('div', { class: 'attachments' }, list.map((a) => pendingAttachmentView(ctx, a, open, m.state === 'sending')));
+  return attachmentsEl(ctx, list, open);
+}
+
+/** The text, or the caption of attachments (none when empty). */
+function textOf(m, deleted, hasMedia) {
+  if (deleted) return h('div', { class: 'message-text', dir: 'auto' }, 'This message was deleted');
+  if (hasMedia && !m.text) return null;
+  return h('div', { class: 'message-text', dir: 'auto' }, linkify(m.text || ''));
+}
+
 /**
  * A message element. `pending`: an outbox item, not on the server yet.
  * `first`: the first of a run by the same sender (shows the name).
@@ -58,10 +77,12 @@ export function messageEl(ctx, cid, m, { pending, first = true, actions }) {
   if (m.client_id) attrs['data-client-id'] = m.client_id;
   const showSender = !own && conv && conv.kind !== 'direct' && first;
   const time = m.created_at;
-  const bubble = h('div', { class: 'bubble' },
+  const media = deleted ? null : mediaOf(ctx, cid, m, pending);
+  const bubble = h('div', { class: media ? 'bubble has-media' : 'bubble' },
     showSender ? h('span', { class: `message-sender sc-${colorIndex(m.sender_id)}` }, store.displayName(m.sender_id)) : null,
     !deleted ? quoteOf(ctx, cid, pending ? { reply_to: m.reply_to } : m, actions) : null,
-    h('div', { class: 'message-text', dir: 'auto' }, deleted ? 'This message was deleted' : linkify(m.text || '')),
+    media,
+    textOf(m, deleted, !!media),
     h('span', { class: 'message-meta' },
       !deleted && m.edited_at ? h('span', { class: 'edited' }, 'edited') : null,
       h('time', { datetime: time, title: formatFull(time) }, formatTime(time)),

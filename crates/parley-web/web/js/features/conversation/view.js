@@ -6,6 +6,8 @@ import { createHeader } from './header.js';
 import { createMessageLog } from './message-log.js';
 import { createTypingIndicator } from './typing-indicator.js';
 import { createComposer } from '../composer/composer.js';
+import { acceptDrops } from '../media/attach.js';
+import { showUploadProgress } from '../media/attachment-view.js';
 
 export function createConversationView(ctx, cid) {
   let destroyed = false;
@@ -19,6 +21,10 @@ export function createConversationView(ctx, cid) {
   });
   const el = h('section', { class: 'conversation', 'aria-label': 'Conversation', 'data-conversation-id': cid },
     header.el, log.el, typing.el, composer.el);
+  // Files dropped anywhere on the conversation go to the composer's tray.
+  const stopDrops = acceptDrops(el, (files) => composer.addFiles(files));
+  // Upload progress of my pending sends, patched in place (no re-render).
+  const stopProgress = ctx.outbox.on('progress', (p) => showUploadProgress(log.el, p));
 
   function render() {
     header.render();
@@ -42,6 +48,8 @@ export function createConversationView(ctx, cid) {
     isAtBottom: log.atBottom,
     destroy() {
       destroyed = true;
+      stopDrops();
+      stopProgress();
       composer.destroy();
     },
   };

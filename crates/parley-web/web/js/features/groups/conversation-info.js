@@ -1,12 +1,14 @@
 // The "Conversation info" dialog: who is in it, and what I can do with it
-// (rename, add/remove members, mute, block, leave), and the links sent
-// in it. It re-renders as the
+// (rename, add/remove members, mute, block, leave), and the media, files
+// and links sent in it. It re-renders as the
 // store changes, except while the user types in one of its fields.
 import { h } from '../../util/dom.js';
 import { openDialog, focusClose } from '../../ui/dialog.js';
 import { membersSection } from './members.js';
 import { heroSection, renameSection, actionsSection } from './info-sections.js';
 import { linksSection, newLinksState } from '../media/links-section.js';
+import { mediaSection, newMediaState } from '../media/media-section.js';
+import { filesSection, newFilesState } from '../media/files-section.js';
 
 export function openConversationInfo(ctx, cid) {
   const { store, api } = ctx;
@@ -16,6 +18,8 @@ export function openConversationInfo(ctx, cid) {
   d.body.append(content, alert);
   let addSearch = null;
   const links = newLinksState();
+  const media = newMediaState();
+  const files = newFilesState();
 
   const panel = {
     ctx, cid, addOpen: false,
@@ -43,6 +47,8 @@ export function openConversationInfo(ctx, cid) {
       heroSection(store, conv),
       conv.kind === 'group' && admin ? renameSection(panel, conv) : null,
       membersSection(panel, conv, admin),
+      mediaSection(ctx, cid, media, render),
+      filesSection(ctx, cid, files, render),
       linksSection(ctx, cid, links, render),
       actionsSection(panel, conv),
     ].filter(Boolean));

@@ -3,6 +3,7 @@
 import { h, icon, avatar } from '../../util/dom.js';
 import { formatListTime } from '../../util/time.js';
 import { ticks } from '../../ui/ticks.js';
+import { attachmentSummary } from '../media/summary.js';
 
 function previewOf(store, conv) {
   const typing = store.typingIn(conv.id);
@@ -13,7 +14,7 @@ function previewOf(store, conv) {
   const pending = store.pendingIn(conv.id);
   if (pending.length) {
     const p = pending[pending.length - 1];
-    return { nodes: [ticks(p.state === 'failed' ? 'failed' : 'sending'), p.text] };
+    return { nodes: [ticks(p.state === 'failed' ? 'failed' : 'sending'), p.text || attachmentSummary(p.attachments)] };
   }
   const m = conv.last_message;
   if (!m) return { nodes: [conv.kind === 'group' ? 'Group created' : 'No messages yet'], muted: true };
@@ -22,7 +23,7 @@ function previewOf(store, conv) {
   const nodes = [];
   if (own && m.kind !== 'system') nodes.push(ticks(store.statusOf(m)));
   else if (conv.kind === 'group' && m.kind !== 'system') nodes.push(`${store.displayName(m.sender_id)}: `);
-  nodes.push(m.text || (m.attachments && m.attachments.length ? 'Attachment' : ''));
+  nodes.push(m.text || attachmentSummary(m.attachments));
   return { nodes };
 }
 

@@ -4,13 +4,16 @@
 // open in a new tab without telling the site where they came from.
 import { h } from '../../util/dom.js';
 import { formatListTime } from '../../util/time.js';
+import { newPagedState, loadNextPage, ensureFirstPage } from './paged-list.js';
 
 const PAGE = 20;
+const ERROR = 'Could not load links.';
 
 /** A section element that loads itself and keeps its pages across
  * re-renders of the dialog (`state` outlives one render). */
 export function linksSection(ctx, cid, state, rerender) {
-  if (!state.loaded && !state.loading) load(ctx, cid, state, rerender);
+  const fetchPage = (cursor) => ctx.api.links(cid, cursor, PAGE).then((r) => ({ items: r.links, next_cursor: r.next_cursor }));
+  ensureFirstPage(state, fetchPage, ERROR, rerender);
   const list = h('ul', { class: 'link-list', 'aria-label': 'Links' },
     ...state.items.map((l) => linkItem(ctx, l)));
   return h('div', { class: 'info-section', 'data-section': 'links' },
@@ -20,30 +23,11 @@ export function linksSection(ctx, cid, state, rerender) {
     state.items.length ? list : null,
     state.next ? h('button', {
       type: 'button', class: 'btn btn-small', 'data-key': 'more-links',
-      onclick: () => load(ctx, cid, state, rerender),
+      onclick: () => loadNextPage(state, fetchPage, ERROR, rerender),
     }, 'More links') : null);
 }
 
-export function newLinksState() {
-  return { items: [], next: null, loaded: false, loading: false, error: '' };
-}
-
-async function load(ctx, cid, state, rerender) {
-  if (state.loading) return;
-  state.loading = true;
-  try {
-    const res = await ctx.api.links(cid, state.next, PAGE);
-    state.items = state.items.concat(res.links || []);
-    state.next = res.next_cursor || null;
-    state.error = '';
-  } catch (e) {
-    state.error = 'Could not load links.';
-  } finally {
-    state.loading = false;
-    state.loaded = true;
-    rerender();
-  }
-}
+export const newLinksState = newPagedState;
 
 function linkItem(ctx, l) {
   const u = ctx.store.user(l.sender_id);
