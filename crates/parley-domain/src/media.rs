@@ -255,6 +255,30 @@ pub fn can_read(viewer: &str, facts: ReadFacts) -> DomainResult<MediaRow> {
     }
 }
 
+/// The upload a user's avatar is made from (`PATCH /users/me`
+/// `avatar_media_id`): their own, live image (it has a thumbnail, which the
+/// square avatar is cut from). Someone else's or a missing upload is
+/// `not_found`, as everywhere; another kind is `invalid_request`.
+pub fn avatar_source(user: &str, facts: ReadFacts) -> DomainResult<MediaRow> {
+    match facts.row {
+        Some(row) if !row.removed && row.uploader_id == user => {
+            if row.kind == MediaKind::Image && row.thumbnail.is_some() {
+                Ok(row)
+            } else {
+                Err(DomainError::invalid(
+                    "avatar_media_id",
+                    "an avatar must be an image",
+                ))
+            }
+        }
+        _ => Err(DomainError::NotFound("media")),
+    }
+}
+
+/// The longest side of an avatar, in pixels (cut square from the
+/// thumbnail, whose longest side is at most 320).
+pub const AVATAR_SIDE: u32 = 256;
+
 /// The shape of a send's `attachments`: 1-10 distinct ids.
 pub fn check_attachment_ids(ids: &[String]) -> DomainResult<()> {
     if ids.is_empty() || ids.len() > MAX_ATTACHMENTS {
@@ -464,6 +488,40 @@ mod tests {
         let mut avatar = row("m", "u");
         avatar.public = true;
         assert!(can_read("anyone", facts(Some(avatar), false)).is_ok());
+    }
+
+    #[test]
+    fn avatars_come_from_the_users_own_live_images() {
+        let facts = |row: Option<MediaRow>| ReadFacts {
+            row,
+            attached_visible: true,
+        };
+        let mut image = row("m", "u");
+        image.kind = MediaKind::Image;
+        image.thumbnail = Some(Thumbnail {
+            mime: "image/jpeg".into(),
+            size: 10,
+        });
+        assert!(avatar_source("u", facts(Some(image.clone()))).is_ok());
+        assert_eq!(
+            avatar_source("v", facts(Some(image.clone()))).err(),
+            Some(DomainError::NotFound("media")),
+            "someone else's upload, even one the caller can see"
+        );
+        assert!(avatar_source("u", facts(None)).is_err());
+        let mut gone = image.clone();
+        gone.removed = true;
+        assert_eq!(
+            avatar_source("u", facts(Some(gone))).err(),
+            Some(DomainError::NotFound("media"))
+        );
+        let mut pdf = image;
+        pdf.kind = MediaKind::File;
+        pdf.thumbnail = None;
+        assert!(matches!(
+            avatar_source("u", facts(Some(pdf))),
+            Err(DomainError::Invalid { .. })
+        ));
     }
 
     #[test]

@@ -48,4 +48,5 @@ pub mod s3;
 pub use blob::{BlobError, BlobStore, ByteStream, Upload, validate_key};
 pub use inspect::{InspectError, Inspected, Served, inspect};
 pub use local::LocalBlobStore;
+pub use picture::square_avatar;
 pub use s3::{S3BlobStore, S3Config};

@@ -136,6 +136,32 @@ pub(crate) fn inspect_image(path: &Path, mime: &'static str) -> Result<Inspected
     })
 }
 
+/// A square avatar cut from the middle of `thumbnail` (a stored
+/// thumbnail: small, made by us), at most `side` pixels a side: its bytes,
+/// type (JPEG, or PNG with alpha) and side.
+pub fn square_avatar(thumbnail: &[u8], side: u32) -> Result<(Vec<u8>, &'static str, u32), InspectError> {
+    let mut reader = ImageReader::new(Cursor::new(thumbnail))
+        .with_guessed_format()
+        .map_err(InspectError::Io)?;
+    reader.limits(decode_limits());
+    let img = reader.decode().map_err(image_error)?;
+    let (w, h) = (img.width(), img.height());
+    check_dimensions(w, h)?;
+    let cut = w.min(h);
+    let square = img.crop_imm((w - cut) / 2, (h - cut) / 2, cut, cut);
+    let out = side.min(cut).max(1);
+    let square = if out == cut {
+        square
+    } else {
+        square.resize_exact(out, out, FilterType::Triangle)
+    };
+    if square.color().has_alpha() {
+        Ok((encode_png(&square, None)?, "image/png", out))
+    } else {
+        Ok((encode_jpeg(&square, THUMBNAIL_QUALITY, None)?, "image/jpeg", out))
+    }
+}
+
 /// A JPEG thumbnail, or PNG for an image with an alpha channel.
 fn thumbnail(img: &DynamicImage) -> Result<(Vec<u8>, &'static str), InspectError> {
     let (tw, th) = thumbnail_size(img.width(), img.height());

@@ -104,6 +104,8 @@ pub struct User {
 }
 
 /// `PATCH /users/me`. An empty string clears `avatar_url` or `about`.
+/// `avatar_media_id` (one of the caller's own image uploads) sets
+/// `avatar_url` to a square avatar cut from it; not with `avatar_url`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMeRequest {
@@ -111,6 +113,8 @@ pub struct UpdateMeRequest {
     pub display_name: Option<String>,
     #[serde(default)]
     pub avatar_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_media_id: Option<String>,
     #[serde(default)]
     pub about: Option<String>,
 }

@@ -215,22 +215,27 @@ pub struct SignedParams {
     sig: Option<String>,
 }
 
-/// The reader: a signed URL's user, else the bearer's.
+/// The reader: a signed URL's user, else the bearer's; `None` for a
+/// request with neither (which may read only public uploads: avatars).
 async fn reader(
     state: &AppState,
     parts: &mut Parts,
     id: &str,
     thumb: bool,
     p: &SignedParams,
-) -> AppResult<String> {
+) -> AppResult<Option<String>> {
     if let (Some(exp), Some(uid), Some(sig)) = (&p.exp, &p.uid, &p.sig) {
         return exp
             .parse::<i64>()
             .ok()
             .and_then(|exp| state.services.media.signed_reader(id, thumb, uid, exp, sig))
+            .map(Some)
             .ok_or(AppError::NotFound("media"));
     }
-    Ok(Auth::from_request_parts(parts, state).await?.0.user_id)
+    if !parts.headers.contains_key(header::AUTHORIZATION) {
+        return Ok(None);
+    }
+    Ok(Some(Auth::from_request_parts(parts, state).await?.0.user_id))
 }
 
 #[utoipa::path(get, path = "/media/{id}", tag = "media",
@@ -288,9 +293,11 @@ async fn serve(
     thumb: bool,
     p: &SignedParams,
 ) -> AppResult<Response> {
-    let viewer = reader(state, parts, id, thumb, p).await?;
     let svc = &state.services.media;
-    let opened = svc.open(&viewer, id, thumb).await?;
+    let opened = match reader(state, parts, id, thumb, p).await? {
+        Some(viewer) => svc.open(&viewer, id, thumb).await?,
+        None => svc.open_public(id, thumb).await?,
+    };
     let etag = format!("\"{}{}\"", opened.row.id, if thumb { "-t" } else { "" });
     let mut out = HeaderMap::new();
     put(&mut out, header::CONTENT_TYPE, &opened.mime);

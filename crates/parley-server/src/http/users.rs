@@ -14,12 +14,26 @@ pub async fn me(State(state): State<AppState>, Auth(who): Auth) -> AppResult<axu
 }
 
 #[utoipa::path(patch, path = "/users/me", tag = "users", request_body = UpdateMeRequest,
-    responses((status = 200, body = User), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = User), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody, description = "avatar_media_id is not the caller's upload"),
+        (status = 413, body = ErrorBody)))]
 pub async fn update_me(
     State(state): State<AppState>,
     Auth(who): Auth,
-    Json(req): Json<UpdateMeRequest>,
+    Json(mut req): Json<UpdateMeRequest>,
 ) -> AppResult<axum::Json<User>> {
+    if let Some(media_id) = req.avatar_media_id.take() {
+        if req.avatar_url.is_some() {
+            return Err(crate::error::AppError::invalid(
+                "avatar_media_id",
+                "give avatar_media_id or avatar_url, not both",
+            ));
+        }
+        // The avatar is made before the profile changes: a refused image
+        // changes nothing.
+        let url = state.services.media.make_avatar(&who.user_id, &media_id).await?;
+        req.avatar_url = Some(url);
+    }
     Ok(axum::Json(
         state.services.users.update_me(&who.user_id, req).await?,
     ))

@@ -171,6 +171,77 @@ impl MediaService {
         Ok(row.to_wire())
     }
 
+    /// Makes `uploader`'s own image `id` their avatar: a square cut from its
+    /// thumbnail, stored as a new public upload (so the photo itself stays
+    /// as private as it was, and the sweeper keeps the avatar). Returns the
+    /// avatar's URL, for `avatar_url`.
+    pub async fn make_avatar(&self, uploader: &str, id: &str) -> AppResult<String> {
+        check_id(id, "media")?;
+        let facts = self.store.media_read_facts(uploader, id).await?;
+        let source = rules::avatar_source(uploader, facts)?;
+        let Some(thumb) = source.thumbnail.as_ref() else {
+            return Err(AppError::NotFound("media"));
+        };
+        let mut stream = self.bytes(&thumbnail_key(&source.id), 0, thumb.size).await?;
+        let mut small = Vec::with_capacity(thumb.size as usize);
+        while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+            small.extend_from_slice(&chunk.map_err(internal)?);
+        }
+        let (bytes, mime, side) = {
+            let _permit = self.inspectors.acquire().await.map_err(internal)?;
+            tokio::task::spawn_blocking(move || {
+                parley_media::square_avatar(&small, rules::AVATAR_SIDE)
+            })
+            .await
+            .map_err(internal)?
+            .map_err(refusal)?
+        };
+        let avatar_id = new_id();
+        let size = bytes.len() as u64;
+        let bytes = bytes::Bytes::from(bytes);
+        // The avatar is its own thumbnail: lists and `<img>` get the same
+        // small square.
+        self.blobs
+            .put(&avatar_id, bytes.clone())
+            .await
+            .map_err(internal)?;
+        self.blobs
+            .put(&thumbnail_key(&avatar_id), bytes)
+            .await
+            .map_err(internal)?;
+        let name = if mime == "image/png" { "avatar.png" } else { "avatar.jpg" };
+        let row = MediaRow {
+            id: avatar_id,
+            uploader_id: uploader.to_string(),
+            kind: MediaKind::Image,
+            mime: mime.to_string(),
+            size,
+            name: name.to_string(),
+            width: Some(side),
+            height: Some(side),
+            duration_ms: None,
+            thumbnail: Some(Thumbnail {
+                mime: mime.to_string(),
+                size,
+            }),
+            public: true,
+            removed: false,
+            created_at: Timestamp::now().millis(),
+        };
+        self.store.create_media(row.clone()).await?;
+        metrics::media_stored(size);
+        Ok(rules::media_url(&row.id))
+    }
+
+    /// A public upload (an avatar) for a request without credentials; for
+    /// anything else 401, whether or not it exists.
+    pub async fn open_public(&self, id: &str, thumbnail: bool) -> AppResult<Opened> {
+        match self.open("", id, thumbnail).await {
+            Ok(opened) if opened.row.public => Ok(opened),
+            _ => Err(AppError::Unauthenticated("a token is required")),
+        }
+    }
+
     /// The upload (or its thumbnail) if `viewer` may read it; for everyone
     /// else, and for a thumbnail that does not exist, `not_found`.
     pub async fn open(&self, viewer: &str, id: &str, thumbnail: bool) -> AppResult<Opened> {

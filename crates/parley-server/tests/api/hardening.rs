@@ -492,7 +492,7 @@ fn avatar(url: &str) -> UpdateMeRequest {
     UpdateMeRequest {
         display_name: None,
         avatar_url: Some(url.into()),
-        about: None,
+        ..Default::default()
     }
 }
 

@@ -176,8 +176,7 @@ async fn search_folds_unicode_and_matches_any_word() {
     let (e, _) = app.user("emile").await;
     e.update_me(&parley_protocol::UpdateMeRequest {
         display_name: Some("Émile Zola".into()),
-        avatar_url: None,
-        about: None,
+        ..Default::default()
     })
     .await
     .expect("rename");

@@ -939,3 +939,77 @@ async fn a_browser_escaped_file_name_is_stored_as_the_user_named_it() {
     let r = upload(&app, &a, "100%25 done.txt", b"hello", None).await;
     assert_eq!(r.json()["name"].as_str(), Some("100%25 done.txt"));
 }
+
+#[tokio::test]
+async fn an_avatar_is_a_square_public_copy_of_the_users_own_image() {
+    let app = spawn_app().await;
+    let (a, au) = app.user("av_a").await;
+    let (b, _) = app.user("av_b").await;
+    let photo = upload(&app, &a, "me.png", &png(800, 400), None).await;
+    assert_eq!(photo.status, 201);
+    let photo_id = photo.json()["id"].as_str().expect("id").to_string();
+
+    let (code, me) = status(
+        &a,
+        "PATCH",
+        "/users/me",
+        Some(json!({"avatar_media_id": photo_id})),
+    )
+    .await;
+    assert_eq!(code, 200, "{me}");
+    let avatar_url = me["avatar_url"].as_str().expect("avatar_url").to_string();
+    assert!(avatar_url.starts_with("/api/v1/media/"), "{avatar_url}");
+    assert!(!avatar_url.contains(&photo_id), "a copy, not the photo itself");
+
+    // Anyone's <img> loads it without a token (browsers send none): a
+    // square cut from the thumbnail (320 x 160 -> 160 x 160).
+    let anon = request(&app, None, reqwest::Method::GET, &avatar_url, &[], None).await;
+    assert_eq!(anon.status, 200);
+    let img = image::load_from_memory(&anon.body).expect("an image");
+    assert_eq!((img.width(), img.height()), (160, 160));
+    assert_eq!(
+        anon.headers.get("x-content-type-options").map(|v| v.as_bytes()),
+        Some(&b"nosniff"[..])
+    );
+    // Other users see it in the profile and can load it with their token.
+    let (_, seen) = status(&b, "GET", &format!("/users/{}", au.id), None).await;
+    assert_eq!(seen["avatar_url"], avatar_url.as_str());
+    assert_eq!(fetch(&app, &b, &avatar_url, &[]).await.status, 200);
+
+    // The photo itself stays private: no token 401, another user 404.
+    let original = format!("/api/v1/media/{photo_id}");
+    let no_token = request(&app, None, reqwest::Method::GET, &original, &[], None).await;
+    assert_eq!(no_token.status, 401);
+    assert_eq!(fetch(&app, &b, &original, &[]).await.status, 404);
+    // Without a token, an unknown id answers as a private one does.
+    let unknown = request(&app, None, reqwest::Method::GET, "/api/v1/media/0000000000000000000000000000", &[], None).await;
+    assert_eq!(unknown.status, 401);
+
+    // Someone else's upload: not_found, and b's profile is unchanged.
+    let (code, err) = status(
+        &b,
+        "PATCH",
+        "/users/me",
+        Some(json!({"avatar_media_id": photo_id})),
+    )
+    .await;
+    assert_eq!((code, err["error"]["code"].as_str()), (404, Some("not_found")));
+    let (_, b_me) = status(&b, "GET", "/users/me", None).await;
+    assert!(b_me["avatar_url"].is_null(), "{b_me}");
+
+    // Not an image, or both fields: invalid_request, nothing changes.
+    let pdf = upload(&app, &a, "cv.pdf", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", None).await;
+    assert_eq!(pdf.status, 201, "{}", String::from_utf8_lossy(&pdf.body));
+    let pdf_id = pdf.json()["id"].as_str().expect("id").to_string();
+    for body in [
+        json!({"avatar_media_id": pdf_id}),
+        json!({"avatar_media_id": photo_id, "avatar_url": ""}),
+    ] {
+        let (code, err) = status(&a, "PATCH", "/users/me", Some(body)).await;
+        assert_eq!(code, 400, "{err}");
+        assert_eq!(err["error"]["code"], "invalid_request");
+        assert_eq!(err["error"]["details"]["field"], "avatar_media_id");
+    }
+    let (_, still) = status(&a, "GET", "/users/me", None).await;
+    assert_eq!(still["avatar_url"], avatar_url.as_str());
+}
