@@ -228,6 +228,13 @@ pub fn media_url(id: &str) -> String {
     format!("{MEDIA_PATH}{id}")
 }
 
+/// The media id an `avatar_url` made by this server names (`MEDIA_PATH`
+/// then one id), if it is one.
+pub fn media_id_of_url(url: &str) -> Option<&str> {
+    url.strip_prefix(MEDIA_PATH)
+        .filter(|id| !id.is_empty() && !id.contains(['/', '?', '#']))
+}
+
 pub fn thumbnail_url(id: &str) -> String {
     format!("{MEDIA_PATH}{id}/thumbnail")
 }
@@ -488,6 +495,20 @@ mod tests {
         let mut avatar = row("m", "u");
         avatar.public = true;
         assert!(can_read("anyone", facts(Some(avatar), false)).is_ok());
+    }
+
+    #[test]
+    fn media_ids_in_urls() {
+        assert_eq!(media_id_of_url(&media_url("abc-1")), Some("abc-1"));
+        for other in [
+            "",
+            "/api/v1/media/",
+            "/api/v1/media/a/thumbnail",
+            "/api/v1/media/a?x",
+            "https://x/api/v1/media/a",
+        ] {
+            assert_eq!(media_id_of_url(other), None, "{other}");
+        }
     }
 
     #[test]

@@ -139,7 +139,10 @@ pub(crate) fn inspect_image(path: &Path, mime: &'static str) -> Result<Inspected
 /// A square avatar cut from the middle of `thumbnail` (a stored
 /// thumbnail: small, made by us), at most `side` pixels a side: its bytes,
 /// type (JPEG, or PNG with alpha) and side.
-pub fn square_avatar(thumbnail: &[u8], side: u32) -> Result<(Vec<u8>, &'static str, u32), InspectError> {
+pub fn square_avatar(
+    thumbnail: &[u8],
+    side: u32,
+) -> Result<(Vec<u8>, &'static str, u32), InspectError> {
     let mut reader = ImageReader::new(Cursor::new(thumbnail))
         .with_guessed_format()
         .map_err(InspectError::Io)?;
@@ -158,7 +161,11 @@ pub fn square_avatar(thumbnail: &[u8], side: u32) -> Result<(Vec<u8>, &'static s
     if square.color().has_alpha() {
         Ok((encode_png(&square, None)?, "image/png", out))
     } else {
-        Ok((encode_jpeg(&square, THUMBNAIL_QUALITY, None)?, "image/jpeg", out))
+        Ok((
+            encode_jpeg(&square, THUMBNAIL_QUALITY, None)?,
+            "image/jpeg",
+            out,
+        ))
     }
 }
 

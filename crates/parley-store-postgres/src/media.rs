@@ -340,6 +340,18 @@ impl MediaStore for PostgresStore {
         .await
     }
 
+    async fn retire_avatar(&self, uploader: &str, id: &str) -> StoreResult<bool> {
+        let c = self.client().await?;
+        let n = execute(
+            &c,
+            "UPDATE media SET removed = TRUE
+             WHERE id = $1 AND uploader_id = $2 AND public = TRUE AND removed = FALSE",
+            &[&id, &uploader],
+        )
+        .await?;
+        Ok(n == 1)
+    }
+
     async fn removed_media(&self, limit: u32) -> StoreResult<Vec<String>> {
         let c = self.client().await?;
         crate::rows::strings(

@@ -353,6 +353,23 @@ impl MediaStore for SqliteStore {
         .await
     }
 
+    async fn retire_avatar(&self, uploader: &str, id: &str) -> StoreResult<bool> {
+        let (uploader, id) = (uploader.to_string(), id.to_string());
+        self.write(move |s, _| {
+            let n = s
+                .conn
+                .prepare_cached(
+                    "UPDATE media SET removed = 1
+                     WHERE id = ?1 AND uploader_id = ?2 AND public = 1 AND removed = 0",
+                )
+                .map_err(db_err)?
+                .execute(params![id, uploader])
+                .map_err(db_err)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
     async fn removed_media(&self, limit: u32) -> StoreResult<Vec<String>> {
         self.read(move |c| {
             let mut stmt = c

@@ -92,6 +92,9 @@ pub trait MediaStore: Send + Sync + 'static {
     /// Marks removed at most `limit` uploads made before `before` that no
     /// message attaches (avatars excepted); how many it marked.
     async fn expire_unattached(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
+    /// Marks removed `uploader`'s public upload `id` (an avatar replaced
+    /// by a newer one); whether it did. Anything else is left alone.
+    async fn retire_avatar(&self, uploader: &str, id: &str) -> StoreResult<bool>;
     /// Ids of at most `limit` removed uploads, whose bytes may go.
     async fn removed_media(&self, limit: u32) -> StoreResult<Vec<String>>;
     /// Forgets removed uploads whose bytes are gone.

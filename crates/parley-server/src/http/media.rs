@@ -235,7 +235,9 @@ async fn reader(
     if !parts.headers.contains_key(header::AUTHORIZATION) {
         return Ok(None);
     }
-    Ok(Some(Auth::from_request_parts(parts, state).await?.0.user_id))
+    Ok(Some(
+        Auth::from_request_parts(parts, state).await?.0.user_id,
+    ))
 }
 
 #[utoipa::path(get, path = "/media/{id}", tag = "media",

@@ -182,7 +182,9 @@ impl MediaService {
         let Some(thumb) = source.thumbnail.as_ref() else {
             return Err(AppError::NotFound("media"));
         };
-        let mut stream = self.bytes(&thumbnail_key(&source.id), 0, thumb.size).await?;
+        let mut stream = self
+            .bytes(&thumbnail_key(&source.id), 0, thumb.size)
+            .await?;
         let mut small = Vec::with_capacity(thumb.size as usize);
         while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
             small.extend_from_slice(&chunk.map_err(internal)?);
@@ -209,7 +211,11 @@ impl MediaService {
             .put(&thumbnail_key(&avatar_id), bytes)
             .await
             .map_err(internal)?;
-        let name = if mime == "image/png" { "avatar.png" } else { "avatar.jpg" };
+        let name = if mime == "image/png" {
+            "avatar.png"
+        } else {
+            "avatar.jpg"
+        };
         let row = MediaRow {
             id: avatar_id,
             uploader_id: uploader.to_string(),
@@ -231,6 +237,18 @@ impl MediaService {
         self.store.create_media(row.clone()).await?;
         metrics::media_stored(size);
         Ok(rules::media_url(&row.id))
+    }
+
+    /// Removes `uploader`'s previous avatar (the upload `old_url` names, if
+    /// it is their own public one) once a new one has replaced it; the
+    /// sweeper then deletes its bytes. A failure only leaves it in place.
+    pub async fn retire_avatar(&self, uploader: &str, old_url: &str) {
+        let Some(id) = rules::media_id_of_url(old_url) else {
+            return;
+        };
+        if let Err(e) = self.store.retire_avatar(uploader, id).await {
+            tracing::warn!(error = %e, "could not retire a replaced avatar");
+        }
     }
 
     /// A public upload (an avatar) for a request without credentials; for

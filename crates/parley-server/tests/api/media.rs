@@ -959,7 +959,10 @@ async fn an_avatar_is_a_square_public_copy_of_the_users_own_image() {
     assert_eq!(code, 200, "{me}");
     let avatar_url = me["avatar_url"].as_str().expect("avatar_url").to_string();
     assert!(avatar_url.starts_with("/api/v1/media/"), "{avatar_url}");
-    assert!(!avatar_url.contains(&photo_id), "a copy, not the photo itself");
+    assert!(
+        !avatar_url.contains(&photo_id),
+        "a copy, not the photo itself"
+    );
 
     // Anyone's <img> loads it without a token (browsers send none): a
     // square cut from the thumbnail (320 x 160 -> 160 x 160).
@@ -968,7 +971,9 @@ async fn an_avatar_is_a_square_public_copy_of_the_users_own_image() {
     let img = image::load_from_memory(&anon.body).expect("an image");
     assert_eq!((img.width(), img.height()), (160, 160));
     assert_eq!(
-        anon.headers.get("x-content-type-options").map(|v| v.as_bytes()),
+        anon.headers
+            .get("x-content-type-options")
+            .map(|v| v.as_bytes()),
         Some(&b"nosniff"[..])
     );
     // Other users see it in the profile and can load it with their token.
@@ -982,7 +987,15 @@ async fn an_avatar_is_a_square_public_copy_of_the_users_own_image() {
     assert_eq!(no_token.status, 401);
     assert_eq!(fetch(&app, &b, &original, &[]).await.status, 404);
     // Without a token, an unknown id answers as a private one does.
-    let unknown = request(&app, None, reqwest::Method::GET, "/api/v1/media/0000000000000000000000000000", &[], None).await;
+    let unknown = request(
+        &app,
+        None,
+        reqwest::Method::GET,
+        "/api/v1/media/0000000000000000000000000000",
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(unknown.status, 401);
 
     // Someone else's upload: not_found, and b's profile is unchanged.
@@ -993,12 +1006,22 @@ async fn an_avatar_is_a_square_public_copy_of_the_users_own_image() {
         Some(json!({"avatar_media_id": photo_id})),
     )
     .await;
-    assert_eq!((code, err["error"]["code"].as_str()), (404, Some("not_found")));
+    assert_eq!(
+        (code, err["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
     let (_, b_me) = status(&b, "GET", "/users/me", None).await;
     assert!(b_me["avatar_url"].is_null(), "{b_me}");
 
     // Not an image, or both fields: invalid_request, nothing changes.
-    let pdf = upload(&app, &a, "cv.pdf", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", None).await;
+    let pdf = upload(
+        &app,
+        &a,
+        "cv.pdf",
+        b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n",
+        None,
+    )
+    .await;
     assert_eq!(pdf.status, 201, "{}", String::from_utf8_lossy(&pdf.body));
     let pdf_id = pdf.json()["id"].as_str().expect("id").to_string();
     for body in [
@@ -1012,4 +1035,26 @@ async fn an_avatar_is_a_square_public_copy_of_the_users_own_image() {
     }
     let (_, still) = status(&a, "GET", "/users/me", None).await;
     assert_eq!(still["avatar_url"], avatar_url.as_str());
+
+    // A new avatar replaces the old one, which stops being served.
+    let (code, me) = status(
+        &a,
+        "PATCH",
+        "/users/me",
+        Some(json!({"avatar_media_id": photo_id})),
+    )
+    .await;
+    assert_eq!(code, 200, "{me}");
+    let newer = me["avatar_url"].as_str().expect("avatar_url").to_string();
+    assert_ne!(newer, avatar_url);
+    let old = request(&app, None, reqwest::Method::GET, &avatar_url, &[], None).await;
+    assert_eq!(old.status, 401, "the replaced avatar is gone");
+    assert_eq!(fetch(&app, &a, &avatar_url, &[]).await.status, 404);
+    let new = request(&app, None, reqwest::Method::GET, &newer, &[], None).await;
+    assert_eq!(new.status, 200);
+    // Clearing the avatar retires it too.
+    let (code, me) = status(&a, "PATCH", "/users/me", Some(json!({"avatar_url": ""}))).await;
+    assert_eq!(code, 200, "{me}");
+    assert!(me["avatar_url"].is_null(), "{me}");
+    assert_eq!(fetch(&app, &a, &newer, &[]).await.status, 404);
 }

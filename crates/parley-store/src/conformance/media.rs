@@ -14,6 +14,55 @@ pub async fn run(factory: &Factory) {
     lists_are_newest_first_in_attachment_order_and_paginate(factory).await;
     links_follow_text_edits_and_deletes(factory).await;
     unattached_uploads_are_swept(factory).await;
+    only_the_owners_public_upload_is_retired_as_an_avatar(factory).await;
+}
+
+pub async fn only_the_owners_public_upload_is_retired_as_an_avatar(factory: &Factory) {
+    let f = fresh(factory).await;
+    let u = users(&f.store, &["owner", "other"]).await;
+    let mut avatar = upload(&u[0], MediaKind::Image, Timestamp::now().millis());
+    avatar.public = true;
+    let avatar_id = avatar.id.clone();
+    f.store.create_media(avatar).await.expect("create");
+    let private = uploaded(&f, &u[0], MediaKind::Image).await;
+    assert!(
+        !f.store
+            .retire_avatar(&u[1], &avatar_id)
+            .await
+            .expect("retire"),
+        "not someone else's"
+    );
+    assert!(
+        !f.store
+            .retire_avatar(&u[0], &private)
+            .await
+            .expect("retire"),
+        "not a private upload"
+    );
+    assert!(readable(&f, &u[1], &avatar_id).await, "still public");
+    assert!(readable(&f, &u[0], &private).await, "still the owner's");
+    assert!(
+        f.store
+            .retire_avatar(&u[0], &avatar_id)
+            .await
+            .expect("retire")
+    );
+    assert!(!readable(&f, &u[1], &avatar_id).await, "gone for everyone");
+    assert!(
+        f.store
+            .removed_media(100)
+            .await
+            .expect("removed")
+            .contains(&avatar_id),
+        "its bytes go with the next sweep"
+    );
+    assert!(
+        !f.store
+            .retire_avatar(&u[0], &avatar_id)
+            .await
+            .expect("retire"),
+        "once"
+    );
 }
 
 fn upload(uploader: &str, kind: MediaKind, created_at: i64) -> MediaRow {
