@@ -940,6 +940,19 @@ async fn a_browser_escaped_file_name_is_stored_as_the_user_named_it() {
     assert_eq!(r.json()["name"].as_str(), Some("100%25 done.txt"));
 }
 
+/// `PATCH /users/me {avatar_media_id}`, which must succeed: the profile.
+async fn set_avatar(c: &parley_sdk::Client, media_id: &str) -> Value {
+    let (code, me) = status(
+        c,
+        "PATCH",
+        "/users/me",
+        Some(json!({"avatar_media_id": media_id})),
+    )
+    .await;
+    assert_eq!(code, 200, "{me}");
+    me
+}
+
 #[tokio::test]
 async fn an_avatar_is_a_square_public_copy_of_the_users_own_image() {
     let app = spawn_app().await;
@@ -949,14 +962,7 @@ async fn an_avatar_is_a_square_public_copy_of_the_users_own_image() {
     assert_eq!(photo.status, 201);
     let photo_id = photo.json()["id"].as_str().expect("id").to_string();
 
-    let (code, me) = status(
-        &a,
-        "PATCH",
-        "/users/me",
-        Some(json!({"avatar_media_id": photo_id})),
-    )
-    .await;
-    assert_eq!(code, 200, "{me}");
+    let me = set_avatar(&a, &photo_id).await;
     let avatar_url = me["avatar_url"].as_str().expect("avatar_url").to_string();
     assert!(avatar_url.starts_with("/api/v1/media/"), "{avatar_url}");
     assert!(
@@ -1037,14 +1043,7 @@ async fn an_avatar_is_a_square_public_copy_of_the_users_own_image() {
     assert_eq!(still["avatar_url"], avatar_url.as_str());
 
     // A new avatar replaces the old one, which stops being served.
-    let (code, me) = status(
-        &a,
-        "PATCH",
-        "/users/me",
-        Some(json!({"avatar_media_id": photo_id})),
-    )
-    .await;
-    assert_eq!(code, 200, "{me}");
+    let me = set_avatar(&a, &photo_id).await;
     let newer = me["avatar_url"].as_str().expect("avatar_url").to_string();
     assert_ne!(newer, avatar_url);
     let old = request(&app, None, reqwest::Method::GET, &avatar_url, &[], None).await;
