@@ -35,9 +35,11 @@ use crate::blob::{
     BlobError, BlobStore, ByteStream, CHUNK_SIZE, Upload, clear_tmp_dir, validate_key,
 };
 
-/// The size of one part of a multipart upload (S3 wants at least 5 MiB for
-/// every part but the last). Files up to this size go in one `PUT`.
-pub const PART_SIZE: usize = 8 * 1024 * 1024;
+/// The size of one part of a multipart upload: S3's smallest for every
+/// part but the last, so a commit holds as little as it can (10,000 parts
+/// make 50 GiB, far above any upload limit). Files up to this size go in
+/// one `PUT`.
+pub const PART_SIZE: usize = 5 * 1024 * 1024;
 
 /// Parts of one upload sent at once: with [`PART_SIZE`], the most one
 /// commit holds in memory is about `(PARTS_IN_FLIGHT + 1) * PART_SIZE`.
