@@ -21,6 +21,8 @@
 //!   stripping, orientation, thumbnails.
 //! - `gif`: the GIF block walker (frames, animation bombs, comments).
 //! - `mp4`: the ISO-BMFF box walker (duration, video size).
+//! - `webm`: the Matroska/WebM (EBML) element walker (duration, from
+//!   `Info` or else the last Cluster; video size).
 //!
 //! # Invariants
 //!
@@ -44,6 +46,7 @@ pub mod local;
 mod mp4;
 mod picture;
 pub mod s3;
+mod webm;
 
 pub use blob::{BlobError, BlobStore, ByteStream, Upload, validate_key};
 pub use inspect::{InspectError, Inspected, Served, inspect};
