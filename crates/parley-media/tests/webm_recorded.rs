@@ -18,8 +18,10 @@ fn data(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// `(file, Chromium's duration, width and height)`.
-const RECORDED: [(&str, u64, Option<(u32, u32)>); 3] = [
+/// A file, Chromium's duration, its width and height.
+type Recorded = (&'static str, u64, Option<(u32, u32)>);
+
+const RECORDED: [Recorded; 3] = [
     ("chromium-vp8-160x120.webm", 1967, Some((160, 120))),
     ("chromium-vp9-160x120.webm", 1979, Some((160, 120))),
     ("chromium-opus.webm", 1398, None),
