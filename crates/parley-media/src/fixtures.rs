@@ -293,3 +293,63 @@ pub fn webm(spec: &WebmSpec) -> Vec<u8> {
     }
     file
 }
+
+/// The stream serial of [`ogg`]'s files.
+pub const OGG_SERIAL: u32 = 0x1234_5678;
+
+/// The codec of an [`ogg`] file: Vorbis at a rate, or Opus with a
+/// pre-skip.
+#[derive(Debug, Clone, Copy)]
+pub enum OggCodec {
+    Vorbis(u32),
+    Opus(u16),
+}
+
+/// One Ogg page of [`OGG_SERIAL`] holding `packet` (under 255 * 255
+/// bytes), with its CRC.
+pub fn ogg_page(flags: u8, granule: u64, seq: u32, packet: &[u8]) -> Vec<u8> {
+    let mut lacing = vec![255u8; packet.len() / 255];
+    lacing.push((packet.len() % 255) as u8);
+    let mut page = b"OggS\0".to_vec();
+    page.push(flags);
+    page.extend_from_slice(&granule.to_le_bytes());
+    page.extend_from_slice(&OGG_SERIAL.to_le_bytes());
+    page.extend_from_slice(&seq.to_le_bytes());
+    page.extend_from_slice(&[0; 4]);
+    page.push(lacing.len() as u8);
+    page.extend_from_slice(&lacing);
+    page.extend_from_slice(packet);
+    let crc = crate::ogg::crc_update(0, &page);
+    page[22..26].copy_from_slice(&crc.to_le_bytes());
+    page
+}
+
+/// An Ogg file: the identification header's page, a page of audio at
+/// half of `granule`, and the last page at `granule` whose packet ends
+/// with `last`.
+pub fn ogg(codec: OggCodec, granule: u64, last: &[u8]) -> Vec<u8> {
+    let id = match codec {
+        OggCodec::Vorbis(rate) => {
+            let mut p = b"\x01vorbis".to_vec();
+            p.extend_from_slice(&0u32.to_le_bytes()); // version
+            p.push(2); // channels
+            p.extend_from_slice(&rate.to_le_bytes());
+            p.extend_from_slice(&[0; 12]); // bitrates
+            p.extend_from_slice(&[0xB8, 0x01]); // block sizes, framing
+            p
+        }
+        OggCodec::Opus(pre_skip) => {
+            let mut p = b"OpusHead\x01\x02".to_vec();
+            p.extend_from_slice(&pre_skip.to_le_bytes());
+            p.extend_from_slice(&48_000u32.to_le_bytes()); // input rate
+            p.extend_from_slice(&[0, 0, 0]); // gain, mapping family
+            p
+        }
+    };
+    let mut file = ogg_page(0x02, 0, 0, &id);
+    file.extend(ogg_page(0, granule / 2, 1, &[0x55; 300]));
+    let mut packet = vec![0xAA; 40];
+    packet.extend_from_slice(last);
+    file.extend(ogg_page(0x04, granule, 2, &packet));
+    file
+}

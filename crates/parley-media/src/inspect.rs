@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use crate::{mp4, picture, webm};
+use crate::{mp4, ogg, picture, webm};
 use parley_domain::media::{MediaLimits, TEXT_MIME, allowed};
 use parley_protocol::MediaKind;
 
@@ -42,8 +42,9 @@ pub struct Inspected {
     /// container states them.
     pub width: Option<u32>,
     pub height: Option<u32>,
-    /// For MP4 video, M4A audio and WebM when the container states it
-    /// (for WebM without a stated duration: up to its last block).
+    /// For MP4 video, M4A audio, WebM and Ogg (Vorbis, Opus) when the
+    /// container states it (for WebM without a stated duration: up to its
+    /// last block; for Ogg: its last page's granule position).
     pub duration_ms: Option<u64>,
     pub served: Served,
     /// The thumbnail's bytes and type (`image/jpeg`, or `image/png` for an
@@ -83,7 +84,8 @@ pub enum InspectError {
 /// images read the dimensions from the header and refuse bombs before
 /// decoding, then strip metadata (or apply the EXIF orientation and
 /// re-encode) and make a thumbnail; for MP4, M4A and WebM read the
-/// duration and the first video track's size from the container's headers.
+/// duration and the first video track's size from the container's
+/// headers, for Ogg the duration from its first and last pages.
 #[tracing::instrument(skip_all, fields(path = %path.display()))]
 pub fn inspect(path: &Path, limits: &MediaLimits) -> Result<Inspected, InspectError> {
     let mut file = File::open(path)?;
@@ -143,6 +145,9 @@ pub fn inspect(path: &Path, limits: &MediaLimits) -> Result<Inspected, InspectEr
             inspected.duration_ms = info.duration_ms;
             inspected.width = info.width;
             inspected.height = info.height;
+        }
+        "audio/ogg" => {
+            inspected.duration_ms = ogg::probe(&mut file, size)?;
         }
         _ => {}
     }

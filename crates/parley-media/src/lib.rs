@@ -23,6 +23,7 @@
 //! - `mp4`: the ISO-BMFF box walker (duration, video size).
 //! - `webm`: the Matroska/WebM (EBML) element walker (duration, from
 //!   `Info` or else the last Cluster; video size).
+//! - `ogg`: the Ogg page reader (Vorbis and Opus duration).
 //!
 //! # Invariants
 //!
@@ -44,6 +45,7 @@ mod gif;
 pub mod inspect;
 pub mod local;
 mod mp4;
+mod ogg;
 mod picture;
 pub mod s3;
 mod webm;

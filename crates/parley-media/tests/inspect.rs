@@ -14,8 +14,8 @@ use img_parts::png::{Png, PngChunk};
 use img_parts::webp::WebP;
 use parley_domain::media::{MediaLimits as Limits, TEXT_MIME as TEXT_PLAIN};
 use parley_media::fixtures::{
-    WebmDuration, WebmSpec, gif_frames, gradient, jpeg_of, jpeg_with_metadata, png_header_only,
-    png_of, tiff_with_gps, webm,
+    OggCodec, WebmDuration, WebmSpec, gif_frames, gradient, jpeg_of, jpeg_with_metadata, ogg,
+    png_header_only, png_of, tiff_with_gps, webm,
 };
 use parley_media::{InspectError, Inspected, Served, inspect};
 use parley_protocol::MediaKind as Kind;
@@ -439,6 +439,19 @@ fn webm_duration_and_size_from_its_elements() {
         assert_eq!(i.mime, "video/webm", "cut {cut}");
         assert!(i.duration_ms.is_none_or(|d| d <= 166), "cut {cut}");
     }
+}
+
+#[test]
+fn ogg_vorbis_duration_from_its_last_page() {
+    let vorbis = ogg(OggCodec::Vorbis(44_100), 132_300, b"end");
+    let i = run("a.ogg", &vorbis).expect("inspect");
+    assert_eq!(i.mime, "audio/ogg");
+    assert_eq!(i.kind, Kind::Audio);
+    assert_eq!(i.duration_ms, Some(3000));
+    assert_eq!((i.width, i.height), (None, None));
+    // Cut in its last page: an earlier page's granule position.
+    let i = run("cut.ogg", &vorbis[..vorbis.len() - 2]).expect("inspect");
+    assert_eq!(i.duration_ms, Some(1500));
 }
 
 #[test]
