@@ -12,8 +12,8 @@
 //! packet data is not taken for a page.
 //!
 //! Reads are bounded (a page header, 32 bytes of the first packet, one
-//! buffer of at most [`TAIL_BYTES`]); nothing is allocated by a size the
-//! file declares. A malformed file is not an error: it only has no
+//! buffer of at most [`TAIL_BYTES`]), so is the CRC work
+//! ([`MAX_CRC_BYTES`]); nothing is allocated by a size the file declares. A malformed file is not an error: it only has no
 //! duration.
 
 use std::io::{self, Read, Seek, SeekFrom};
@@ -21,6 +21,9 @@ use std::io::{self, Read, Seek, SeekFrom};
 /// How much of the end of the file is searched for the last page.
 pub(crate) const TAIL_BYTES: u64 = 128 * 1024;
 const PAGE_HEADER: usize = 27;
+/// Bytes whose CRC is computed in all: candidates in a hostile tail could
+/// each claim a page of 64 KiB.
+const MAX_CRC_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Codec {
@@ -50,9 +53,13 @@ pub(crate) fn probe<R: Read + Seek>(r: &mut R, len: u64) -> io::Result<Option<u6
     let tail = &tail[..n];
 
     let mut end = tail.len();
+    let mut budget = MAX_CRC_BYTES;
     while let Some(at) = tail[..end].windows(4).rposition(|w| w == b"OggS") {
-        if let Some(granule) = page_granule(&tail[at..], serial) {
+        if let Some(granule) = page_granule(&tail[at..], serial, &mut budget) {
             return Ok(duration_ms(granule, codec));
+        }
+        if budget == 0 {
+            return Ok(None);
         }
         end = at + 3;
     }
@@ -81,8 +88,9 @@ fn first_page(b: &[u8]) -> Option<(u32, Codec)> {
 }
 
 /// The granule position of the page at the start of `b`, if it is a whole
-/// page of stream `serial` with a granule position and a matching CRC.
-fn page_granule(b: &[u8], serial: u32) -> Option<u64> {
+/// page of stream `serial` with a granule position and a matching CRC
+/// (whose bytes are taken from `budget`).
+fn page_granule(b: &[u8], serial: u32, budget: &mut usize) -> Option<u64> {
     if b.get(4)? != &0 || le32(b, 14)? != serial {
         return None;
     }
@@ -91,6 +99,11 @@ fn page_granule(b: &[u8], serial: u32) -> Option<u64> {
     let body: usize = lacing.iter().map(|&l| usize::from(l)).sum();
     let page = b.get(..PAGE_HEADER + segments + body)?;
     let stated = le32(page, 22)?;
+    if page.len() > *budget {
+        *budget = 0;
+        return None;
+    }
+    *budget -= page.len();
     let crc = crc_update(crc_update(crc_update(0, &page[..22]), &[0; 4]), &page[26..]);
     if crc != stated {
         return None;
@@ -200,6 +213,22 @@ mod tests {
             );
             bad[at] = was;
         }
+        // A tail of fake page headers, each claiming a 64 KiB page: the
+        // CRC budget ends the search.
+        let mut hostile = ogg(OggCodec::Opus(0), 96_000, b"");
+        let mut fake = b"OggS\0\0".to_vec();
+        fake.extend_from_slice(&[0; 8]);
+        fake.extend_from_slice(&OGG_SERIAL.to_le_bytes());
+        fake.extend_from_slice(&[0; 8]);
+        fake.push(255);
+        fake.extend_from_slice(&[255; 255]);
+        while hostile.len() < 200_000 {
+            hostile.extend_from_slice(&fake);
+        }
+        let started = std::time::Instant::now();
+        assert_eq!(run(&hostile), None);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+
         // Not Vorbis or Opus.
         let mut other = file.clone();
         other[28..35].copy_from_slice(b"\x80theora");

@@ -25,8 +25,9 @@
 //! `BlockDuration`): short by at most one frame.
 //!
 //! It never allocates by a declared size (reads go through one buffer of
-//! [`CACHE_BYTES`]), reads at most [`VALUE_BYTES`] of a value, and visits
-//! at most [`MAX_ELEMENTS`] element headers in all. A malformed file is
+//! [`CACHE_BYTES`]), reads at most [`VALUE_BYTES`] of a value, visits at
+//! most [`MAX_ELEMENTS`] element headers and reads at most
+//! [`MAX_READ_BYTES`] in all. A malformed file is
 //! not an error: it only yields less information.
 
 use std::io::{self, Read, Seek, SeekFrom};
@@ -38,6 +39,10 @@ pub(crate) const MAX_ELEMENTS: u32 = 100_000;
 pub(crate) const TAIL_BYTES: u64 = 2 * 1024 * 1024;
 /// The read buffer.
 const CACHE_BYTES: usize = 64 * 1024;
+/// Bytes read into the buffer in all: a hostile tail could otherwise make
+/// each candidate's walk move the buffer away from the scan and back
+/// (a file of the usual kind needs the headers and the tail, once).
+pub(crate) const MAX_READ_BYTES: u64 = 32 * 1024 * 1024;
 /// The most read of a value (a DocType, a number, the start of a block).
 const VALUE_BYTES: usize = 16;
 
@@ -97,6 +102,7 @@ pub(crate) fn probe<R: Read + Seek>(r: &mut R, len: u64) -> io::Result<WebmInfo>
         cache_at: 0,
         cache_len: 0,
         elements: 0,
+        read: 0,
     };
     src.probe()
 }
@@ -125,6 +131,8 @@ struct Source<'a, R> {
     cache_at: u64,
     cache_len: usize,
     elements: u32,
+    /// Bytes read into the cache so far.
+    read: u64,
 }
 
 impl<R: Read + Seek> Source<'_, R> {
@@ -524,6 +532,12 @@ impl<R: Read + Seek> Source<'_, R> {
             && pos - self.cache_at + VALUE_BYTES as u64 <= self.cache_len as u64;
         let at_eof = self.cache_at + self.cache_len as u64 >= self.len;
         if !(in_cache || (at_eof && pos >= self.cache_at)) {
+            if self.read >= MAX_READ_BYTES {
+                // Out of budget: as if at the end of the file.
+                self.cache_at = self.len;
+                self.cache_len = 0;
+                return Ok(&[]);
+            }
             self.r.seek(SeekFrom::Start(pos))?;
             let mut got = 0;
             while got < self.cache.len() {
@@ -536,6 +550,7 @@ impl<R: Read + Seek> Source<'_, R> {
             }
             self.cache_at = pos;
             self.cache_len = got;
+            self.read += got as u64;
         }
         let skip = usize::try_from(pos - self.cache_at).unwrap_or(usize::MAX);
         Ok(self.cache.get(skip..self.cache_len).unwrap_or(&[]))
@@ -877,6 +892,26 @@ mod tests {
         });
         assert!(file.len() as u64 > TAIL_BYTES + 512 * 1024);
         assert_eq!(run(&file).duration_ms, Some(1040));
+    }
+
+    /// 2 MiB of empty unknown-size Clusters (no blocks): every one a
+    /// candidate that fails; the element budget ends it.
+    #[test]
+    fn a_tail_of_candidates_is_bounded() {
+        let mut file = webm(&WebmSpec {
+            clusters: vec![],
+            ..recorded()
+        });
+        let mut empty = ebml_unknown(CLUSTER);
+        empty.extend(ebml_uint(TIMESTAMP, 0));
+        while (file.len() as u64) < 3 * TAIL_BYTES / 2 {
+            file.extend_from_slice(&empty);
+        }
+        let started = Instant::now();
+        let info = run(&file);
+        assert_eq!(info.duration_ms, None);
+        assert_eq!(info.width, Some(640));
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[test]
