@@ -27,8 +27,8 @@
 //! It never allocates by a declared size (reads go through one buffer of
 //! [`CACHE_BYTES`]), reads at most [`VALUE_BYTES`] of a value, visits at
 //! most [`MAX_ELEMENTS`] element headers and reads at most
-//! [`MAX_READ_BYTES`] in all. A malformed file is
-//! not an error: it only yields less information.
+//! [`MAX_READ_BYTES`] in all. A malformed file is not an error: it only
+//! yields less information.
 
 use std::io::{self, Read, Seek, SeekFrom};
 
@@ -331,9 +331,9 @@ impl<R: Read + Seek> Source<'_, R> {
     }
 
     /// Walks Clusters (and the Segment's other children) from `start`
-    /// exactly to `seg_end`; the last Cluster's last block end. `None` if
-    /// anything does not parse, there is no Cluster with a block, or the
-    /// element budget runs out.
+    /// exactly to `seg_end`; the latest block end. `None` if anything does
+    /// not parse, a Cluster has no block (none written so is known), or
+    /// the element budget runs out.
     fn chain(&mut self, start: u64, seg_end: u64) -> io::Result<Option<u64>> {
         let mut last = None;
         let mut pos = start;
@@ -345,7 +345,9 @@ impl<R: Read + Seek> Source<'_, R> {
                 let Some((end, ticks)) = self.cluster(h, seg_end)? else {
                     return Ok(None);
                 };
-                last = Some(ticks);
+                // The latest block of any Cluster in the chain (the last
+                // Cluster's, unless the file is out of order).
+                last = Some(last.map_or(ticks, |l: u64| l.max(ticks)));
                 pos = end;
             } else if h.id == VOID || SEGMENT_CHILDREN.contains(&h.id) {
                 let Some(e) = h.end_within(seg_end) else {
@@ -359,8 +361,8 @@ impl<R: Read + Seek> Source<'_, R> {
         Ok(last)
     }
 
-    /// A Cluster, strictly: its Timestamp first (after a CRC-32 or Void),
-    /// then blocks and the other Cluster children. An unknown-size Cluster
+    /// A Cluster, strictly: one Timestamp before any block, blocks, and
+    /// only the other children a Cluster may hold; at least one block. An unknown-size Cluster
     /// ends where a Cluster or another Segment child starts, or at
     /// `seg_end`. Its end and its last block's end in ticks.
     fn cluster(&mut self, cluster: Header, seg_end: u64) -> io::Result<Option<(u64, u64)>> {
