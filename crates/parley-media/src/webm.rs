@@ -10,17 +10,23 @@
 //! write the Segment and Clusters with an unknown size. For those the
 //! duration is that of the last block: the last Cluster's `Timestamp` plus
 //! the largest relative timecode (plus `BlockDuration`, when a BlockGroup
-//! has one) of its blocks. The last Cluster is found in the last
-//! [`TAIL_BYTES`] of the Segment, not by walking every block from the start,
-//! so that the cost does not grow with the file (a 100 MiB upload has
-//! tens of thousands of blocks). A Cluster ID found there may be payload
+//! has one) of its blocks. The blocks are first walked from the first
+//! Cluster to the end of the Segment, each block's header read and its
+//! payload skipped, within the budget of [`MAX_ELEMENTS`] headers (a few
+//! minutes of video and audio; Chromium writes one Cluster per keyframe
+//! or 32 s, so its Clusters can be many MiB). If that does not reach the
+//! end (a longer recording, or something broken on the way), the last
+//! Cluster is looked for in the last [`TAIL_BYTES`] of the Segment, so the
+//! cost does not grow with the file (a 100 MiB upload of audio has a
+//! million blocks). A Cluster ID found there may be payload
 //! bytes, so a candidate is only taken if a strict walk from it (only
 //! Cluster children that a Cluster holds, blocks that parse, sizes that
 //! fit) goes through Cluster after Cluster to the end of the Segment; the
 //! first candidate (lowest offset) that does so wins, and its chain
 //! steps over the blocks' payloads, so a Cluster ID inside a later
-//! payload is never looked at. A file whose last Cluster starts before the
-//! tail, or that is cut in the middle of an element, yields no duration.
+//! payload is never looked at. A file with too many blocks to walk whose
+//! last Cluster starts before the tail, or that is cut in the middle of an
+//! element, yields no duration.
 //! This duration is the last block's start (or end, with a
 //! `BlockDuration`): short by at most one frame.
 //!
@@ -32,8 +38,9 @@
 
 use std::io::{self, Read, Seek, SeekFrom};
 
-/// Element headers visited in all (the header walk, every candidate's
-/// walk in the tail): bounds the work on a hostile file.
+/// Element headers visited by the walk from the start (the headers, the
+/// Clusters), and again by the search in the tail (every candidate's
+/// walk): bounds the work on a hostile file.
 pub(crate) const MAX_ELEMENTS: u32 = 100_000;
 /// How much of the Segment's end is searched for the last Cluster.
 pub(crate) const TAIL_BYTES: u64 = 2 * 1024 * 1024;
@@ -43,6 +50,9 @@ const CACHE_BYTES: usize = 64 * 1024;
 /// each candidate's walk move the buffer away from the scan and back
 /// (a file of the usual kind needs the headers and the tail, once).
 pub(crate) const MAX_READ_BYTES: u64 = 32 * 1024 * 1024;
+/// What a header or value read refills of the buffer (a few small blocks'
+/// headers).
+const SMALL_FILL: usize = 512;
 /// The most read of a value (a DocType, a number, the start of a block).
 const VALUE_BYTES: usize = 16;
 
@@ -163,8 +173,10 @@ impl<R: Read + Seek> Source<'_, R> {
         let mut scale: u64 = 1_000_000;
         let mut duration: Option<f64> = None;
         let mut pos = segment.data;
+        let mut first_cluster = None;
         while let Some(h) = self.header(pos, seg_end)? {
             if h.id == CLUSTER {
+                first_cluster = Some(pos);
                 break;
             }
             // Only a Segment and a Cluster may have an unknown size.
@@ -196,9 +208,21 @@ impl<R: Read + Seek> Source<'_, R> {
         // none.
         info.duration_ms = match duration.and_then(|d| ticks_f64_to_ms(d, scale)) {
             Some(ms) => Some(ms),
-            None => self
-                .last_block_ticks(segment.data, seg_end)?
-                .and_then(|t| ticks_to_ms(t, scale)),
+            None => {
+                // From the first Cluster (certain, but bounded by the
+                // element budget: enough for a few minutes of video), else
+                // from the tail (any length, if the last Cluster starts in
+                // it). Each has the whole budget.
+                let mut ticks = None;
+                if let Some(first) = first_cluster {
+                    ticks = self.chain(first, seg_end)?;
+                }
+                if ticks.is_none() {
+                    self.elements = 0;
+                    ticks = self.last_block_ticks(segment.data, seg_end)?;
+                }
+                ticks.and_then(|t| ticks_to_ms(t, scale))
+            }
         };
         Ok(info)
     }
@@ -527,9 +551,15 @@ impl<R: Read + Seek> Source<'_, R> {
         }))
     }
 
-    /// The cached bytes from `pos` (refilled there if `pos` is not in the
-    /// cache or too near its end); empty at the end of the file.
+    /// The cached bytes from `pos` (refilled there, the whole buffer, if
+    /// `pos` is not in the cache or too near its end); empty at the end of
+    /// the file.
     fn window(&mut self, pos: u64) -> io::Result<&[u8]> {
+        self.window_fill(pos, self.cache.len())
+    }
+
+    /// [`Self::window`], refilling only `fill` bytes.
+    fn window_fill(&mut self, pos: u64, fill: usize) -> io::Result<&[u8]> {
         let in_cache = pos >= self.cache_at
             && pos - self.cache_at + VALUE_BYTES as u64 <= self.cache_len as u64;
         let at_eof = self.cache_at + self.cache_len as u64 >= self.len;
@@ -541,9 +571,10 @@ impl<R: Read + Seek> Source<'_, R> {
                 return Ok(&[]);
             }
             self.r.seek(SeekFrom::Start(pos))?;
+            let fill = fill.min(self.cache.len());
             let mut got = 0;
-            while got < self.cache.len() {
-                match self.r.read(&mut self.cache[got..]) {
+            while got < fill {
+                match self.r.read(&mut self.cache[got..fill]) {
                     Ok(0) => break,
                     Ok(n) => got += n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -560,7 +591,9 @@ impl<R: Read + Seek> Source<'_, R> {
 
     /// Reads up to `out.len()` (at most [`VALUE_BYTES`]) bytes at `pos`.
     fn read_at(&mut self, pos: u64, out: &mut [u8]) -> io::Result<usize> {
-        let w = self.window(pos)?;
+        // Headers are read one block apart when walking Clusters, whose
+        // payloads are skipped: refill a little, not the whole buffer.
+        let w = self.window_fill(pos, SMALL_FILL)?;
         let n = out.len().min(w.len());
         out[..n].copy_from_slice(&w[..n]);
         Ok(n)
@@ -917,14 +950,44 @@ mod tests {
     }
 
     #[test]
-    fn last_cluster_before_the_tail_gives_none() {
-        // One Cluster whose start is more than TAIL_BYTES from the end.
+    fn a_last_cluster_before_the_tail_is_walked_to() {
+        // One Cluster whose start is more than TAIL_BYTES from the end
+        // (as Chromium writes 32 s of video).
         let file = webm(&WebmSpec {
             clusters: vec![(0, vec![0, 20, 40, 60])],
             payload: vec![0u8; 700 * 1024],
             ..recorded()
         });
-        assert_eq!(run(&file).duration_ms, None);
+        assert_eq!(run(&file).duration_ms, Some(60));
+    }
+
+    #[test]
+    fn too_many_blocks_to_walk_fall_back_to_the_tail() {
+        let blocks: Vec<i16> = (0..i16::MAX).collect();
+        let file = webm(&WebmSpec {
+            clusters: (0..5).map(|c| (c * 40_000, blocks.clone())).collect(),
+            payload: vec![0u8; 16],
+            ..recorded()
+        });
+        let started = Instant::now();
+        let info = run(&file);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // 160k blocks: over the budget from the start; in the tail, the
+        // last Cluster (at 160 s, 720 KiB long) is found.
+        assert_eq!(info.duration_ms, Some(160_000 + i16::MAX as u64 - 1));
+
+        // Clusters of 2.8 MiB: the last one starts before the tail, and
+        // 131k blocks are over the budget. No duration, quickly.
+        let file = webm(&WebmSpec {
+            clusters: (0..4).map(|c| (c * 40_000, blocks.clone())).collect(),
+            payload: vec![0u8; 80],
+            ..recorded()
+        });
+        let started = Instant::now();
+        let info = run(&file);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(info.duration_ms, None);
+        assert_eq!(info.width, Some(640));
     }
 
     /// Chromium's recordings (see `tests/webm_recorded.rs`): every prefix
