@@ -33,8 +33,8 @@
 //! It never allocates by a declared size (reads go through one buffer of
 //! [`CACHE_BYTES`]), reads at most [`VALUE_BYTES`] of a value, visits at
 //! most [`MAX_ELEMENTS`] element headers and reads at most
-//! [`MAX_READ_BYTES`] in all. A malformed file is not an error: it only
-//! yields less information.
+//! [`MAX_READ_BYTES`], from the start and again in the tail. A malformed
+//! file is not an error: it only yields less information.
 
 use std::io::{self, Read, Seek, SeekFrom};
 
@@ -46,10 +46,12 @@ pub(crate) const MAX_ELEMENTS: u32 = 100_000;
 pub(crate) const TAIL_BYTES: u64 = 2 * 1024 * 1024;
 /// The read buffer.
 const CACHE_BYTES: usize = 64 * 1024;
-/// Bytes read into the buffer in all: a hostile tail could otherwise make
-/// each candidate's walk move the buffer away from the scan and back
-/// (a file of the usual kind needs the headers and the tail, once).
-pub(crate) const MAX_READ_BYTES: u64 = 32 * 1024 * 1024;
+/// Bytes read into the buffer by the walk from the start, and again by
+/// the search in the tail: more than [`MAX_ELEMENTS`] refills of
+/// [`SMALL_FILL`] (one per header, blocks being far apart), but a hostile
+/// tail could otherwise make each candidate's walk move the buffer away
+/// from the scan and back without end.
+pub(crate) const MAX_READ_BYTES: u64 = 64 * 1024 * 1024;
 /// What a header or value read refills of the buffer (a few small blocks'
 /// headers).
 const SMALL_FILL: usize = 512;
@@ -219,6 +221,7 @@ impl<R: Read + Seek> Source<'_, R> {
                 }
                 if ticks.is_none() {
                     self.elements = 0;
+                    self.read = 0;
                     ticks = self.last_block_ticks(segment.data, seg_end)?;
                 }
                 ticks.and_then(|t| ticks_to_ms(t, scale))
