@@ -28,7 +28,8 @@
 //! last Cluster starts before the tail, or that is cut in the middle of an
 //! element, yields no duration.
 //! This duration is the last block's start (or end, with a
-//! `BlockDuration`): short by at most one frame.
+//! `BlockDuration`): short by at most one frame, and what Chromium itself
+//! reports for its recordings (`tests/webm_recorded.rs`).
 //!
 //! It never allocates by a declared size (reads go through one buffer of
 //! [`CACHE_BYTES`]), reads at most [`VALUE_BYTES`] of a value, visits at
