@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use crate::{mp4, picture};
+use crate::{mp4, ogg, picture, webm};
 use parley_domain::media::{MediaLimits, TEXT_MIME, allowed};
 use parley_protocol::MediaKind;
 
@@ -42,7 +42,9 @@ pub struct Inspected {
     /// container states them.
     pub width: Option<u32>,
     pub height: Option<u32>,
-    /// For MP4 video and M4A audio when the container states it.
+    /// For MP4 video, M4A audio, WebM and Ogg (Vorbis, Opus) when the
+    /// container states it (for WebM without a stated duration: up to its
+    /// last block; for Ogg: its last page's granule position).
     pub duration_ms: Option<u64>,
     pub served: Served,
     /// The thumbnail's bytes and type (`image/jpeg`, or `image/png` for an
@@ -81,8 +83,9 @@ pub enum InspectError {
 /// [`InspectError::Unsupported`]); check the size limit of the kind; for
 /// images read the dimensions from the header and refuse bombs before
 /// decoding, then strip metadata (or apply the EXIF orientation and
-/// re-encode) and make a thumbnail; for MP4 and M4A read the duration and
-/// the first video track's size from the box headers.
+/// re-encode) and make a thumbnail; for MP4, M4A and WebM read the
+/// duration and the first video track's size from the container's
+/// headers, for Ogg the duration from its first and last pages.
 #[tracing::instrument(skip_all, fields(path = %path.display()))]
 pub fn inspect(path: &Path, limits: &MediaLimits) -> Result<Inspected, InspectError> {
     let mut file = File::open(path)?;
@@ -133,6 +136,18 @@ pub fn inspect(path: &Path, limits: &MediaLimits) -> Result<Inspected, InspectEr
                 inspected.width = info.width;
                 inspected.height = info.height;
             }
+        }
+        "video/webm" => {
+            // Audio-only WebM (a voice note) is sniffed as video/webm too;
+            // it has no video track, so no size.
+            file.seek(SeekFrom::Start(0))?;
+            let info = webm::probe(&mut file, size)?;
+            inspected.duration_ms = info.duration_ms;
+            inspected.width = info.width;
+            inspected.height = info.height;
+        }
+        "audio/ogg" => {
+            inspected.duration_ms = ogg::probe(&mut file, size)?;
         }
         _ => {}
     }

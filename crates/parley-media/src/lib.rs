@@ -21,6 +21,9 @@
 //!   stripping, orientation, thumbnails.
 //! - `gif`: the GIF block walker (frames, animation bombs, comments).
 //! - `mp4`: the ISO-BMFF box walker (duration, video size).
+//! - `webm`: the Matroska/WebM (EBML) element walker (duration, from
+//!   `Info` or else the last Cluster; video size).
+//! - `ogg`: the Ogg page reader (Vorbis and Opus duration).
 //!
 //! # Invariants
 //!
@@ -42,8 +45,10 @@ mod gif;
 pub mod inspect;
 pub mod local;
 mod mp4;
+mod ogg;
 mod picture;
 pub mod s3;
+mod webm;
 
 pub use blob::{BlobError, BlobStore, ByteStream, Upload, validate_key};
 pub use inspect::{InspectError, Inspected, Served, inspect};

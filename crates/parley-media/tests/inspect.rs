@@ -1,5 +1,6 @@
 //! `inspect` on fixtures made in code: bombs, broken and disguised files,
-//! metadata stripping, orientation, thumbnails, MP4 boxes, text.
+//! metadata stripping, orientation, thumbnails, MP4 boxes, WebM elements,
+//! text.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -13,7 +14,8 @@ use img_parts::png::{Png, PngChunk};
 use img_parts::webp::WebP;
 use parley_domain::media::{MediaLimits as Limits, TEXT_MIME as TEXT_PLAIN};
 use parley_media::fixtures::{
-    gif_frames, gradient, jpeg_of, jpeg_with_metadata, png_header_only, png_of, tiff_with_gps,
+    OggCodec, WebmDuration, WebmSpec, gif_frames, gradient, jpeg_of, jpeg_with_metadata, ogg,
+    png_header_only, png_of, tiff_with_gps, webm,
 };
 use parley_media::{InspectError, Inspected, Served, inspect};
 use parley_protocol::MediaKind as Kind;
@@ -389,6 +391,67 @@ fn m4a_is_audio_mp4_with_a_duration() {
     assert_eq!(i.kind, Kind::Audio);
     assert_eq!(i.duration_ms, Some(5000));
     assert_eq!((i.width, i.height), (None, None));
+}
+
+#[test]
+fn webm_duration_and_size_from_its_elements() {
+    let stated = webm(&WebmSpec {
+        duration: WebmDuration::F64(4321.5),
+        video: Some((1280, 720)),
+        ..WebmSpec::default()
+    });
+    let i = run("v.webm", &stated).expect("inspect");
+    assert_eq!(i.mime, "video/webm");
+    assert_eq!(i.kind, Kind::Video);
+    assert_eq!(i.duration_ms, Some(4322));
+    assert_eq!((i.width, i.height), (Some(1280), Some(720)));
+    assert_eq!(i.served, Served::AsUploaded);
+    assert_eq!(i.thumbnail, None);
+
+    // As a browser records: no Duration, unknown sizes; the last block
+    // (cluster at 100 ms, +66) gives it.
+    let recorded = webm(&WebmSpec {
+        segment_sized: false,
+        clusters_sized: false,
+        ..WebmSpec::default()
+    });
+    let i = run("rec.webm", &recorded).expect("inspect");
+    assert_eq!(i.mime, "video/webm");
+    assert_eq!(i.duration_ms, Some(166));
+    assert_eq!((i.width, i.height), (Some(640), Some(360)));
+
+    // A voice note (no video track) is sniffed as video/webm: a duration,
+    // no size.
+    let voice = webm(&WebmSpec {
+        video: None,
+        segment_sized: false,
+        clusters_sized: false,
+        ..WebmSpec::default()
+    });
+    let i = run("voice.webm", &voice).expect("inspect");
+    assert_eq!(i.mime, "video/webm");
+    assert_eq!(i.duration_ms, Some(166));
+    assert_eq!((i.width, i.height), (None, None));
+
+    // Cut anywhere after the sniffed bytes: still accepted, no panic.
+    for cut in [40, 100, recorded.len() / 2, recorded.len() - 3] {
+        let i = run("cut.webm", &recorded[..cut]).expect("inspect");
+        assert_eq!(i.mime, "video/webm", "cut {cut}");
+        assert!(i.duration_ms.is_none_or(|d| d <= 166), "cut {cut}");
+    }
+}
+
+#[test]
+fn ogg_vorbis_duration_from_its_last_page() {
+    let vorbis = ogg(OggCodec::Vorbis(44_100), 132_300, b"end");
+    let i = run("a.ogg", &vorbis).expect("inspect");
+    assert_eq!(i.mime, "audio/ogg");
+    assert_eq!(i.kind, Kind::Audio);
+    assert_eq!(i.duration_ms, Some(3000));
+    assert_eq!((i.width, i.height), (None, None));
+    // Cut in its last page: an earlier page's granule position.
+    let i = run("cut.ogg", &vorbis[..vorbis.len() - 2]).expect("inspect");
+    assert_eq!(i.duration_ms, Some(1500));
 }
 
 #[test]
