@@ -126,7 +126,8 @@ pub fn allowed(sniffed: &str) -> Option<(&'static str, MediaKind)> {
         "video/mp4" => ("video/mp4", Video),
         "video/webm" => ("video/webm", Video),
         "audio/mpeg" => ("audio/mpeg", Audio),
-        "audio/ogg" => ("audio/ogg", Audio),
+        // The sniffer names Ogg Opus (Firefox's voice notes) apart.
+        "audio/ogg" | "audio/opus" => ("audio/ogg", Audio),
         "audio/m4a" | "audio/x-m4a" | "audio/mp4" => ("audio/mp4", Audio),
         "application/pdf" => ("application/pdf", File),
         "application/msword" => ("application/msword", File),

@@ -138,13 +138,18 @@ pub fn inspect(path: &Path, limits: &MediaLimits) -> Result<Inspected, InspectEr
             }
         }
         "video/webm" => {
-            // Audio-only WebM (a voice note) is sniffed as video/webm too;
-            // it has no video track, so no size.
             file.seek(SeekFrom::Start(0))?;
             let info = webm::probe(&mut file, size)?;
             inspected.duration_ms = info.duration_ms;
             inspected.width = info.width;
             inspected.height = info.height;
+            // Audio-only WebM (a voice note, as Chromium records one) is
+            // sniffed as video/webm too; its tracks say it is audio. It
+            // passed the video limit, which is the larger.
+            if info.audio_only {
+                inspected.mime = "audio/webm";
+                inspected.kind = MediaKind::Audio;
+            }
         }
         "audio/ogg" => {
             inspected.duration_ms = ogg::probe(&mut file, size)?;

@@ -68,6 +68,9 @@ const DURATION: u32 = 0x4489;
 const TRACKS: u32 = 0x1654_AE6B;
 const TRACK_ENTRY: u32 = 0xAE;
 const TRACK_TYPE: u32 = 0x83;
+/// TrackType values.
+const VIDEO_TRACK: u64 = 1;
+const AUDIO_TRACK: u64 = 2;
 const VIDEO: u32 = 0xE0;
 const PIXEL_WIDTH: u32 = 0xB0;
 const PIXEL_HEIGHT: u32 = 0xBA;
@@ -103,6 +106,9 @@ pub(crate) struct WebmInfo {
     pub duration_ms: Option<u64>,
     pub width: Option<u32>,
     pub height: Option<u32>,
+    /// Tracks were read and every one is audio (TrackType 2): a voice
+    /// note, which sniffing cannot tell from a video.
+    pub audio_only: bool,
 }
 
 /// Reads what it can from the file `r` of `len` bytes.
@@ -193,12 +199,14 @@ impl<R: Read + Seek> Source<'_, R> {
                     duration = d;
                 }
                 TRACKS => {
+                    let (size, audio_only) = self.read_tracks(h.data, end)?;
                     if info.width.is_none()
-                        && let Some((w, hh)) = self.read_tracks(h.data, end)?
+                        && let Some((w, hh)) = size
                     {
                         info.width = Some(w);
                         info.height = Some(hh);
                     }
+                    info.audio_only = audio_only;
                 }
                 _ => {}
             }
@@ -272,23 +280,36 @@ impl<R: Read + Seek> Source<'_, R> {
     }
 
     /// `Tracks`: the pixel size of the first video track that states one.
-    fn read_tracks(&mut self, start: u64, end: u64) -> io::Result<Option<(u32, u32)>> {
+    /// The first video track's size, and whether there were tracks and
+    /// all were audio.
+    fn read_tracks(&mut self, start: u64, end: u64) -> io::Result<(Option<(u32, u32)>, bool)> {
         let mut pos = start;
+        let (mut size, mut tracks, mut audio) = (None, 0u32, 0u32);
         while let Some(h) = self.header(pos, end)? {
             let Some(e) = h.end_within(end) else {
                 break;
             };
-            if h.id == TRACK_ENTRY
-                && let Some(size) = self.read_track_entry(h.data, e)?
-            {
-                return Ok(Some(size));
+            if h.id == TRACK_ENTRY {
+                let (kind, video) = self.read_track_entry(h.data, e)?;
+                tracks += 1;
+                if kind == Some(AUDIO_TRACK) {
+                    audio += 1;
+                }
+                if size.is_none() {
+                    size = video;
+                }
             }
             pos = e;
         }
-        Ok(None)
+        Ok((size, tracks > 0 && audio == tracks))
     }
 
-    fn read_track_entry(&mut self, start: u64, end: u64) -> io::Result<Option<(u32, u32)>> {
+    /// The track's TrackType, and its size if it is a video track.
+    fn read_track_entry(
+        &mut self,
+        start: u64,
+        end: u64,
+    ) -> io::Result<(Option<u64>, Option<(u32, u32)>)> {
         let mut kind = None;
         let mut size = None;
         let mut pos = start;
@@ -303,8 +324,7 @@ impl<R: Read + Seek> Source<'_, R> {
             }
             pos = e;
         }
-        // TrackType 1 is video.
-        Ok(size.filter(|_| kind == Some(1)))
+        Ok((kind, size.filter(|_| kind == Some(VIDEO_TRACK))))
     }
 
     fn read_video(&mut self, start: u64, end: u64) -> io::Result<Option<(u32, u32)>> {
@@ -753,6 +773,16 @@ mod tests {
         }));
         assert_eq!(info.duration_ms, Some(166));
         assert_eq!((info.width, info.height), (None, None));
+        assert!(info.audio_only);
+        assert!(!run(&webm(&recorded())).audio_only, "audio and video");
+        assert!(
+            !run(&webm(&WebmSpec {
+                audio: false,
+                ..recorded()
+            }))
+            .audio_only,
+            "video only"
+        );
 
         let info = run(&webm(&WebmSpec {
             doc_type: "matroska",

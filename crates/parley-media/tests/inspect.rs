@@ -420,8 +420,8 @@ fn webm_duration_and_size_from_its_elements() {
     assert_eq!(i.duration_ms, Some(166));
     assert_eq!((i.width, i.height), (Some(640), Some(360)));
 
-    // A voice note (no video track) is sniffed as video/webm: a duration,
-    // no size.
+    // A voice note (only an audio track) is sniffed as video/webm; its
+    // tracks make it audio/webm: a duration, no size.
     let voice = webm(&WebmSpec {
         video: None,
         segment_sized: false,
@@ -429,7 +429,7 @@ fn webm_duration_and_size_from_its_elements() {
         ..WebmSpec::default()
     });
     let i = run("voice.webm", &voice).expect("inspect");
-    assert_eq!(i.mime, "video/webm");
+    assert_eq!((i.mime, i.kind), ("audio/webm", Kind::Audio));
     assert_eq!(i.duration_ms, Some(166));
     assert_eq!((i.width, i.height), (None, None));
 
@@ -452,6 +452,16 @@ fn ogg_vorbis_duration_from_its_last_page() {
     // Cut in its last page: an earlier page's granule position.
     let i = run("cut.ogg", &vorbis[..vorbis.len() - 2]).expect("inspect");
     assert_eq!(i.duration_ms, Some(1500));
+}
+
+#[test]
+fn ogg_opus_is_accepted_as_audio_ogg_with_its_duration() {
+    // Firefox records voice notes as Ogg Opus; the sniffer names it
+    // audio/opus. 2 s at 48 kHz after a 312-sample pre-skip.
+    let opus = ogg(OggCodec::Opus(312), 96_000 + 312, b"end");
+    let i = run("voice.ogg", &opus).expect("an Ogg Opus file is allowed");
+    assert_eq!((i.mime, i.kind), ("audio/ogg", Kind::Audio));
+    assert_eq!(i.duration_ms, Some(2000));
 }
 
 #[test]

@@ -18,21 +18,37 @@ fn data(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A file, Chromium's duration, its width and height.
-type Recorded = (&'static str, u64, Option<(u32, u32)>);
+/// A file, Chromium's duration, its width and height, its served type.
+type Recorded = (&'static str, u64, Option<(u32, u32)>, &'static str);
 
 const RECORDED: [Recorded; 3] = [
-    ("chromium-vp8-160x120.webm", 1967, Some((160, 120))),
-    ("chromium-vp9-160x120.webm", 1979, Some((160, 120))),
-    ("chromium-opus.webm", 1398, None),
+    (
+        "chromium-vp8-160x120.webm",
+        1967,
+        Some((160, 120)),
+        "video/webm",
+    ),
+    (
+        "chromium-vp9-160x120.webm",
+        1979,
+        Some((160, 120)),
+        "video/webm",
+    ),
+    // A voice note: only an audio track.
+    ("chromium-opus.webm", 1398, None, "audio/webm"),
 ];
 
 #[test]
 fn chromium_recordings() {
-    for (name, browser_ms, size) in RECORDED {
+    for (name, browser_ms, size, mime) in RECORDED {
         let i = inspect(&data(name), &MediaLimits::default()).expect("inspect");
-        assert_eq!(i.mime, "video/webm", "{name}");
-        assert_eq!(i.kind, MediaKind::Video, "{name}");
+        assert_eq!(i.mime, mime, "{name}");
+        let kind = if size.is_some() {
+            MediaKind::Video
+        } else {
+            MediaKind::Audio
+        };
+        assert_eq!(i.kind, kind, "{name}");
         assert_eq!(i.width.zip(i.height), size, "{name}");
         assert_eq!(i.duration_ms, Some(browser_ms), "{name}");
     }
