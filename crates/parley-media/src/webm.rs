@@ -100,6 +100,9 @@ const SEGMENT_CHILDREN: [u32; 7] = [
     0x1941_A469, // Attachments
 ];
 
+/// A video track's width and height, in pixels.
+type Size = (u32, u32);
+
 /// What the container states.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct WebmInfo {
@@ -282,7 +285,7 @@ impl<R: Read + Seek> Source<'_, R> {
     /// `Tracks`: the pixel size of the first video track that states one.
     /// The first video track's size, and whether there were tracks and
     /// all were audio.
-    fn read_tracks(&mut self, start: u64, end: u64) -> io::Result<(Option<(u32, u32)>, bool)> {
+    fn read_tracks(&mut self, start: u64, end: u64) -> io::Result<(Option<Size>, bool)> {
         let mut pos = start;
         let (mut size, mut tracks, mut audio) = (None, 0u32, 0u32);
         while let Some(h) = self.header(pos, end)? {
@@ -309,7 +312,7 @@ impl<R: Read + Seek> Source<'_, R> {
         &mut self,
         start: u64,
         end: u64,
-    ) -> io::Result<(Option<u64>, Option<(u32, u32)>)> {
+    ) -> io::Result<(Option<u64>, Option<Size>)> {
         let mut kind = None;
         let mut size = None;
         let mut pos = start;
