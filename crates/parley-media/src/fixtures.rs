@@ -353,3 +353,36 @@ pub fn ogg(codec: OggCodec, granule: u64, last: &[u8]) -> Vec<u8> {
     file.extend(ogg_page(0x04, granule, 2, &packet));
     file
 }
+
+/// The S3 test server (`PARLEY_TEST_S3_ENDPOINT`, the moto server
+/// `.ci/run` starts) and a fresh bucket made on it, or `None` to skip;
+/// under `CI` (env set) a missing server fails instead.
+pub async fn s3_test_bucket() -> Option<(String, String)> {
+    let Ok(endpoint) = std::env::var("PARLEY_TEST_S3_ENDPOINT") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "PARLEY_TEST_S3_ENDPOINT is required under CI"
+        );
+        eprintln!("skipped: PARLEY_TEST_S3_ENDPOINT is not set");
+        return None;
+    };
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let bucket = format!("parley-test-{}-{nanos:x}-{n}", std::process::id());
+    // The test server (moto) takes an unsigned bucket creation.
+    let created = reqwest::Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .expect("the S3 test server answers");
+    assert!(
+        created.status().is_success(),
+        "creating bucket {bucket}: {}",
+        created.status()
+    );
+    Some((endpoint, bucket))
+}

@@ -7,30 +7,7 @@ use parley_media::{BlobStore, S3BlobStore, S3Config};
 
 /// A fresh bucket on the test server, or `None` (skip) off CI.
 async fn fresh_store(tmp: &std::path::Path, prefix: &str) -> Option<(S3BlobStore, String)> {
-    let Ok(endpoint) = std::env::var("PARLEY_TEST_S3_ENDPOINT") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "PARLEY_TEST_S3_ENDPOINT is required under CI"
-        );
-        eprintln!("skipped: PARLEY_TEST_S3_ENDPOINT is not set");
-        return None;
-    };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_nanos();
-    let bucket = format!("parley-test-{}-{nanos:x}", std::process::id());
-    // The test server (moto) takes an unsigned bucket creation.
-    let created = reqwest::Client::new()
-        .put(format!("{endpoint}/{bucket}"))
-        .send()
-        .await
-        .expect("the S3 test server answers");
-    assert!(
-        created.status().is_success(),
-        "creating bucket {bucket}: {}",
-        created.status()
-    );
+    let (endpoint, bucket) = parley_media::fixtures::s3_test_bucket().await?;
     let store = S3BlobStore::new(S3Config {
         bucket: bucket.clone(),
         prefix: prefix.into(),

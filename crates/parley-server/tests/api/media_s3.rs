@@ -9,27 +9,6 @@ use crate::cluster::services;
 use crate::helpers::*;
 use parley_protocol::SendMessageRequest;
 
-/// The endpoint and a fresh bucket on it, or `None` (skip) off CI.
-async fn fresh_bucket() -> Option<(String, String)> {
-    let Ok(endpoint) = std::env::var("PARLEY_TEST_S3_ENDPOINT") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "PARLEY_TEST_S3_ENDPOINT is required under CI"
-        );
-        eprintln!("skipped: PARLEY_TEST_S3_ENDPOINT is not set");
-        return None;
-    };
-    let bucket = format!("parley-api-{}", uuid::Uuid::new_v4().simple());
-    // The test server (moto) takes an unsigned bucket creation.
-    let created = reqwest::Client::new()
-        .put(format!("{endpoint}/{bucket}"))
-        .send()
-        .await
-        .expect("the S3 test server answers");
-    assert!(created.status().is_success(), "{}", created.status());
-    Some((endpoint, bucket))
-}
-
 /// The keys in `bucket` (an unsigned ListObjectsV2, which moto answers).
 async fn keys(endpoint: &str, bucket: &str) -> Vec<String> {
     let xml = reqwest::get(format!("{endpoint}/{bucket}?list-type=2"))
@@ -78,7 +57,7 @@ async fn get(url: &str, token: Option<&str>, range: Option<&str>) -> (u16, Vec<u
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_share_uploads_through_one_bucket() {
     let Some(svc) = services().await else { return };
-    let Some((endpoint, bucket)) = fresh_bucket().await else {
+    let Some((endpoint, bucket)) = parley_media::fixtures::s3_test_bucket().await else {
         return;
     };
     let store = format!("s3://{bucket}/deploy");
