@@ -236,6 +236,12 @@ pub fn media_id_of_url(url: &str) -> Option<&str> {
         .filter(|id| !id.is_empty() && !id.contains(['/', '?', '#']))
 }
 
+/// The upload to retire when a profile's `avatar_url` goes from `old` to
+/// `new`: the one `old` names, if it changed (replaced or cleared).
+pub fn replaced_avatar<'a>(old: Option<&'a str>, new: Option<&str>) -> Option<&'a str> {
+    old.filter(|o| Some(*o) != new).and_then(media_id_of_url)
+}
+
 pub fn thumbnail_url(id: &str) -> String {
     format!("{MEDIA_PATH}{id}/thumbnail")
 }
@@ -510,6 +516,19 @@ mod tests {
         ] {
             assert_eq!(media_id_of_url(other), None, "{other}");
         }
+    }
+
+    #[test]
+    fn a_changed_avatar_retires_the_old_upload() {
+        let (a, b) = (media_url("a"), media_url("b"));
+        assert_eq!(replaced_avatar(Some(&a), Some(&b)), Some("a"));
+        assert_eq!(replaced_avatar(Some(&a), None), Some("a"), "cleared");
+        assert_eq!(replaced_avatar(Some(&a), Some(&a)), None, "unchanged");
+        assert_eq!(replaced_avatar(None, Some(&b)), None);
+        assert_eq!(
+            replaced_avatar(Some("https://img.example/x.png"), None),
+            None
+        );
     }
 
     #[test]

@@ -20,38 +20,11 @@ pub async fn me(State(state): State<AppState>, Auth(who): Auth) -> AppResult<axu
 pub async fn update_me(
     State(state): State<AppState>,
     Auth(who): Auth,
-    Json(mut req): Json<UpdateMeRequest>,
+    Json(req): Json<UpdateMeRequest>,
 ) -> AppResult<axum::Json<User>> {
-    if let Some(media_id) = req.avatar_media_id.take() {
-        if req.avatar_url.is_some() {
-            return Err(crate::error::AppError::invalid(
-                "avatar_media_id",
-                "give avatar_media_id or avatar_url, not both",
-            ));
-        }
-        // The avatar is made before the profile changes: a refused image
-        // changes nothing.
-        let url = state
-            .services
-            .media
-            .make_avatar(&who.user_id, &media_id)
-            .await?;
-        req.avatar_url = Some(url);
-    }
-    let replacing = req.avatar_url.is_some();
-    let before = if replacing {
-        state.services.users.profile(&who.user_id).await?
-    } else {
-        None
-    };
-    let user = state.services.users.update_me(&who.user_id, req).await?;
-    // A replaced (or cleared) avatar this server made goes.
-    if let Some(old) = before.and_then(|u| u.avatar_url)
-        && user.avatar_url.as_deref() != Some(old.as_str())
-    {
-        state.services.media.retire_avatar(&who.user_id, &old).await;
-    }
-    Ok(axum::Json(user))
+    Ok(axum::Json(
+        state.services.users.update_me(&who.user_id, req).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = String, Path)),

@@ -239,13 +239,10 @@ impl MediaService {
         Ok(rules::media_url(&row.id))
     }
 
-    /// Removes `uploader`'s previous avatar (the upload `old_url` names, if
-    /// it is their own public one) once a new one has replaced it; the
-    /// sweeper then deletes its bytes. A failure only leaves it in place.
-    pub async fn retire_avatar(&self, uploader: &str, old_url: &str) {
-        let Some(id) = rules::media_id_of_url(old_url) else {
-            return;
-        };
+    /// Removes `uploader`'s previous avatar, the upload `id` (if it is
+    /// their own public one), once a new one has replaced it; the sweeper
+    /// then deletes its bytes. A failure only leaves it in place.
+    pub async fn retire_avatar(&self, uploader: &str, id: &str) {
         if let Err(e) = self.store.retire_avatar(uploader, id).await {
             tracing::warn!(error = %e, "could not retire a replaced avatar");
         }

@@ -102,6 +102,7 @@ impl Services {
                 limiter.clone(),
                 config.user_directory,
                 config.avatar_policy(),
+                media.clone(),
             ),
             conversations: conversations::ConversationsService::new(
                 store.clone(),

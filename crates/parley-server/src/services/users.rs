@@ -2,11 +2,13 @@
 //! viewer may see it.
 
 use super::check_id;
+use super::media::MediaService;
 use super::presence::PresenceService;
 use crate::config::UserDirectory;
 use crate::error::{AppError, AppResult};
 use crate::ratelimit::{Action, Limiter};
 use parley_domain::input;
+use parley_domain::media as media_rules;
 use parley_protocol::{UpdateMeRequest, User};
 use parley_store::{ConversationStore, UserPatch, UserStore};
 use std::sync::Arc;
@@ -20,6 +22,8 @@ pub struct UsersService {
     limiter: Limiter,
     directory: UserDirectory,
     avatars: input::AvatarPolicy,
+    /// Avatars made from uploads (`avatar_media_id`).
+    media: MediaService,
 }
 
 /// The most contacts a `contacts` directory search reads (a user in many
@@ -34,6 +38,7 @@ impl UsersService {
         limiter: Limiter,
         directory: UserDirectory,
         avatars: input::AvatarPolicy,
+        media: MediaService,
     ) -> Self {
         UsersService {
             users,
@@ -42,6 +47,7 @@ impl UsersService {
             limiter,
             directory,
             avatars,
+            media,
         }
     }
 
@@ -63,7 +69,22 @@ impl UsersService {
         Ok(self.users.user_by_id(id).await?.map(|u| u.to_wire()))
     }
 
-    pub async fn update_me(&self, me: &str, req: UpdateMeRequest) -> AppResult<User> {
+    pub async fn update_me(&self, me: &str, mut req: UpdateMeRequest) -> AppResult<User> {
+        if let Some(media_id) = req.avatar_media_id.take() {
+            if req.avatar_url.is_some() {
+                return Err(AppError::invalid(
+                    "avatar_media_id",
+                    "give avatar_media_id or avatar_url, not both",
+                ));
+            }
+            // The avatar is made before the profile changes: a refused
+            // image changes nothing.
+            req.avatar_url = Some(self.media.make_avatar(me, &media_id).await?);
+        }
+        let before = match req.avatar_url {
+            Some(_) => self.users.user_by_id(me).await?.and_then(|u| u.avatar_url),
+            None => None,
+        };
         let patch = UserPatch {
             display_name: req
                 .display_name
@@ -83,6 +104,11 @@ impl UsersService {
             role: None,
         };
         let mut user = self.users.update_user(me, patch).await?.to_wire();
+        if let Some(old) =
+            media_rules::replaced_avatar(before.as_deref(), user.avatar_url.as_deref())
+        {
+            self.media.retire_avatar(me, old).await;
+        }
         self.presence.present(&mut user, &[]).await;
         Ok(user)
     }
