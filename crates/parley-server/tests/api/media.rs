@@ -1039,6 +1039,22 @@ async fn an_avatar_is_a_square_public_copy_of_the_users_own_image() {
         assert_eq!(err["error"]["code"], "invalid_request");
         assert_eq!(err["error"]["details"]["field"], "avatar_media_id");
     }
+    // Empty, wrong-typed, huge and unknown ids: refused, nothing changes.
+    let huge = "x".repeat(10_000);
+    for (body, want) in [
+        (json!({"avatar_media_id": ""}), 404),
+        (json!({"avatar_media_id": 5}), 400),
+        (json!({"avatar_media_id": null, "bogus": 1}), 400),
+        (json!({"avatar_media_id": huge}), 404),
+        (
+            json!({"avatar_media_id": "0000000000000000000000000000"}),
+            404,
+        ),
+    ] {
+        let (code, err) = status(&a, "PATCH", "/users/me", Some(body.clone())).await;
+        assert_eq!(code, want, "{body}: {err}");
+        assert!(err["error"]["code"].is_string(), "{err}");
+    }
     let (_, still) = status(&a, "GET", "/users/me", None).await;
     assert_eq!(still["avatar_url"], avatar_url.as_str());
 
