@@ -31,6 +31,7 @@ pub mod media;
 pub mod messages;
 pub mod moderation;
 pub mod receipts;
+pub mod support;
 pub mod users;
 pub mod visibility;
 
