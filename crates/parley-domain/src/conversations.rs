@@ -453,6 +453,8 @@ pub struct ViewParts {
     /// The other member of a direct conversation.
     pub peer: Option<User>,
     pub unread_count: u64,
+    /// Kind `support` only.
+    pub support: Option<parley_protocol::support::SupportInfo>,
 }
 
 /// The conversation as one member sees it (protocol.md §4).
@@ -473,6 +475,7 @@ pub fn view(id: &str, row: ConversationRow, me: &MemberInfo, parts: ViewParts) -
         muted_until: me.muted_until.map(Timestamp),
         joined_seq: me.joined_seq,
         peer: parts.peer,
+        support: parts.support,
     }
 }
 

@@ -48,6 +48,8 @@ pub struct MessageRow {
     pub created_at: i64,
     pub edited_at: Option<i64>,
     pub deleted: bool,
+    /// A system message's report (`system` on the wire).
+    pub system: Option<serde_json::Value>,
 }
 
 impl MessageRow {
@@ -67,6 +69,7 @@ impl MessageRow {
             created_at: m.at.millis(),
             edited_at: None,
             deleted: false,
+            system: None,
         }
     }
 
@@ -97,6 +100,11 @@ impl MessageRow {
             deleted: self.deleted,
             reactions: Vec::new(),
             status: None,
+            system: if self.deleted {
+                None
+            } else {
+                self.system.clone()
+            },
         }
     }
 
@@ -112,6 +120,12 @@ fn json_list<T: serde::Serialize>(items: &[T]) -> String {
     }
     // Serializing plain values and strings cannot fail.
     serde_json::to_string(items).unwrap_or_else(|_| "[]".to_string())
+}
+
+/// Reads a stored `system` column (JSON or NULL).
+pub fn parse_system(raw: Option<String>) -> Result<Option<serde_json::Value>, String> {
+    raw.map(|s| serde_json::from_str(&s).map_err(|e| format!("corrupt system: {e}")))
+        .transpose()
 }
 
 /// Reads a stored JSON list column; a corrupt value is an error (for the
@@ -375,6 +389,7 @@ pub(crate) mod tests {
             reply_to: None,
             mentions: vec![],
             created_at: 1_000,
+            system: None,
             edited_at: None,
             deleted: false,
         }

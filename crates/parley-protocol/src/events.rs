@@ -65,6 +65,16 @@ pub enum EventData {
     MemberLeft(MemberLeft),
     #[serde(rename = "member.role_changed")]
     MemberRoleChanged(MemberRoleChanged),
+    #[serde(rename = "support.queued")]
+    SupportQueued(SupportQueued),
+    #[serde(rename = "support.assigned")]
+    SupportAssigned(SupportAssigned),
+    #[serde(rename = "support.transferred")]
+    SupportTransferred(SupportTransferred),
+    #[serde(rename = "support.resolved")]
+    SupportResolved(SupportResolved),
+    #[serde(rename = "support.reopened")]
+    SupportReopened(SupportReopened),
     /// A type this version does not know (a newer server's): clients skip
     /// it. The server never writes one.
     #[serde(skip)]
@@ -85,6 +95,11 @@ impl EventData {
             EventData::MemberJoined(_) => MEMBER_JOINED,
             EventData::MemberLeft(_) => MEMBER_LEFT,
             EventData::MemberRoleChanged(_) => MEMBER_ROLE_CHANGED,
+            EventData::SupportQueued(_) => SUPPORT_QUEUED,
+            EventData::SupportAssigned(_) => SUPPORT_ASSIGNED,
+            EventData::SupportTransferred(_) => SUPPORT_TRANSFERRED,
+            EventData::SupportResolved(_) => SUPPORT_RESOLVED,
+            EventData::SupportReopened(_) => SUPPORT_REOPENED,
             EventData::Unknown => "unknown",
         }
     }
@@ -180,6 +195,49 @@ pub struct MemberRoleChanged {
     pub user_id: String,
 }
 
+/// Why a support conversation entered a queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueReason {
+    New,
+    Reopened,
+    Transferred,
+    AgentGone,
+    AgentRemoved,
+}
+
+/// `support.queued`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SupportQueued {
+    pub inbox_id: String,
+    pub reason: QueueReason,
+}
+
+/// `support.assigned`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SupportAssigned {
+    pub agent_id: String,
+}
+
+/// `support.transferred`: nulls where not applicable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SupportTransferred {
+    pub from_agent_id: Option<String>,
+    pub from_inbox_id: Option<String>,
+    pub to_agent_id: Option<String>,
+    pub to_inbox_id: Option<String>,
+}
+
+/// `support.resolved`: the assignee at the time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SupportResolved {
+    pub agent_id: Option<String>,
+}
+
+/// `support.reopened`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SupportReopened {}
+
 /// Event type names.
 pub mod event_type {
     pub const CONVERSATION_CREATED: &str = "conversation.created";
@@ -192,9 +250,14 @@ pub mod event_type {
     pub const MEMBER_JOINED: &str = "member.joined";
     pub const MEMBER_LEFT: &str = "member.left";
     pub const MEMBER_ROLE_CHANGED: &str = "member.role_changed";
+    pub const SUPPORT_QUEUED: &str = "support.queued";
+    pub const SUPPORT_ASSIGNED: &str = "support.assigned";
+    pub const SUPPORT_TRANSFERRED: &str = "support.transferred";
+    pub const SUPPORT_RESOLVED: &str = "support.resolved";
+    pub const SUPPORT_REOPENED: &str = "support.reopened";
 
     /// Every type this version knows.
-    pub const ALL: [&str; 10] = [
+    pub const ALL: [&str; 15] = [
         CONVERSATION_CREATED,
         CONVERSATION_UPDATED,
         MESSAGE_CREATED,
@@ -205,6 +268,11 @@ pub mod event_type {
         MEMBER_JOINED,
         MEMBER_LEFT,
         MEMBER_ROLE_CHANGED,
+        SUPPORT_QUEUED,
+        SUPPORT_ASSIGNED,
+        SUPPORT_TRANSFERRED,
+        SUPPORT_RESOLVED,
+        SUPPORT_REOPENED,
     ];
 }
 
@@ -224,6 +292,11 @@ impl Serialize for DataOnly<'_> {
             EventData::MemberJoined(d) => d.serialize(s),
             EventData::MemberLeft(d) => d.serialize(s),
             EventData::MemberRoleChanged(d) => d.serialize(s),
+            EventData::SupportQueued(d) => d.serialize(s),
+            EventData::SupportAssigned(d) => d.serialize(s),
+            EventData::SupportTransferred(d) => d.serialize(s),
+            EventData::SupportResolved(d) => d.serialize(s),
+            EventData::SupportReopened(d) => d.serialize(s),
             EventData::Unknown => s.serialize_unit(),
         }
     }
@@ -326,6 +399,7 @@ mod tests {
             deleted: false,
             reactions: vec![],
             status: None,
+            system: None,
         }
     }
 

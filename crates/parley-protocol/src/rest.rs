@@ -205,6 +205,9 @@ pub struct Conversation {
     pub joined_seq: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer: Option<User>,
+    /// Kind `support` only (protocol.md §9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support: Option<crate::support::SupportInfo>,
 }
 
 /// `POST /conversations`.
@@ -373,6 +376,11 @@ pub struct Message {
     /// Only on the caller's own messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<MessageStatus>,
+    /// What a `system` message reports, for clients to render
+    /// (`{type: "support.assigned", agent_id}`, ...); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub system: Option<serde_json::Value>,
 }
 
 /// `POST /conversations/{id}/messages` (and the gateway's `message.send`).

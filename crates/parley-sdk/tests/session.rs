@@ -37,6 +37,7 @@ fn conversation(id: &str, joined_seq: u64, last_seq: u64) -> Conversation {
         muted_until: None,
         joined_seq,
         peer: None,
+        support: None,
     }
 }
 

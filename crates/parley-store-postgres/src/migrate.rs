@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_event_ids.sql")),
     (3, include_str!("../migrations/0003_moderation.sql")),
     (4, include_str!("../migrations/0004_media.sql")),
+    (5, include_str!("../migrations/0005_support.sql")),
 ];
 
 /// Key of the advisory lock that serialises migrators ("parley" in ASCII).

@@ -9,7 +9,7 @@
 
 use deadpool_postgres::GenericClient;
 use parley_domain::conversations::{ConversationRow, MemberInfo, Ranked};
-use parley_domain::messages::{MessageRow, parse_attachments, parse_mentions};
+use parley_domain::messages::{MessageRow, parse_attachments, parse_mentions, parse_system};
 use parley_domain::visibility;
 use parley_protocol::{ConversationKind, MemberRole, MessageKind, Role, Timestamp};
 use parley_store::{StoreError, StoreResult, UserRow};
@@ -309,7 +309,7 @@ pub async fn conversation_row<C: GenericClient>(c: &C, id: &str) -> StoreResult<
 }
 
 pub const MESSAGE_COLS: &str = "id, conversation_id, seq, sender_id, client_id, kind, text, \
-     attachments, reply_to, mentions, created_at, edited_at, deleted";
+     attachments, reply_to, mentions, created_at, edited_at, deleted, system";
 
 pub fn message_row(r: &Row) -> StoreResult<MessageRow> {
     let attachments: String = col(r, 7)?;
@@ -328,6 +328,7 @@ pub fn message_row(r: &Row) -> StoreResult<MessageRow> {
         created_at: col(r, 10)?,
         edited_at: col(r, 11)?,
         deleted: col(r, 12)?,
+        system: parse_system(col(r, 13)?).map_err(StoreError::Internal)?,
     })
 }
 

@@ -21,6 +21,7 @@ mod migrate;
 mod moderation;
 mod receipts;
 mod rows;
+mod support;
 mod users;
 mod views;
 mod writer;

@@ -59,12 +59,16 @@ impl WriterState {
         })
     }
 
-    fn send_message(
+    pub(crate) fn send_message(
         &mut self,
         m: &NewMessage,
         out: &mut Vec<Delivery>,
     ) -> StoreResult<(Message, bool)> {
-        let media = rules::check_send(m, &self.send_facts(m)?)?;
+        let facts = self.send_facts(m)?;
+        let media = rules::check_send(m, &facts)?;
+        if facts.kind == Some(parley_protocol::ConversationKind::Support) {
+            self.support_before_send(m, out)?;
+        }
         let seq = self.peek_next_seq(&m.conversation_id)?;
         let (row, event, answer) = rules::created(m, seq, &media);
         let (attachments, mentions) = row.lists_json();

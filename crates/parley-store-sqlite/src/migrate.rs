@@ -11,6 +11,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_events_by_arrival.sql")),
     (5, include_str!("../migrations/0005_moderation.sql")),
     (6, include_str!("../migrations/0006_media.sql")),
+    (7, include_str!("../migrations/0007_support.sql")),
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<usize> {

@@ -3,7 +3,7 @@
 //! corrupt JSON) is an internal error, never a silent default.
 
 use parley_domain::conversations::{ConversationRow, MemberInfo, Ranked};
-use parley_domain::messages::{MessageRow, parse_attachments, parse_mentions};
+use parley_domain::messages::{MessageRow, parse_attachments, parse_mentions, parse_system};
 use parley_domain::visibility;
 use parley_protocol::{ConversationKind, MemberRole, MessageKind, Role, Timestamp};
 use parley_store::{StoreError, StoreResult, UserRow};
@@ -131,6 +131,16 @@ pub fn member_info(conn: &Connection, conv: &str, user: &str) -> StoreResult<Opt
     .map_err(db_err)
 }
 
+/// Who may read a conversation: its members, and for a support
+/// conversation also its inbox's agents and admins (protocol.md §9), who
+/// read it whole without being members. `not_found` for anyone else.
+pub fn require_reader(conn: &Connection, conv: &str, user: &str) -> StoreResult<MemberInfo> {
+    if let Some(m) = member_info(conn, conv, user)? {
+        return Ok(m);
+    }
+    Ok(visibility::require_member(crate::support::support_reader(conn, conv, user)?)?)
+}
+
 /// Membership or `not_found`: what the caller may not see does not exist.
 pub fn require_member(conn: &Connection, conv: &str, user: &str) -> StoreResult<MemberInfo> {
     Ok(visibility::require_member(member_info(conn, conv, user)?)?)
@@ -187,7 +197,7 @@ pub fn conversation_row(conn: &Connection, id: &str) -> StoreResult<Conversation
 }
 
 pub const MESSAGE_COLS: &str = "id, conversation_id, seq, sender_id, client_id, kind, text, \
-     attachments, reply_to, mentions, created_at, edited_at, deleted";
+     attachments, reply_to, mentions, created_at, edited_at, deleted, system";
 
 pub fn message_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
     let attachments: String = r.get(7)?;
@@ -206,6 +216,7 @@ pub fn message_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
         created_at: r.get(10)?,
         edited_at: r.get(11)?,
         deleted: r.get::<_, i64>(12)? != 0,
+        system: parse_system(r.get(13)?).map_err(|e| corrupt(13, e))?,
     })
 }
 

@@ -4,7 +4,7 @@
 //! reads the rows they need.
 
 use crate::rows::{
-    self, db_err, message_row, opt_u64_col, parsed, require_member, seq_param, u64_col,
+    self, db_err, message_row, opt_u64_col, parsed, seq_param, u64_col,
 };
 use parley_domain::conversations::{self, MemberInfo, ViewParts};
 use parley_domain::messages::{self, MessageRow};
@@ -89,7 +89,7 @@ pub fn unread_count(conn: &Connection, conv: &str, user: &str, read_seq: u64) ->
 
 /// The conversation object as `viewer` sees it (protocol.md §4).
 pub fn conversation_view(conn: &Connection, viewer: &str, id: &str) -> StoreResult<Conversation> {
-    let member = require_member(conn, id, viewer)?;
+    let member = rows::require_reader(conn, id, viewer)?;
     let row = rows::conversation_row(conn, id)?;
     let last_message = match row.visible_last_message(&member) {
         Some(seq) => {
@@ -126,6 +126,11 @@ pub fn conversation_view(conn: &Connection, viewer: &str, id: &str) -> StoreResu
         None
     };
     let unread_count = unread_count(conn, id, viewer, member.read_seq)?;
+    let support = if row.kind == ConversationKind::Support {
+        crate::support::support_info(conn, id)?
+    } else {
+        None
+    };
     Ok(conversations::view(
         id,
         row,
@@ -134,6 +139,7 @@ pub fn conversation_view(conn: &Connection, viewer: &str, id: &str) -> StoreResu
             last_message,
             peer,
             unread_count,
+            support,
         },
     ))
 }
@@ -177,7 +183,7 @@ pub fn message_page(
     page: HistoryPage,
     limit: u32,
 ) -> StoreResult<MessagePage> {
-    let me = require_member(conn, conv, viewer)?;
+    let me = rows::require_reader(conn, conv, viewer)?;
     page_for(conn, viewer, conv, &me, page, limit)
 }
 
@@ -238,7 +244,7 @@ pub fn raw_event_rows(
     after: u64,
     limit: u32,
 ) -> StoreResult<Vec<(u64, String)>> {
-    let me = require_member(conn, conv, viewer)?;
+    let me = rows::require_reader(conn, conv, viewer)?;
     let from = seq_param(visibility::events_after(&me, after));
     let mut stmt = conn
         .prepare_cached(

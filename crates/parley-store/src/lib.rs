@@ -28,6 +28,7 @@ pub mod media;
 pub mod messages;
 pub mod moderation;
 pub mod receipts;
+pub mod support;
 pub mod users;
 
 pub use blocks::BlockStore;
@@ -38,6 +39,7 @@ pub use media::{ListCursor, ListPage, MediaStore};
 pub use messages::{AfterCommit, HistoryPage, MessageStore, NewMessage};
 pub use moderation::ModerationStore;
 pub use receipts::ReceiptStore;
+pub use support::SupportStore;
 pub use users::{NewUser, UserPatch, UserRow, UserStore};
 
 use async_trait::async_trait;
