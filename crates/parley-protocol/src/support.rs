@@ -75,7 +75,11 @@ pub struct InboxRequest {
     pub name: Option<String>,
     #[serde(default)]
     pub timezone: Option<String>,
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<Vec<HoursInterval>>)]
     pub hours: Option<Option<Vec<HoursInterval>>>,
     #[serde(default)]

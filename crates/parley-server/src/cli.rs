@@ -71,6 +71,37 @@ enum AdminCommand {
         #[command(flatten)]
         settings: Box<Settings>,
     },
+    /// Create a support inbox (protocol.md §9); prints its id.
+    CreateInbox {
+        #[arg(long)]
+        name: String,
+        /// An IANA time zone (`Europe/Paris`, `UTC`).
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+        /// `least_busy`, `round_robin` or `manual`.
+        #[arg(long, default_value = "least_busy")]
+        routing: String,
+        #[arg(long)]
+        max_chats_per_agent: Option<u32>,
+        /// Business hours as JSON, e.g.
+        /// '[{"day":"mon","open":"09:00","close":"17:00"}]' (default: always open).
+        #[arg(long)]
+        hours: Option<String>,
+        #[command(flatten)]
+        settings: Box<Settings>,
+    },
+    /// Make a user (by username or id, role agent or admin) an agent of
+    /// an inbox.
+    AddAgent {
+        #[arg(long)]
+        inbox: String,
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        max_chats: Option<u32>,
+        #[command(flatten)]
+        settings: Box<Settings>,
+    },
     /// Lift a ban (credentials issued before it stay refused).
     Unban {
         #[arg(long)]
@@ -206,6 +237,56 @@ async fn admin(cli_config: Option<&PathBuf>, cmd: AdminCommand) -> anyhow::Resul
                 .map_err(|e| anyhow::anyhow!("{e}"));
             state.jobs.shutdown(std::time::Duration::from_secs(2)).await;
             println!("{}", if changed? { "banned" } else { "already banned" });
+            Ok(())
+        }
+        AdminCommand::CreateInbox {
+            name,
+            timezone,
+            routing,
+            max_chats_per_agent,
+            hours,
+            settings,
+        } => {
+            let routing = parley_protocol::support::Routing::parse(&routing)
+                .context("routing must be least_busy, round_robin or manual")?;
+            let hours = match hours {
+                Some(h) => Some(Some(
+                    serde_json::from_str(&h)
+                        .context("--hours must be a JSON list of {day, open, close}")?,
+                )),
+                None => None,
+            };
+            let req = parley_protocol::support::InboxRequest {
+                name: Some(name),
+                timezone: Some(timezone),
+                hours,
+                routing: Some(routing),
+                max_chats_per_agent,
+                ..Default::default()
+            };
+            let state = crate::build_state(load(cli_config, *settings)?).await?;
+            let inbox = state.services.support.create_inbox(Role::Admin, req).await;
+            state.jobs.shutdown(std::time::Duration::from_secs(2)).await;
+            let inbox = inbox.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", inbox.id);
+            eprintln!("inbox {:?} created", inbox.name);
+            Ok(())
+        }
+        AdminCommand::AddAgent {
+            inbox,
+            user,
+            max_chats,
+            settings,
+        } => {
+            let state = crate::build_state(load(cli_config, *settings)?).await?;
+            let done = state
+                .services
+                .support
+                .add_agent_from_cli(&inbox, &user, max_chats)
+                .await;
+            state.jobs.shutdown(std::time::Duration::from_secs(2)).await;
+            let id = done.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{id} is an agent of {inbox}");
             Ok(())
         }
         AdminCommand::Unban { user, settings } => {

@@ -167,6 +167,11 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_PRESENCE_IDLE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub presence_idle: Option<u64>,
+    /// Seconds an assigned support agent may be disconnected before their
+    /// open chats go back to the queue (protocol.md §9, default 120).
+    #[arg(long, env = "PARLEY_SUPPORT_AGENT_GRACE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub support_agent_grace: Option<u64>,
     /// Seconds a process's presence entries live in Redis without a refresh
     /// (a process that dies stops counting after this).
     #[arg(long, env = "PARLEY_PRESENCE_SHARED_TTL")]
@@ -345,6 +350,7 @@ pub struct Config {
     pub limits: Limits,
     pub heartbeat_ms: u64,
     pub presence_idle_secs: u64,
+    pub support_agent_grace_secs: u64,
     pub presence_shared_ttl_secs: u64,
     pub web_dir: Option<PathBuf>,
     pub json_logs: bool,
@@ -536,6 +542,7 @@ impl Config {
             },
             heartbeat_ms: s.heartbeat_ms.unwrap_or(25_000).max(100),
             presence_idle_secs: s.presence_idle.unwrap_or(300).max(1),
+            support_agent_grace_secs: s.support_agent_grace.unwrap_or(120).max(1),
             presence_shared_ttl_secs: s.presence_shared_ttl.unwrap_or(30).max(1),
             web_dir: s.web_dir,
             json_logs: on_off("log_format", s.log_format.as_deref(), false, "json", "text")?,

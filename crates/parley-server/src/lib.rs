@@ -77,7 +77,10 @@ fn signing_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Opens the configured storage; committed deliveries go to `fanout`.
-async fn open_store(config: &Config, fanout: Arc<dyn Fanout>) -> anyhow::Result<Arc<dyn Store>> {
+/// The store, and its support area where the backend has one.
+type Stores = (Arc<dyn Store>, Option<Arc<dyn parley_store::SupportStore>>);
+
+async fn open_store(config: &Config, fanout: Arc<dyn Fanout>) -> anyhow::Result<Stores> {
     let sink: parley_store::DeliverySink = Arc::new(move |d| fanout.publish(d));
     Ok(match &config.database {
         crate::config::Database::Sqlite(path) => {
@@ -86,15 +89,19 @@ async fn open_store(config: &Config, fanout: Arc<dyn Fanout>) -> anyhow::Result<
             {
                 std::fs::create_dir_all(parent)?;
             }
-            Arc::new(
+            let store = Arc::new(
                 SqliteStore::open(path, sink)
                     .with_context(|| format!("opening {}", path.display()))?,
-            )
+            );
+            (store.clone(), Some(store))
         }
-        crate::config::Database::Postgres(url) => Arc::new(
-            PostgresStore::connect(url, sink)
-                .await
-                .context("connecting to PostgreSQL")?,
+        crate::config::Database::Postgres(url) => (
+            Arc::new(
+                PostgresStore::connect(url, sink)
+                    .await
+                    .context("connecting to PostgreSQL")?,
+            ),
+            None,
         ),
     })
 }
@@ -153,7 +160,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         )),
         None => Arc::new(LocalFanout::new()),
     };
-    let store = open_store(&config, fanout.clone()).await?;
+    let (store, support_store) = open_store(&config, fanout.clone()).await?;
     let secret = signing_secret(&config)?;
     let external = match &config.external_jwt {
         Some(cfg) => Some(crate::auth::external::ExternalVerifier::new(cfg)?),
@@ -211,6 +218,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         limiter,
         accounts,
         media,
+        support_store,
     );
     let presence = services.presence.clone();
     jobs.spawn("presence", move |stop| presence.run(stop));
@@ -220,6 +228,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     jobs.spawn("ban-watch", move |stop| moderation.run(stop));
     let media = services.media.clone();
     jobs.spawn("media-sweeper", move |stop| media.run_sweeper(stop));
+    let support = services.support.clone();
+    jobs.spawn("support-routing", move |stop| support.run(stop));
     Ok(AppState::new(Inner {
         connection_permits: Arc::new(Semaphore::new(config.limits.max_connections)),
         user_connections: crate::net::slots::Slots::new(config.max_connections_per_user),

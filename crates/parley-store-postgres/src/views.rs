@@ -148,6 +148,8 @@ pub async fn conversation_view<C: GenericClient>(
             last_message,
             peer,
             unread_count,
+            // Support inboxes live on the SQLite backend in this version.
+            support: None,
         },
     ))
 }

@@ -47,6 +47,8 @@ pub struct WriterState {
     members_cache: HashMap<String, Arc<[String]>>,
     /// Conversation kinds (they never change).
     kinds_cache: HashMap<String, parley_protocol::ConversationKind>,
+    /// The job's send reopened a resolved support conversation.
+    reopened_by_send: bool,
 }
 
 impl WriterState {
@@ -55,6 +57,7 @@ impl WriterState {
             conn,
             members_cache: HashMap::new(),
             kinds_cache: HashMap::new(),
+            reopened_by_send: false,
         }
     }
 
@@ -69,6 +72,9 @@ pub struct SqliteStore {
     readers: Arc<ReadPool>,
     path: PathBuf,
     _checkpointer: checkpoint::Checkpointer,
+    /// Told (after commit) of a support conversation a customer's message
+    /// reopened, so that the support service routes it.
+    support_hook: Arc<std::sync::OnceLock<support::ReopenHook>>,
 }
 
 struct ReadPool {
@@ -124,6 +130,7 @@ impl SqliteStore {
             }),
             path: path.to_path_buf(),
             _checkpointer: checkpointer,
+            support_hook: Arc::new(std::sync::OnceLock::new()),
         })
     }
 

@@ -291,13 +291,33 @@ impl MessageStore for SqliteStore {
         msg: NewMessage,
         after_commit: Option<AfterCommit>,
     ) -> StoreResult<(Message, bool)> {
-        let hook: Option<crate::writer::Hook<(Message, bool)>> = after_commit.map(|h| {
-            Box::new(move |r: &(Message, bool)| h(&r.0, r.1))
-                as crate::writer::Hook<(Message, bool)>
-        });
-        self.writer
-            .write(move |s, out| s.send_message(&msg, out), hook)
-            .await
+        // After commit: the caller's hook, then, if the send reopened a
+        // resolved support conversation, the support area's (routing).
+        let reopened_hook = self.support_hook.clone();
+        let conv = msg.conversation_id.clone();
+        let hook: crate::writer::Hook<((Message, bool), bool)> =
+            Box::new(move |r: &((Message, bool), bool)| {
+                if let Some(h) = after_commit {
+                    h(&r.0.0, r.0.1);
+                }
+                if r.1
+                    && let Some(h) = reopened_hook.get()
+                {
+                    h(&conv);
+                }
+            });
+        let (sent, _) = self
+            .writer
+            .write(
+                move |s, out| {
+                    s.reopened_by_send = false;
+                    let sent = s.send_message(&msg, out)?;
+                    Ok((sent, std::mem::take(&mut s.reopened_by_send)))
+                },
+                Some(hook),
+            )
+            .await?;
+        Ok(sent)
     }
 
     async fn messages(

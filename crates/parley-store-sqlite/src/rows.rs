@@ -138,7 +138,9 @@ pub fn require_reader(conn: &Connection, conv: &str, user: &str) -> StoreResult<
     if let Some(m) = member_info(conn, conv, user)? {
         return Ok(m);
     }
-    Ok(visibility::require_member(crate::support::support_reader(conn, conv, user)?)?)
+    Ok(visibility::require_member(crate::support::support_reader(
+        conn, conv, user,
+    )?)?)
 }
 
 /// Membership or `not_found`: what the caller may not see does not exist.

@@ -21,6 +21,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::collections::HashSet;
 use std::sync::Arc;
 
+pub(crate) type ReopenHook = Box<dyn Fn(&str) + Send + Sync>;
+
 /// Who sends the server's own messages in a support conversation.
 pub const SYSTEM_SENDER: &str = "system";
 
@@ -31,11 +33,7 @@ const SUPPORT_COLS: &str = "conversation_id, inbox_id, customer_id, state, assig
      queued_at, assigned_at, resolved_at";
 
 fn corrupt(i: usize, e: impl std::fmt::Display) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        i,
-        rusqlite::types::Type::Text,
-        e.to_string().into(),
-    )
+    rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.to_string().into())
 }
 
 fn inbox_row(r: &Row<'_>) -> rusqlite::Result<InboxRow> {
@@ -112,7 +110,12 @@ fn user_role(conn: &Connection, user: &str) -> StoreResult<Option<Role>> {
 }
 
 /// Who `user` is to the support conversation `row`.
-fn standing(conn: &Connection, row: &SupportRow, user: &str, is_admin: bool) -> StoreResult<Standing> {
+fn standing(
+    conn: &Connection,
+    row: &SupportRow,
+    user: &str,
+    is_admin: bool,
+) -> StoreResult<Standing> {
     Ok(Standing {
         is_customer: row.customer_id == user,
         is_assignee: row.state != SupportState::Resolved
@@ -149,13 +152,14 @@ pub(crate) fn support_reader(
     };
     let is_admin = user_role(conn, viewer)? == Some(Role::Admin);
     let s = standing(conn, &row, viewer, is_admin)?;
-    Ok(s.may_read().then_some(parley_domain::conversations::MemberInfo {
-        role: MemberRole::Member,
-        joined_seq: 1,
-        read_seq: 0,
-        delivered_seq: 0,
-        muted_until: None,
-    }))
+    Ok(s.may_read()
+        .then_some(parley_domain::conversations::MemberInfo {
+            role: MemberRole::Member,
+            joined_seq: 1,
+            read_seq: 0,
+            delivered_seq: 0,
+            muted_until: None,
+        }))
 }
 
 /// The `support` block of a conversation's view.
@@ -565,9 +569,11 @@ impl WriterState {
             user_id: m.sender_id.clone(),
             is_admin: false,
         };
-        // Routing to the previous assignee happens after commit, when the
-        // service knows who is connected.
-        self.reopen_locked(&row, &actor, false, m.at, out)
+        // Routing (to the previous assignee if they can take it) happens
+        // after commit, when the service knows who is connected.
+        self.reopen_locked(&row, &actor, false, m.at, out)?;
+        self.reopened_by_send = true;
+        Ok(())
     }
 
     fn reopen_locked(
@@ -625,7 +631,14 @@ impl WriterState {
             if let Some(agent) = previous.as_deref() {
                 self.unassign_member(conv, agent, &row.customer_id, &mut removed)?;
             }
-            self.enqueue(conv, &inbox, QueueReason::Reopened, Some(&actor.user_id), at, out)?;
+            self.enqueue(
+                conv,
+                &inbox,
+                QueueReason::Reopened,
+                Some(&actor.user_id),
+                at,
+                out,
+            )?;
             out.extend(removed);
         }
         let after = queue_snapshot(&self.conn, &inbox.id)?;
@@ -635,6 +648,10 @@ impl WriterState {
 
 #[async_trait]
 impl SupportStore for SqliteStore {
+    fn on_reopened_by_send(&self, hook: Box<dyn Fn(&str) + Send + Sync>) {
+        let _ = self.support_hook.set(hook);
+    }
+
     async fn create_inbox(
         &self,
         id: &str,
@@ -939,7 +956,14 @@ impl SupportStore for SqliteStore {
             };
             rules::check_claim(&st, &row, below)?;
             let before = queue_snapshot(&s.conn, &inbox.id)?;
-            s.assign(&conv, &inbox.id, &actor.user_id, Some(&actor.user_id), at, out)?;
+            s.assign(
+                &conv,
+                &inbox.id,
+                &actor.user_id,
+                Some(&actor.user_id),
+                at,
+                out,
+            )?;
             let after = queue_snapshot(&s.conn, &inbox.id)?;
             queue_moves(&before, &after, out)
         })
@@ -1158,4 +1182,3 @@ impl SupportStore for SqliteStore {
         .await
     }
 }
-

@@ -3,9 +3,7 @@
 //! visible and how a view is put together are `parley_domain`'s; this
 //! reads the rows they need.
 
-use crate::rows::{
-    self, db_err, message_row, opt_u64_col, parsed, seq_param, u64_col,
-};
+use crate::rows::{self, db_err, message_row, opt_u64_col, parsed, seq_param, u64_col};
 use parley_domain::conversations::{self, MemberInfo, ViewParts};
 use parley_domain::messages::{self, MessageRow};
 use parley_domain::receipts::OthersWatermarks;

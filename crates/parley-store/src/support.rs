@@ -37,8 +37,16 @@ pub struct Actor {
 
 #[async_trait]
 pub trait SupportStore: Send + Sync + 'static {
-    async fn create_inbox(&self, id: &str, fields: InboxFields, at: Timestamp)
-    -> StoreResult<InboxRow>;
+    /// `hook` is told, after commit, of each support conversation that a
+    /// customer's message reopened (so that it is routed at once).
+    fn on_reopened_by_send(&self, hook: Box<dyn Fn(&str) + Send + Sync>);
+
+    async fn create_inbox(
+        &self,
+        id: &str,
+        fields: InboxFields,
+        at: Timestamp,
+    ) -> StoreResult<InboxRow>;
     /// Applies a PATCH (validated against the stored fields under the lock).
     async fn update_inbox(&self, id: &str, patch: InboxRequest) -> StoreResult<InboxRow>;
     /// `not_found` for an unknown id.
@@ -46,8 +54,12 @@ pub trait SupportStore: Send + Sync + 'static {
     /// Every inbox (`agent` None) or those `agent` works, by creation.
     async fn inboxes(&self, agent: Option<&str>) -> StoreResult<Vec<InboxRow>>;
     /// Adds or updates an agent of an inbox; the user must hold the role.
-    async fn put_inbox_agent(&self, inbox: &str, user: &str, max_chats: Option<u32>)
-    -> StoreResult<()>;
+    async fn put_inbox_agent(
+        &self,
+        inbox: &str,
+        user: &str,
+        max_chats: Option<u32>,
+    ) -> StoreResult<()>;
     /// Removes an agent; their open chats of the inbox return to the front
     /// of its queue (`agent_removed`).
     async fn remove_inbox_agent(&self, inbox: &str, user: &str, at: Timestamp) -> StoreResult<()>;
@@ -94,8 +106,12 @@ pub trait SupportStore: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Returns an agent's open chats to the front of their queues;
     /// the inboxes touched.
-    async fn requeue_agent(&self, agent: &str, reason: QueueReason, at: Timestamp)
-    -> StoreResult<Vec<String>>;
+    async fn requeue_agent(
+        &self,
+        agent: &str,
+        reason: QueueReason,
+        at: Timestamp,
+    ) -> StoreResult<Vec<String>>;
     async fn support_row(&self, conv: &str) -> StoreResult<Option<SupportRow>>;
     /// Queued conversation ids in queue order, after the `after`-th.
     async fn queue(&self, inbox: &str, after: u32, limit: u32) -> StoreResult<Vec<String>>;

@@ -65,7 +65,9 @@ pub fn require_admin(role: Role) -> DomainResult<()> {
 pub fn require_agent_role(role: Role) -> DomainResult<()> {
     match role {
         Role::Agent | Role::Admin => Ok(()),
-        _ => Err(DomainError::Forbidden("only agents and admins work inboxes")),
+        _ => Err(DomainError::Forbidden(
+            "only agents and admins work inboxes",
+        )),
     }
 }
 
@@ -108,10 +110,7 @@ pub fn inbox_fields(req: &InboxRequest, base: Option<&InboxFields>) -> DomainRes
         (None, Some(b)) => b.offline_message.clone(),
         (None, None) => DEFAULT_OFFLINE_MESSAGE.to_string(),
     };
-    let routing = req
-        .routing
-        .or(base.map(|b| b.routing))
-        .unwrap_or_default();
+    let routing = req.routing.or(base.map(|b| b.routing)).unwrap_or_default();
     let max_chats_per_agent = match (req.max_chats_per_agent, base) {
         (Some(n), _) => capacity("max_chats_per_agent", n)?,
         (None, Some(b)) => b.max_chats_per_agent,
@@ -133,7 +132,10 @@ pub fn capacity(field: &'static str, n: u32) -> DomainResult<u32> {
     if (1..=MAX_CAPACITY).contains(&n) {
         Ok(n)
     } else {
-        Err(DomainError::invalid(field, format!("{field} must be 1-1000")))
+        Err(DomainError::invalid(
+            field,
+            format!("{field} must be 1-1000"),
+        ))
     }
 }
 
@@ -240,7 +242,9 @@ pub fn check_claim(s: &Standing, row: &SupportRow, below_capacity: bool) -> Doma
         });
     }
     if row.state != SupportState::Queued {
-        return Err(DomainError::Conflict("the conversation is not in the queue"));
+        return Err(DomainError::Conflict(
+            "the conversation is not in the queue",
+        ));
     }
     if !below_capacity {
         return Err(DomainError::Conflict("you are at your capacity"));
@@ -297,18 +301,16 @@ pub fn check_resolve(s: &Standing, row: &SupportRow) -> DomainResult<()> {
         ));
     }
     if row.state == SupportState::Resolved {
-        return Err(DomainError::Conflict("the conversation is already resolved"));
+        return Err(DomainError::Conflict(
+            "the conversation is already resolved",
+        ));
     }
     Ok(())
 }
 
 /// `reopen`: the customer, the inbox's agents, admins; only a resolved
 /// conversation, and not while the customer has another open one there.
-pub fn check_reopen(
-    s: &Standing,
-    row: &SupportRow,
-    other_open: Option<&str>,
-) -> DomainResult<()> {
+pub fn check_reopen(s: &Standing, row: &SupportRow, other_open: Option<&str>) -> DomainResult<()> {
     s.require_read()?;
     if row.state != SupportState::Resolved {
         return Err(DomainError::Conflict("the conversation is not resolved"));
@@ -531,12 +533,16 @@ mod tests {
             max_chats_per_agent: Some(0),
             ..req.clone()
         };
-        assert!(matches!(inbox_fields(&bad, None), Err(DomainError::Invalid { field, .. }) if field == "max_chats_per_agent"));
+        assert!(
+            matches!(inbox_fields(&bad, None), Err(DomainError::Invalid { field, .. }) if field == "max_chats_per_agent")
+        );
         let no_name = InboxRequest {
             name: None,
             ..req.clone()
         };
-        assert!(matches!(inbox_fields(&no_name, None), Err(DomainError::Invalid { field, .. }) if field == "name"));
+        assert!(
+            matches!(inbox_fields(&no_name, None), Err(DomainError::Invalid { field, .. }) if field == "name")
+        );
         let patch = InboxRequest {
             routing: Some(Routing::Manual),
             ..Default::default()

@@ -76,10 +76,24 @@ mod tests {
 
     #[test]
     fn least_busy_takes_fewest_then_longest_idle_then_first_added() {
-        let agents = [agent("a", 2, Some(10)), agent("b", 1, Some(50)), agent("c", 1, Some(20))];
-        assert_eq!(pick(Routing::LeastBusy, &agents, None).map(|a| a.user_id.as_str()), Some("c"));
-        let agents = [agent("a", 1, Some(10)), agent("b", 1, None), agent("c", 1, None)];
-        assert_eq!(pick(Routing::LeastBusy, &agents, None).map(|a| a.user_id.as_str()), Some("b"));
+        let agents = [
+            agent("a", 2, Some(10)),
+            agent("b", 1, Some(50)),
+            agent("c", 1, Some(20)),
+        ];
+        assert_eq!(
+            pick(Routing::LeastBusy, &agents, None).map(|a| a.user_id.as_str()),
+            Some("c")
+        );
+        let agents = [
+            agent("a", 1, Some(10)),
+            agent("b", 1, None),
+            agent("c", 1, None),
+        ];
+        assert_eq!(
+            pick(Routing::LeastBusy, &agents, None).map(|a| a.user_id.as_str()),
+            Some("b")
+        );
     }
 
     #[test]
@@ -97,7 +111,11 @@ mod tests {
 
     #[test]
     fn round_robin_goes_on_after_the_last_and_skips_the_full() {
-        let agents = [agent("a", 0, None), agent("b", 5, None), agent("c", 0, None)];
+        let agents = [
+            agent("a", 0, None),
+            agent("b", 5, None),
+            agent("c", 0, None),
+        ];
         let next = |last| pick(Routing::RoundRobin, &agents, last).map(|a| a.user_id.clone());
         assert_eq!(next(None).as_deref(), Some("a"));
         assert_eq!(next(Some("a")).as_deref(), Some("c"));

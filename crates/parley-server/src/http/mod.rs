@@ -11,6 +11,7 @@ mod media;
 mod messages;
 mod openapi;
 mod ops;
+mod support;
 mod users;
 mod web;
 
@@ -96,6 +97,18 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(media::links))
         .routes(routes!(blocks::block, blocks::list))
         .routes(routes!(blocks::unblock, blocks::status))
+        .routes(routes!(support::create_inbox, support::list_inboxes))
+        .routes(routes!(support::get_inbox, support::update_inbox))
+        .routes(routes!(support::put_agent, support::remove_agent))
+        .routes(routes!(support::list_agents))
+        .routes(routes!(support::queue))
+        .routes(routes!(support::open))
+        .routes(routes!(support::get_status, support::set_status))
+        .routes(routes!(support::mine))
+        .routes(routes!(support::claim))
+        .routes(routes!(support::transfer))
+        .routes(routes!(support::resolve))
+        .routes(routes!(support::reopen))
         .routes(routes!(gateway::ticket))
         .routes(routes!(admin::delete_message))
         .routes(routes!(admin::ban, admin::unban))

@@ -18,6 +18,7 @@ pub mod moderation;
 pub mod presence;
 pub mod receipts;
 pub mod sessions;
+pub mod support;
 pub mod typing;
 pub mod users;
 
@@ -47,6 +48,7 @@ pub struct Services {
     pub media: media::MediaService,
     pub receipts: receipts::ReceiptsService,
     pub moderation: moderation::ModerationService,
+    pub support: support::SupportService,
     /// Only for [`Services::storage_ready`].
     health: std::sync::Arc<dyn parley_store::Store>,
 }
@@ -61,6 +63,7 @@ impl Services {
         limiter: crate::ratelimit::Limiter,
         accounts: accounts::AccountsConfig,
         media: media::MediaService,
+        support_store: Option<std::sync::Arc<dyn parley_store::SupportStore>>,
     ) -> Self {
         use std::time::Duration;
         let blocks = blocks::BlocksService::new(store.clone(), store.clone());
@@ -119,6 +122,15 @@ impl Services {
                 limits.edit_window_secs as i64 * 1000,
             ),
             media,
+            support: support::SupportService::new(
+                support_store,
+                store.clone(),
+                store.clone(),
+                presence.clone(),
+                limiter.clone(),
+                Duration::from_secs(config.support_agent_grace_secs),
+                limits.message_chars,
+            ),
             receipts: receipts::ReceiptsService::new(store.clone(), limiter),
             health: store,
             blocks,

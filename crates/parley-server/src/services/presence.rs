@@ -235,6 +235,9 @@ pub struct PresenceService {
     fanout: Arc<dyn Fanout>,
     /// How long a process's Redis entries live without a refresh.
     shared_ttl_ms: i64,
+    /// Told `(user, connected)` each time a user's combined presence goes
+    /// between offline and not (support routing and its agent grace).
+    watchers: Arc<Mutex<Vec<mpsc::UnboundedSender<(String, bool)>>>>,
 }
 
 impl std::ops::Deref for PresenceService {
@@ -267,7 +270,42 @@ impl PresenceService {
             blocks,
             fanout,
             shared_ttl_ms: shared_ttl.as_millis() as i64,
+            watchers: Arc::new(Mutex::new(Vec::new())),
         }
+    }
+
+    /// A stream of `(user, connected)`: each time a user's combined
+    /// presence (every process's connections) goes from offline to
+    /// connected or back, announced by exactly one process.
+    pub fn watch_connections(&self) -> mpsc::UnboundedReceiver<(String, bool)> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        if let Ok(mut w) = self.watchers.lock() {
+            w.push(tx);
+        }
+        rx
+    }
+
+    /// Which of `users` have at least one live gateway connection, on
+    /// any process.
+    pub async fn connected_among(&self, users: &[String]) -> Vec<String> {
+        let mut probe: Vec<User> = users
+            .iter()
+            .map(|id| User {
+                id: id.clone(),
+                username: String::new(),
+                display_name: String::new(),
+                avatar_url: None,
+                about: None,
+                role: parley_protocol::Role::User,
+                presence: Presence::offline(),
+            })
+            .collect();
+        self.present_all(probe.iter_mut(), &[]).await;
+        probe
+            .into_iter()
+            .filter(|u| u.presence.state != PresenceState::Offline)
+            .map(|u| u.id)
+            .collect()
     }
 
     /// Fills in `user.presence` as `viewer` may see it: hidden (offline, no
@@ -503,6 +541,10 @@ impl PresenceService {
 
     async fn publish(&self, change: Change) {
         let state = self;
+        if let Ok(mut watchers) = self.watchers.lock() {
+            let connected = change.state != PresenceState::Offline;
+            watchers.retain(|w| w.send((change.user_id.clone(), connected)).is_ok());
+        }
         tracing::debug!(user = %change.user_id, state = ?change.state, "presence change");
         if let Some(at) = change.last_seen_at
             && let Err(e) = state.users.set_last_seen(&change.user_id, at).await

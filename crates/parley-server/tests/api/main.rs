@@ -22,3 +22,4 @@ mod moderation;
 mod ops;
 mod realtime;
 mod receipts;
+mod support;
