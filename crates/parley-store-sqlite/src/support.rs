@@ -868,6 +868,7 @@ impl SupportStore for SqliteStore {
         let (id, inbox, customer) = (id.to_string(), inbox.to_string(), customer.to_string());
         self.write(move |s, out| {
             let inbox = require_inbox(&s.conn, &inbox)?;
+            let before = queue_snapshot(&s.conn, &inbox.id)?;
             // The unique index decides: a second open conversation for the
             // same customer and inbox is refused by the database itself.
             let inserted = s
@@ -898,7 +899,6 @@ impl SupportStore for SqliteStore {
                 }
                 return Ok((existing, false));
             }
-            let before = queue_snapshot(&s.conn, &inbox.id)?;
             s.create_conversation(
                 &id,
                 NewConversation {
