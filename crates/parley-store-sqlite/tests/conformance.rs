@@ -64,3 +64,23 @@ async fn media() {
     let (f, _dirs) = factory();
     conformance::media::run(&f).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn support() {
+    let dirs: Arc<Mutex<Vec<tempfile::TempDir>>> = Arc::default();
+    let keep = dirs.clone();
+    let factory: conformance::support::SupportFactory = Arc::new(move |captured: Captured| {
+        let keep = keep.clone();
+        Box::pin(async move {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let sink = Arc::new(move |d| captured.lock().expect("lock").extend(d));
+            let store = Arc::new(SqliteStore::open(&dir.path().join("t.db"), sink).expect("open"));
+            keep.lock().expect("lock").push(dir);
+            (
+                store.clone() as Arc<dyn Store>,
+                store as Arc<dyn parley_store::SupportStore>,
+            )
+        })
+    });
+    conformance::support::run(&factory).await;
+}

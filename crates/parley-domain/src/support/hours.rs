@@ -11,9 +11,9 @@
 //! change.
 
 use crate::error::{DomainError, DomainResult};
+use jiff::Span;
 use jiff::civil::{Date, Time};
 use jiff::tz::{Disambiguation, TimeZone};
-use jiff::Span;
 use parley_protocol::Timestamp;
 use parley_protocol::support::HoursInterval;
 use std::collections::BTreeSet;
@@ -91,8 +91,9 @@ impl BusinessHours {
         let holidays = holidays
             .iter()
             .map(|s| {
-                parse_date(s)
-                    .ok_or_else(|| DomainError::invalid("holidays", "holidays must be YYYY-MM-DD dates"))
+                parse_date(s).ok_or_else(|| {
+                    DomainError::invalid("holidays", "holidays must be YYYY-MM-DD dates")
+                })
             })
             .collect::<DomainResult<BTreeSet<Date>>>()?;
 
@@ -370,7 +371,8 @@ fn parse_date(s: &str) -> Option<Date> {
 }
 
 fn two_digits(a: u8, b: u8) -> Option<u16> {
-    (a.is_ascii_digit() && b.is_ascii_digit()).then(|| u16::from(a - b'0') * 10 + u16::from(b - b'0'))
+    (a.is_ascii_digit() && b.is_ascii_digit())
+        .then(|| u16::from(a - b'0') * 10 + u16::from(b - b'0'))
 }
 
 /// `date` moved by `days`; `None` past jiff's range.

@@ -1,7 +1,7 @@
 //! The storage conformance suite: behaviour every [`Store`] must show,
 //! whatever the database, one suite per area ([`users`],
 //! [`conversations`], [`messages`], [`receipts`], [`blocks`],
-//! [`moderation`], [`media`]). A backend's
+//! [`moderation`], [`media`], [`support`]). A backend's
 //! tests call each area's `run` from a `#[tokio::test]` of its own (so one
 //! failing area does not hide the others) with a factory for fresh, empty
 //! stores and a handle on the deliveries they emit.
@@ -14,6 +14,7 @@ pub mod media;
 pub mod messages;
 pub mod moderation;
 pub mod receipts;
+pub mod support;
 pub mod users;
 
 use crate::ids::new_id;

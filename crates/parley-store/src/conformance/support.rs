@@ -1,0 +1,327 @@
+//! Conformance: support inboxes. Every decision is atomic in storage: one
+//! open conversation per customer and inbox under concurrent opens, nobody
+//! above capacity, one winner of concurrent claims, chats of a departing
+//! agent at the front of the queue in their earlier order, no reopen while
+//! another conversation is open.
+
+use super::*;
+use crate::support::{Actor, InboxRow};
+use crate::{StoreError, SupportStore};
+use parley_domain::DomainError;
+use parley_domain::support::{InboxFields, TransferTarget};
+use parley_protocol::events::QueueReason;
+use parley_protocol::support::{Routing, SupportState};
+
+/// A store and its support area (the same database).
+pub type SupportFactory = Arc<
+    dyn Fn(
+            Captured,
+        ) -> Pin<Box<dyn Future<Output = (Arc<dyn Store>, Arc<dyn SupportStore>)> + Send>>
+        + Send
+        + Sync,
+>;
+
+struct SupportFixture {
+    store: Arc<dyn Store>,
+    support: Arc<dyn SupportStore>,
+}
+
+async fn fresh_support(factory: &SupportFactory) -> SupportFixture {
+    let (store, support) = factory(Arc::new(Mutex::new(Vec::new()))).await;
+    SupportFixture { store, support }
+}
+
+async fn staff(s: &Arc<dyn Store>, name: &str, role: Role) -> String {
+    let mut u = user(name);
+    u.role = role;
+    s.create_user(u).await.expect("create staff").id
+}
+
+fn fields(routing: Routing, cap: u32) -> InboxFields {
+    InboxFields {
+        name: "Help".into(),
+        timezone: "UTC".into(),
+        hours: None,
+        holidays: Vec::new(),
+        offline_message: "closed".into(),
+        routing,
+        max_chats_per_agent: cap,
+    }
+}
+
+async fn inbox(f: &SupportFixture, routing: Routing, cap: u32) -> InboxRow {
+    f.support
+        .create_inbox(&new_id(), fields(routing, cap), Timestamp::now())
+        .await
+        .expect("inbox")
+}
+
+fn agent(id: &str) -> Actor {
+    Actor {
+        user_id: id.to_string(),
+        is_admin: false,
+    }
+}
+
+/// Every check of this area, each on a fresh store.
+pub async fn run(factory: &SupportFactory) {
+    one_open_conversation_per_customer_under_concurrent_opens(factory).await;
+    routing_never_exceeds_capacity(factory).await;
+    concurrent_claims_have_one_winner(factory).await;
+    a_departing_agent_returns_chats_to_the_front(factory).await;
+    reopen_refused_while_another_is_open(factory).await;
+}
+
+pub async fn one_open_conversation_per_customer_under_concurrent_opens(factory: &SupportFactory) {
+    let f = fresh_support(factory).await;
+    let customer = users(&f.store, &["sc1"]).await.remove(0);
+    let inbox = inbox(&f, Routing::Manual, 5).await;
+    let opens = (0..20).map(|_| {
+        let s = f.support.clone();
+        let (inbox, customer) = (inbox.id.clone(), customer.clone());
+        async move {
+            s.open_support(&new_id(), &inbox, &customer, None, Timestamp::now())
+                .await
+        }
+    });
+    let results = futures_join(opens).await;
+    let created = results
+        .iter()
+        .filter(|r| matches!(r, Ok((_, true))))
+        .count();
+    assert_eq!(created, 1, "one conversation created: {results:?}");
+    let ids: std::collections::HashSet<_> = results
+        .iter()
+        .map(|r| r.as_ref().expect("open").0.clone())
+        .collect();
+    assert_eq!(ids.len(), 1, "every open answers the same conversation");
+}
+
+pub async fn routing_never_exceeds_capacity(factory: &SupportFactory) {
+    let f = fresh_support(factory).await;
+    let inbox = inbox(&f, Routing::LeastBusy, 2).await;
+    let mut agents = Vec::new();
+    for i in 0..3 {
+        let a = staff(&f.store, &format!("sa{i}"), Role::Agent).await;
+        f.support
+            .put_inbox_agent(&inbox.id, &a, None)
+            .await
+            .expect("agent");
+        agents.push(a);
+    }
+    let customers = users(
+        &f.store,
+        &[
+            "sb0", "sb1", "sb2", "sb3", "sb4", "sb5", "sb6", "sb7", "sb8", "sb9",
+        ],
+    )
+    .await;
+    for c in &customers {
+        f.support
+            .open_support(&new_id(), &inbox.id, c, None, Timestamp::now())
+            .await
+            .expect("open");
+    }
+    // Two routings at once: the second finds nothing more to give.
+    let (r1, r2) = (
+        f.support.route(&inbox.id, agents.clone(), Timestamp::now()),
+        f.support.route(&inbox.id, agents.clone(), Timestamp::now()),
+    );
+    let (n1, n2) = futures_join2(r1, r2).await;
+    assert_eq!(
+        n1.expect("route") + n2.expect("route"),
+        6,
+        "3 agents x capacity 2"
+    );
+    for row in f.support.inbox_agents(&inbox.id).await.expect("agents") {
+        assert_eq!(row.open_chats, 2, "{row:?}");
+    }
+    let queued = f.support.queue(&inbox.id, 0, 100).await.expect("queue");
+    assert_eq!(queued.len(), 4);
+    // Disconnected agents get nothing.
+    let more = users(&f.store, &["sb10"]).await;
+    f.support
+        .open_support(&new_id(), &inbox.id, &more[0], None, Timestamp::now())
+        .await
+        .expect("open");
+    f.support
+        .put_inbox_agent(&inbox.id, &agents[0], Some(10))
+        .await
+        .expect("raise");
+    assert_eq!(
+        f.support
+            .route(&inbox.id, Vec::new(), Timestamp::now())
+            .await
+            .expect("route"),
+        0,
+        "nobody connected"
+    );
+}
+
+pub async fn concurrent_claims_have_one_winner(factory: &SupportFactory) {
+    let f = fresh_support(factory).await;
+    let inbox = inbox(&f, Routing::Manual, 5).await;
+    let a1 = staff(&f.store, "sd1", Role::Agent).await;
+    let a2 = staff(&f.store, "sd2", Role::Agent).await;
+    for a in [&a1, &a2] {
+        f.support
+            .put_inbox_agent(&inbox.id, a, None)
+            .await
+            .expect("agent");
+    }
+    let customer = users(&f.store, &["sd3"]).await.remove(0);
+    let (conv, _) = f
+        .support
+        .open_support(&new_id(), &inbox.id, &customer, None, Timestamp::now())
+        .await
+        .expect("open");
+    let (x, y) = (agent(&a1), agent(&a2));
+    let (r1, r2) = futures_join2(
+        f.support.claim(&conv, &x, Timestamp::now()),
+        f.support.claim(&conv, &y, Timestamp::now()),
+    )
+    .await;
+    assert_eq!(
+        [r1.is_ok(), r2.is_ok()].iter().filter(|ok| **ok).count(),
+        1,
+        "{r1:?} {r2:?}"
+    );
+    let loser = if r1.is_ok() { r2 } else { r1 };
+    assert!(
+        matches!(loser, Err(StoreError::Domain(DomainError::Conflict(_)))),
+        "{loser:?}"
+    );
+    let row = f
+        .support
+        .support_row(&conv)
+        .await
+        .expect("row")
+        .expect("exists");
+    assert_eq!(row.state, SupportState::Assigned);
+    // The customer cannot claim; a stranger does not see it.
+    let stranger = users(&f.store, &["sd4"]).await.remove(0);
+    assert!(matches!(
+        f.support
+            .claim(&conv, &agent(&stranger), Timestamp::now())
+            .await,
+        Err(StoreError::Domain(DomainError::NotFound(_)))
+    ));
+}
+
+pub async fn a_departing_agent_returns_chats_to_the_front(factory: &SupportFactory) {
+    let f = fresh_support(factory).await;
+    let inbox = inbox(&f, Routing::Manual, 5).await;
+    let a = staff(&f.store, "se1", Role::Agent).await;
+    f.support
+        .put_inbox_agent(&inbox.id, &a, None)
+        .await
+        .expect("agent");
+    let cs = users(&f.store, &["se2", "se3", "se4"]).await;
+    let mut convs = Vec::new();
+    for c in &cs {
+        let (conv, _) = f
+            .support
+            .open_support(&new_id(), &inbox.id, c, None, Timestamp::now())
+            .await
+            .expect("open");
+        convs.push(conv);
+    }
+    for conv in &convs[..2] {
+        f.support
+            .claim(conv, &agent(&a), Timestamp::now())
+            .await
+            .expect("claim");
+    }
+    let touched = f
+        .support
+        .requeue_agent(&a, QueueReason::AgentGone, Timestamp::now())
+        .await
+        .expect("requeue");
+    assert_eq!(touched, vec![inbox.id.clone()]);
+    let queue = f.support.queue(&inbox.id, 0, 10).await.expect("queue");
+    assert_eq!(
+        queue,
+        vec![convs[0].clone(), convs[1].clone(), convs[2].clone()],
+        "returned chats first, in their earlier order"
+    );
+    assert_eq!(f.support.agent_status(&a).await.expect("status").1, 0);
+}
+
+pub async fn reopen_refused_while_another_is_open(factory: &SupportFactory) {
+    let f = fresh_support(factory).await;
+    let inbox = inbox(&f, Routing::Manual, 5).await;
+    let a = staff(&f.store, "sf1", Role::Agent).await;
+    f.support
+        .put_inbox_agent(&inbox.id, &a, None)
+        .await
+        .expect("agent");
+    let customer = users(&f.store, &["sf2"]).await.remove(0);
+    let (first, _) = f
+        .support
+        .open_support(&new_id(), &inbox.id, &customer, None, Timestamp::now())
+        .await
+        .expect("open");
+    f.support
+        .resolve(&first, &agent(&a), Timestamp::now())
+        .await
+        .expect("resolve");
+    assert!(matches!(
+        f.support
+            .resolve(&first, &agent(&a), Timestamp::now())
+            .await,
+        Err(StoreError::Domain(DomainError::Conflict(_)))
+    ));
+    let (second, created) = f
+        .support
+        .open_support(&new_id(), &inbox.id, &customer, None, Timestamp::now())
+        .await
+        .expect("open again");
+    assert!(
+        created && second != first,
+        "a new conversation after resolve"
+    );
+    let customer_actor = agent(&customer);
+    assert!(matches!(
+        f.support
+            .reopen(&first, &customer_actor, false, Timestamp::now())
+            .await,
+        Err(StoreError::Domain(DomainError::Conflict(_)))
+    ));
+    // A transfer needs a target that can take it.
+    assert!(
+        f.support
+            .transfer(
+                &second,
+                &Actor {
+                    user_id: a.clone(),
+                    is_admin: true
+                },
+                TransferTarget::Agent(a.clone()),
+                false,
+                Timestamp::now()
+            )
+            .await
+            .is_err()
+    );
+}
+
+async fn futures_join<F: Future>(fs: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = fs.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.expect("task"));
+    }
+    out
+}
+
+async fn futures_join2<A, B>(a: A, b: B) -> (A::Output, B::Output)
+where
+    A: Future,
+    B: Future,
+{
+    tokio::join!(a, b)
+}
