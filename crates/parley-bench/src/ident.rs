@@ -40,6 +40,12 @@ impl Identity {
     /// A Bearer token for user number `i` with `prefix`, without asking the
     /// server anything (external identity only).
     pub fn token(&self, prefix: &str, i: usize) -> Option<String> {
+        self.token_with_roles(prefix, i, &[])
+    }
+
+    /// [`Identity::token`] for a user whose platform grants `roles`
+    /// (`agent`, `admin`).
+    pub fn token_with_roles(&self, prefix: &str, i: usize, roles: &[&str]) -> Option<String> {
         let Identity::External { secret, run } = self else {
             return None;
         };
@@ -49,7 +55,11 @@ impl Identity {
             .map(|d| d.as_secs())
             .unwrap_or(0)
             + 7 * 24 * 3600;
-        let claims = serde_json::json!({ "sub": sub, "exp": exp });
+        let claims = if roles.is_empty() {
+            serde_json::json!({ "sub": sub, "exp": exp })
+        } else {
+            serde_json::json!({ "sub": sub, "exp": exp, "roles": roles })
+        };
         jsonwebtoken::encode(
             &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
             &claims,

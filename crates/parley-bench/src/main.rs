@@ -7,7 +7,7 @@ use parley_bench::backend::Backend;
 use parley_bench::ceiling::fanout::FanoutServer;
 use parley_bench::report::{Report, ratio_note};
 use parley_bench::server::{Server, ServerSpec};
-use parley_bench::workloads::{cluster, group, idle, media, mix, reconnect, synapse};
+use parley_bench::workloads::{cluster, group, idle, media, mix, reconnect, support, synapse};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -203,6 +203,20 @@ enum Workload {
         image_kib: usize,
         #[arg(long, default_value_t = 20)]
         bombs: usize,
+    },
+    /// Support routing: customers arriving at a least_busy inbox worked by
+    /// connected agents; arrival-to-assignment latency, no double
+    /// assignment, the spread of chats per agent.
+    Support {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long, default_value_t = 1000)]
+        customers: usize,
+        #[arg(long, default_value_t = 50)]
+        agents: usize,
+        /// Arrivals are spread evenly over this many seconds.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
     },
     /// The Synapse comparison shape, with Synapse's recorded figures beside.
     PeerSynapseShape {
@@ -534,6 +548,19 @@ async fn run(workload: Workload) -> anyhow::Result<Vec<Report>> {
             let reports = media::run(&server, &opts).await;
             server.stop().await;
             reports?
+        }
+        Workload::Support {
+            target,
+            customers,
+            agents,
+            seconds,
+        } => {
+            let opts = support::SupportOpts {
+                customers,
+                agents,
+                seconds,
+            };
+            vec![on_server(&target, async |s| support::run(s, &opts).await).await?]
         }
         Workload::PeerSynapseShape {
             target,

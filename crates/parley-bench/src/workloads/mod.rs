@@ -9,5 +9,6 @@ pub mod latency;
 pub mod media;
 pub mod mix;
 pub mod reconnect;
+pub mod support;
 pub mod synapse;
 pub mod throughput;
