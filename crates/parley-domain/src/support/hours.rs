@@ -2,9 +2,9 @@
 //! weekly wall-clock intervals (several a day, overnight ones), holidays,
 //! and the questions routing asks of them: open now? when next open?
 //!
-//! Every wall-clock time is turned into an instant the same way, jiff's
-//! `Compatible` disambiguation: a time the clocks skip means the first
-//! instant after the gap, a time they repeat means its first occurrence.
+//! Every wall-clock time is turned into an instant the same way: a time
+//! the clocks skip means the first instant after the gap (the transition),
+//! a time they repeat means its first occurrence.
 //! That one rule, applied to opens, closes and the midnights that bound a
 //! holiday, keeps the mapping monotone, so intervals that touch or overlap
 //! on the wall clock still touch or overlap as instants, across any DST
@@ -13,7 +13,7 @@
 use crate::error::{DomainError, DomainResult};
 use jiff::Span;
 use jiff::civil::{Date, Time};
-use jiff::tz::{Disambiguation, TimeZone};
+use jiff::tz::{AmbiguousOffset, Disambiguation, TimeZone};
 use parley_protocol::Timestamp;
 use parley_protocol::support::HoursInterval;
 use std::collections::BTreeSet;
@@ -208,9 +208,20 @@ impl BusinessHours {
         let day = shift(date, i64::from(minute / MINUTES_PER_DAY))?;
         let m = minute % MINUTES_PER_DAY;
         let time = Time::new((m / 60) as i8, (m % 60) as i8, 0, 0).ok()?;
-        self.tz
-            .to_ambiguous_timestamp(day.to_datetime(time))
-            .disambiguate(Disambiguation::Compatible)
+        let dt = day.to_datetime(time);
+        let ambiguous = self.tz.to_ambiguous_timestamp(dt);
+        if let AmbiguousOffset::Gap { after, .. } = ambiguous.offset() {
+            // A time the clocks skip: the first instant after the gap, the
+            // transition itself (§9). Read with the later offset, `dt` is
+            // an instant just before the transition, which follows it.
+            let before_transition = after.to_timestamp(dt).ok()?;
+            if let Some(t) = self.tz.following(before_transition).next() {
+                return Some(t.timestamp().as_millisecond());
+            }
+        }
+        // Unambiguous, or a time that occurs twice: its first occurrence.
+        ambiguous
+            .disambiguate(Disambiguation::Earlier)
             .ok()
             .map(jiff::Timestamp::as_millisecond)
     }
@@ -378,4 +389,185 @@ fn two_digits(a: u8, b: u8) -> Option<u16> {
 /// `date` moved by `days`; `None` past jiff's range.
 fn shift(date: Date, days: i64) -> Option<Date> {
     date.checked_add(Span::new().try_days(days).ok()?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iv(day: &str, open: &str, close: &str) -> HoursInterval {
+        HoursInterval {
+            day: day.into(),
+            open: open.into(),
+            close: close.into(),
+        }
+    }
+
+    fn at(s: &str) -> Timestamp {
+        Timestamp::parse(s).expect("timestamp")
+    }
+
+    fn field_of(r: DomainResult<BusinessHours>) -> String {
+        match r {
+            Err(DomainError::Invalid { field, .. }) => field.into_owned(),
+            other => panic!("expected invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn refuses_every_malformed_field() {
+        let h = |i: HoursInterval| BusinessHours::new("UTC", Some(&[i]), &[]);
+        for bad in [
+            iv("monday", "09:00", "10:00"),
+            iv("mon", "9:00", "10:00"),
+            iv("mon", "24:00", "10:00"),
+            iv("mon", "25:00", "10:00"),
+            iv("mon", "12:60", "13:00"),
+            iv("mon", "09:00", "09:00"),
+            iv("mon", "09:00", "24:01"),
+            iv("mon", "09-00", "10:00"),
+        ] {
+            assert_eq!(field_of(h(bad.clone())), "hours", "{bad:?}");
+        }
+        assert_eq!(
+            field_of(BusinessHours::new("Mars/Olympus", None, &[])),
+            "timezone"
+        );
+        assert_eq!(field_of(BusinessHours::new("", None, &[])), "timezone");
+        assert_eq!(
+            field_of(BusinessHours::new(&"A".repeat(65), None, &[])),
+            "timezone"
+        );
+        for bad in [
+            "2026-02-30",
+            "2026-2-01",
+            "26-12-25",
+            "0000-01-01",
+            "2026-12-25T00",
+        ] {
+            assert_eq!(
+                field_of(BusinessHours::new("UTC", None, &[bad.to_string()])),
+                "holidays",
+                "{bad}"
+            );
+        }
+        let many = vec![iv("mon", "09:00", "10:00"); 101];
+        assert_eq!(
+            field_of(BusinessHours::new("UTC", Some(&many), &[])),
+            "hours"
+        );
+        let days = vec!["2026-12-25".to_string(); 1001];
+        assert_eq!(field_of(BusinessHours::new("UTC", None, &days)), "holidays");
+        assert!(h(iv("mon", "09:00", "24:00")).is_ok());
+    }
+
+    #[test]
+    fn several_intervals_a_day_and_their_gaps() {
+        let h = BusinessHours::new(
+            "Europe/Paris",
+            Some(&[iv("mon", "09:00", "12:30"), iv("mon", "14:00", "18:00")]),
+            &[],
+        )
+        .expect("valid");
+        // 2026-12-07 is a Monday; Paris is UTC+1 in winter.
+        assert!(h.is_open(at("2026-12-07T08:00:00Z")));
+        assert!(!h.is_open(at("2026-12-07T11:30:00Z")));
+        assert_eq!(
+            h.next_open(at("2026-12-07T11:30:00Z")),
+            Some(at("2026-12-07T13:00:00Z"))
+        );
+        assert_eq!(
+            h.next_change(at("2026-12-07T08:00:00Z")),
+            Some(at("2026-12-07T11:30:00Z"))
+        );
+        // After Monday's close: next Monday.
+        assert_eq!(
+            h.next_open(at("2026-12-07T17:00:00Z")),
+            Some(at("2026-12-14T08:00:00Z"))
+        );
+        assert_eq!(h.next_open(at("2026-12-07T08:00:00Z")), None, "open now");
+    }
+
+    #[test]
+    fn overnight_intervals_end_the_next_day_and_holidays_cut_them_at_midnight() {
+        let fri = [iv("fri", "22:00", "02:00")];
+        let h = BusinessHours::new("UTC", Some(&fri), &[]).expect("valid");
+        // 2026-12-04 is a Friday.
+        assert!(h.is_open(at("2026-12-04T23:00:00Z")));
+        assert!(h.is_open(at("2026-12-05T01:00:00Z")), "Saturday 01:00");
+        assert!(!h.is_open(at("2026-12-05T02:00:00Z")), "closed at 02:00");
+        let h = BusinessHours::new("UTC", Some(&fri), &["2026-12-05".into()]).expect("valid");
+        assert!(h.is_open(at("2026-12-04T23:59:00Z")));
+        assert!(
+            !h.is_open(at("2026-12-05T00:00:00Z")),
+            "the holiday starts at midnight"
+        );
+        let h = BusinessHours::new("UTC", Some(&fri), &["2026-12-04".into()]).expect("valid");
+        assert!(!h.is_open(at("2026-12-04T23:00:00Z")));
+        assert!(
+            h.is_open(at("2026-12-05T01:00:00Z")),
+            "the tail after the holiday"
+        );
+        assert_eq!(
+            h.next_open(at("2026-12-04T12:00:00Z")),
+            Some(at("2026-12-05T00:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn never_and_always() {
+        let never = BusinessHours::new("UTC", Some(&[]), &[]).expect("valid");
+        assert!(!never.is_open(at("2026-12-07T08:00:00Z")));
+        assert_eq!(never.next_open(at("2026-12-07T08:00:00Z")), None);
+        assert_eq!(never.next_change(at("2026-12-07T08:00:00Z")), None);
+        let always = BusinessHours::new("UTC", None, &[]).expect("valid");
+        assert!(always.is_open(at("2026-12-07T08:00:00Z")));
+        assert_eq!(always.next_change(at("2026-12-07T08:00:00Z")), None);
+        let christmas =
+            BusinessHours::new("America/New_York", None, &["2026-12-25".into()]).expect("valid");
+        assert!(!christmas.is_open(at("2026-12-25T12:00:00Z")));
+        assert_eq!(
+            christmas.next_open(at("2026-12-25T12:00:00Z")),
+            Some(at("2026-12-26T05:00:00Z")),
+            "the next local midnight"
+        );
+        assert_eq!(
+            christmas.next_change(at("2026-12-20T12:00:00Z")),
+            Some(at("2026-12-25T05:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn a_skipped_open_opens_after_the_gap_and_a_repeated_one_at_its_first_occurrence() {
+        let sun = [iv("sun", "02:30", "04:00")];
+        let paris = BusinessHours::new("Europe/Paris", Some(&sun), &[]).expect("valid");
+        // 2026-03-29: 02:00 -> 03:00 (01:00Z). 02:30 does not exist.
+        assert_eq!(
+            paris.next_open(at("2026-03-28T12:00:00Z")),
+            Some(at("2026-03-29T01:00:00Z"))
+        );
+        assert!(paris.is_open(at("2026-03-29T01:00:00Z")));
+        assert!(!paris.is_open(at("2026-03-29T02:00:00Z")), "04:00 CEST");
+        // 2026-10-25: 03:00 -> 02:00 (01:00Z). 02:30 happens twice.
+        assert_eq!(
+            paris.next_open(at("2026-10-24T12:00:00Z")),
+            Some(at("2026-10-25T00:30:00Z"))
+        );
+        assert!(
+            paris.is_open(at("2026-10-25T02:30:00Z")),
+            "still open at the second 02:30"
+        );
+        assert!(!paris.is_open(at("2026-10-25T03:00:00Z")), "04:00 CET");
+        let ny = BusinessHours::new("America/New_York", Some(&sun), &[]).expect("valid");
+        // 2026-03-08: 02:00 -> 03:00 (07:00Z).
+        assert_eq!(
+            ny.next_open(at("2026-03-07T12:00:00Z")),
+            Some(at("2026-03-08T07:00:00Z"))
+        );
+        // 2026-11-01: 02:00 -> 01:00 (06:00Z); 02:30 is once, EST.
+        assert_eq!(
+            ny.next_open(at("2026-10-31T12:00:00Z")),
+            Some(at("2026-11-01T07:30:00Z"))
+        );
+    }
 }
