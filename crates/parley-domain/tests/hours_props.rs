@@ -118,7 +118,6 @@ fn reference(c: &Calendar, ms: i64) -> bool {
         // occur twice).
         let ambiguous = tz.to_ambiguous_timestamp(dt);
         let guess = ambiguous
-            .clone()
             .disambiguate(Disambiguation::Compatible)
             .expect("resolves")
             .as_millisecond();

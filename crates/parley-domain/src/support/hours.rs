@@ -83,7 +83,7 @@ impl BusinessHours {
                 }
             }
         }
-        week.iter_mut().for_each(|day| merge_wall_clock(day));
+        week.iter_mut().for_each(merge_wall_clock);
 
         if holidays.len() > MAX_HOLIDAYS {
             return Err(DomainError::invalid("holidays", "at most 1000 holidays"));
@@ -170,10 +170,8 @@ impl BusinessHours {
                         .and_then(|&h| self.midnight(h))
                         .map(Timestamp);
                 }
-                if self.holidays.range(shift(lo, 1)?..=hi).next().is_none() {
-                    // Closed on every weekday with no holiday to blame.
-                    return None;
-                }
+                // Closed on every weekday with no holiday to blame: never.
+                self.holidays.range(shift(lo, 1)?..=hi).next()?;
                 // Closed through holidays: skip the rest of their run. The
                 // next window starts two days before the first working day
                 // so that day's midnight (where an overnight tail from the
