@@ -47,9 +47,7 @@ CREATE TABLE support_conversations (
     resolved_at     INTEGER,
     -- Queue order: returned chats (front = 1) first, then by rank.
     queue_front     INTEGER NOT NULL DEFAULT 0,
-    queue_rank      INTEGER NOT NULL DEFAULT 0,
-    -- The offline notice was posted for the current stay in the queue.
-    offline_sent    INTEGER NOT NULL DEFAULT 0
+    queue_rank      INTEGER NOT NULL DEFAULT 0
 );
 -- One open conversation per customer and inbox, whatever races.
 CREATE UNIQUE INDEX support_one_open ON support_conversations(inbox_id, customer_id)
