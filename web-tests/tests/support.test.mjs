@@ -81,8 +81,10 @@ test('a customer waits in line, an agent claims, they chat, the agent resolves',
   await messageByText(customer.page, 'let me check that').waitFor();
   await sendText(customer.page, 'thanks');
   await messageByText(ag.page, 'thanks').waitFor();
-  // The system notice is centered, not a bubble.
-  assert.ok(await customer.page.locator('.message.system').count() >= 0);
+  // The assignment notice is a system message: a centered notice, no bubble.
+  const notice = customer.page.locator('.message.system');
+  await eventually(async () => (await notice.count()) >= 1, 'a system notice');
+  assert.equal(await notice.locator('.bubble').count(), 0, 'a notice is not a bubble');
 
   await conversationView(ag.page).getByRole('button', { name: 'Resolve' }).click();
   await eventually(async () => /This conversation was resolved/.test(await bar(customer.page).textContent()), 'customer sees resolved');
@@ -131,4 +133,16 @@ test('an agent transfers a chat to another agent', async () => {
 
   for (const p of [customer, p1, p2]) p.expectClean();
   for (const p of [customer, p1, p2]) await p.context.close();
+});
+
+test('a closed inbox shows its offline message to the customer', async () => {
+  const { admin } = await setup(0);
+  const inbox = await admin.call('POST', '/inboxes', { name: uniqueName('Night'), timezone: 'UTC', hours: [], offline_message: 'We are closed for the holidays.' });
+  const customer = await openPage(env.browser, env.server);
+  await signUpUI(customer.page, uniqueName('cust'), 'Olga Offline');
+  await customer.page.goto(`${env.server.url}/#/support/${inbox.id}`);
+  await conversationView(customer.page).waitFor();
+  await eventually(async () => /We are closed for the holidays\./.test(await bar(customer.page).textContent()), 'offline message');
+  customer.expectClean();
+  await customer.context.close();
 });
