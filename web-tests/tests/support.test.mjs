@@ -146,3 +146,40 @@ test('a closed inbox shows its offline message to the customer', async () => {
   customer.expectClean();
   await customer.context.close();
 });
+
+test('an admin creates an inbox with hours and adds an agent', async () => {
+  const { agents } = await setup(1);
+  const adminName = uniqueName('boss');
+  createUser(adminName, 'admin');
+  const admin = await login(adminName);
+  const p = await openPage(env.browser, env.server);
+  await signInUI(p.page, adminName);
+  const dash = await openDashboard(p.page);
+  await dash.getByRole('button', { name: 'New inbox' }).click();
+  const form = p.page.getByRole('form', { name: 'New inbox' });
+  const inboxName = uniqueName('Sales');
+  await form.getByLabel('Name').fill(inboxName);
+  await form.getByLabel('Time zone').fill('Europe/Paris');
+  await form.getByLabel('Routing').selectOption('manual');
+  await form.getByLabel('Chats per agent').fill('3');
+  await form.getByRole('button', { name: 'Add hours' }).click();
+  const row = form.locator('.hours-row').first();
+  await row.getByLabel('Day').selectOption('tue');
+  await row.getByLabel('Opens').fill('09:30');
+  await row.getByLabel('Closes').fill('18:00');
+  await form.getByLabel('Holidays').fill('2026-12-25');
+  await form.getByRole('button', { name: 'Create inbox' }).click();
+  const inboxes = dash.getByRole('list', { name: 'Inboxes' });
+  await eventually(async () => (await inboxes.getByText(inboxName).count()) === 1, 'the new inbox listed');
+  const created = (await admin.call('GET', '/inboxes')).inboxes.find((i) => i.name === inboxName);
+  assert.equal(created.routing, 'manual');
+  assert.equal(created.max_chats_per_agent, 3);
+  assert.deepEqual(created.hours, [{ day: 'tue', open: '09:30', close: '18:00' }]);
+  assert.deepEqual(created.holidays, ['2026-12-25']);
+
+  await dash.getByLabel(`User id to add as an agent of ${inboxName}`).fill(agents[0].api.user.id);
+  await dash.getByRole('form', { name: `Add an agent to ${inboxName}` }).getByRole('button', { name: 'Add agent' }).click();
+  await eventually(async () => (await admin.call('GET', `/inboxes/${created.id}/agents`)).agents.some((a) => a.user_id === agents[0].api.user.id), 'agent added');
+  p.expectClean();
+  await p.context.close();
+});

@@ -4,6 +4,7 @@
 // and on support events; the waiting times tick every second.
 import { h, uid } from '../../util/dom.js';
 import { formatDuration } from '../../util/time.js';
+import { adminSection } from './admin.js';
 
 const POLL_MS = 3000;
 
@@ -14,6 +15,10 @@ export function createSupportDashboard(ctx) {
     h('span', { class: 'support-switch-track', 'aria-hidden': 'true' }, h('span', { class: 'support-switch-thumb' })),
     h('span', { class: 'support-switch-label' }, 'Available'));
   const queues = h('div', { class: 'support-queues' });
+  const admin = h('div', { class: 'support-admin' });
+  const isAdmin = store.me && store.me.role === 'admin';
+  let listSig = '';
+  let adminSig = '';
   const mine = h('ul', { class: 'support-list', 'aria-label': 'My chats' });
   const mineEmpty = h('p', { class: 'support-empty' }, 'No open chats.');
   const myId = uid('mychats');
@@ -25,7 +30,7 @@ export function createSupportDashboard(ctx) {
     h('div', { class: 'support-dash-body' },
       h('section', { class: 'support-section', 'aria-labelledby': myId },
         h('h3', { id: myId }, 'My chats'), mine, mineEmpty),
-      queues));
+      queues, admin));
 
   let destroyed = false;
   let status = null;
@@ -89,6 +94,18 @@ export function createSupportDashboard(ctx) {
   function render() {
     if (destroyed) return;
     renderStatus();
+    if (isAdmin) {
+      const sig = JSON.stringify(inboxes);
+      if (sig !== adminSig) { adminSig = sig; admin.replaceChildren(adminSection(ctx, inboxes, () => refresh())); }
+    }
+    const names = (l) => l.map((c) => [c.id, c.support && c.support.queued_at, store.displayName(c.support && c.support.customer_id), c.last_message && c.last_message.text]);
+    const sig = JSON.stringify([names(myChats), inboxes.map((i) => [i.id, i.name, i.open_now, names(queueOf.get(i.id) || [])])]);
+    if (sig !== listSig) { listSig = sig; renderLists(); }
+    tick();
+    afterRender();
+  }
+
+  function renderLists() {
     mine.replaceChildren(...myChats.map((c) => chatRow(c, false)));
     mineEmpty.hidden = myChats.length > 0;
     queues.replaceChildren(...inboxes.map((inbox) => {
@@ -101,7 +118,9 @@ export function createSupportDashboard(ctx) {
           ? h('ul', { class: 'support-list', 'aria-label': `${inbox.name} queue` }, list.map((c) => chatRow(c, true)))
           : h('p', { class: 'support-empty' }, 'Nobody is waiting.'));
     }));
-    tick();
+  }
+
+  function afterRender() {
     let total = 0;
     for (const l of queueOf.values()) total += l.length;
     ctx.setSupportQueued(total);
