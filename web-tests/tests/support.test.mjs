@@ -204,3 +204,19 @@ test('an admin creates an inbox with hours and adds an agent', async () => {
   p.expectClean();
   await p.context.close();
 });
+
+test('the place in line follows the queue live', async () => {
+  const { agents, inbox } = await setup(1);
+  const first = await Api.register(env.server.url, uniqueName('first'), 'First Customer');
+  const queued = await first.call('POST', `/inboxes/${inbox.id}/conversations`, { text: 'me first' });
+  const customer = await openPage(env.browser, env.server);
+  await signUpUI(customer.page, uniqueName('cust'), 'Second Customer');
+  await customer.page.goto(`${env.server.url}/#/support/${inbox.id}`);
+  await eventually(async () => /You are number 2 in line/.test(await bar(customer.page).textContent()), 'number 2 in line');
+  // The agent takes the first one (over REST): the second moves up, pushed.
+  await agents[0].api.call('PUT', '/agents/me/status', { status: 'available' });
+  await agents[0].api.call('POST', `/conversations/${queued.id}/support/claim`);
+  await eventually(async () => /You are number 1 in line/.test(await bar(customer.page).textContent()), 'number 1 in line, live');
+  customer.expectClean();
+  await customer.context.close();
+});
