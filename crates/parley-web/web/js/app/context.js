@@ -13,6 +13,9 @@ export function createContext(s, toast) {
     /** Signed media URLs, shared by every element of the session. */
     signedUrls: createSignedUrls(api),
     toast: (msg) => toast.show(msg),
+    openSupport: () => s.router.go({ name: 'support' }),
+    /** The number of chats waiting in my inboxes' queues (for the tab title). */
+    setSupportQueued(n) { if (s.supportQueued !== n) { s.supportQueued = n; store.touch('support'); } },
     navigate: (cid) => s.router.go(cid ? { name: 'conversation', cid } : { name: 'list' }),
     openNewChat: () => openNewChat(ctx),
     openNewGroup: () => openNewGroup(ctx),
@@ -26,7 +29,7 @@ export function createContext(s, toast) {
     },
     /** A user's profile, when not known yet (once per id). */
     ensureUser(id) {
-      if (store.user(id) || requestedUsers.has(id)) return;
+      if (!id || id === 'system' || store.user(id) || requestedUsers.has(id)) return;
       requestedUsers.add(id);
       api.getUser(id).then((u) => store.putUser(u)).catch(() => {});
     },

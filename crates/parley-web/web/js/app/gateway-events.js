@@ -9,6 +9,11 @@ function onEvent(s, f) {
   const r = store.applyEvent(ev);
   if (r === 'unknown') { refetchConversation(s, ev.conversation_id, false); return; }
   if (r === 'gap') { refetchConversation(s, ev.conversation_id, true); return; }
+  if (r === 'applied' && ev.type.startsWith('support.')) {
+    // The support state (queued, assigned, resolved) lives on the conversation.
+    refetchConversation(s, ev.conversation_id, false);
+    store.touch('support');
+  }
   if (r !== 'applied' || ev.type !== 'message.created') return;
   const m = ev.data.message;
   if (m.sender_id === store.me.id) {
@@ -71,6 +76,7 @@ export function wireGateway(s) {
   gateway.on('receipt', (f) => store.applyReceipt(f));
   gateway.on('typing', (f) => store.applyTyping(f));
   gateway.on('presence', (f) => store.applyPresence(f));
+  gateway.on('support.queue', (f) => store.setSupportPosition(f.conversation_id, f.position));
   gateway.on('session_expired', () => s.expired());
   gateway.on('synced', (f) => { onSynced(s, f, !syncedOnce); syncedOnce = true; });
 }

@@ -42,6 +42,8 @@ async function signOut() {
 }
 
 async function startSession(me) {
+  // The role (user, agent, admin) is on GET /users/me.
+  if (me && me.role === undefined) me = await api.me().catch(() => me);
   session = createSession({ api, store, root, signOut, expired: () => endSession(EXPIRED) }, me);
   await session.start();
 }

@@ -1,9 +1,11 @@
 // What the right pane shows for a route: the conversation (loaded first
 // if unknown, e.g. after a reload on its route) or the empty pane.
 import { closeMenu } from '../ui/menu.js';
+import { h } from '../util/dom.js';
 import { createConversationView } from '../features/conversation/view.js';
 import { emptyPane } from './layout.js';
 import { hrefOf } from './router.js';
+import { createSupportDashboard } from '../features/support/agent.js';
 
 export function createPanes(s, layout) {
   const { ctx, store, api } = s;
@@ -46,14 +48,38 @@ export function createPanes(s, layout) {
     return s.isActive() && location.hash === hrefOf(route);
   }
 
+  /** #/support/<inbox>: my conversation with that inbox (opened or created). */
+  async function contactSupport(route) {
+    pane.replaceChildren(h('div', { class: 'empty-pane' }, h('p', { class: 'empty-pane-text', role: 'status' }, 'Contacting support…')));
+    shell.classList.add('has-conversation');
+    try {
+      const conv = await api.contactSupport(route.inboxId);
+      if (!s.isActive() || location.hash !== hrefOf(route)) return;
+      store.upsertConversation(conv);
+      s.router.replace({ name: 'conversation', cid: conv.id });
+    } catch (e) {
+      if (!s.isActive()) return;
+      ctx.toast(e.status === 404 ? 'This support inbox does not exist.' : `Could not contact support: ${e.message}`);
+      s.router.replace({ name: 'list' });
+    }
+  }
+
   async function show(route) {
     const cid = route.name === 'conversation' ? route.cid : null;
-    if (view && view.cid === cid) return;
+    if (view && view.cid === cid && (view.route || 'conversation') === route.name) return;
     closeMenu(false);
     const previous = view ? view.cid : null;
     const hadFocus = view && view.el.contains(document.activeElement);
     if (view) { view.destroy(); view = null; }
     store.openConversationId = null;
+    if (route.name === 'contact') { await contactSupport(route); return; }
+    if (route.name === 'support') {
+      view = createSupportDashboard(ctx);
+      pane.replaceChildren(view.el);
+      shell.classList.add('has-conversation');
+      store.touch('list');
+      return;
+    }
     if (cid && !(await ensureConversation(route))) return;
     if (cid) openConversation(cid); else showEmpty(previous, hadFocus);
     store.touch('list');

@@ -1,11 +1,15 @@
 // A small hash router. Routes:
 //   #/            (or no hash) the conversation list
 //   #/c/<id>      a conversation
+//   #/support     the agents' support dashboard
+//   #/support/<inbox id>  contact support (opens my conversation with that inbox)
 // Anything else falls back to the list. Opening a route pushes a history
 // entry (so back/forward work); a reload keeps the route.
 
 const ROUTES = [
   { name: 'conversation', pattern: /^#\/c\/([^/]+)$/, params: (m) => ({ cid: decodeURIComponent(m[1]) }) },
+  { name: 'support', pattern: /^#\/support\/?$/, params: () => ({}) },
+  { name: 'contact', pattern: /^#\/support\/([^/]+)$/, params: (m) => ({ inboxId: decodeURIComponent(m[1]) }) },
   { name: 'list', pattern: /^(#\/?)?$/, params: () => ({}) },
 ];
 
@@ -20,6 +24,8 @@ export function parse(hash) {
 
 /** The hash of a route. */
 export function hrefOf(route) {
+  if (route.name === 'support') return '#/support';
+  if (route.name === 'contact') return `#/support/${encodeURIComponent(route.inboxId)}`;
   return route.name === 'conversation' ? `#/c/${encodeURIComponent(route.cid)}` : '#/';
 }
 
@@ -37,6 +43,13 @@ export function createRouter(onRoute) {
     go(route) {
       const target = hrefOf(route);
       if (location.hash !== target) location.hash = target; else changed();
+    },
+    /** Replaces the current route (no new history entry). */
+    replace(route) {
+      const target = hrefOf(route);
+      if (location.hash === target) { changed(); return; }
+      history.replaceState(null, '', target);
+      changed();
     },
     /** Forgets the route without a history entry (signed out). */
     clear() { if (location.hash) history.replaceState(null, '', location.pathname); },

@@ -25,7 +25,9 @@ function renderOnChange(s, layout) {
     const view = s.panes.current();
     if (view) view.update(dirty);
     const total = store.totalUnread();
-    document.title = total > 0 ? `(${total}) Parley` : 'Parley';
+    const queued = s.supportQueued || 0;
+    if (queued > 0) document.title = `(${queued}) Support queue — Parley`;
+    else document.title = total > 0 ? `(${total}) Parley` : 'Parley';
     if (store.openConversationId && dirty.has(`conv:${store.openConversationId}`)) s.receipts.markReadSoon();
   }));
 }

@@ -351,6 +351,34 @@ export class ParleyClient {
   blockStatus(userId) { return this.request('GET', `/blocks/${encodeURIComponent(userId)}`); }
   listBlocks() { return this.request('GET', '/blocks'); }
 
+  // ---- Support (protocol §9) -----------------------------------------
+
+  listInboxes() { return this.request('GET', '/inboxes'); }
+  getInbox(id) { return this.request('GET', `/inboxes/${encodeURIComponent(id)}`); }
+  createInbox(fields) { return this.request('POST', '/inboxes', fields); }
+  updateInbox(id, fields) { return this.request('PATCH', `/inboxes/${encodeURIComponent(id)}`, fields); }
+  inboxAgents(id) { return this.request('GET', `/inboxes/${encodeURIComponent(id)}/agents`); }
+  addInboxAgent(id, userId, maxChats) {
+    return this.request('PUT', `/inboxes/${encodeURIComponent(id)}/agents/${encodeURIComponent(userId)}`, maxChats ? { max_chats: maxChats } : {});
+  }
+  removeInboxAgent(id, userId) { return this.request('DELETE', `/inboxes/${encodeURIComponent(id)}/agents/${encodeURIComponent(userId)}`); }
+  /** 201 a new support conversation, or 200 my open one in that inbox. */
+  contactSupport(inboxId, text) {
+    return this.request('POST', `/inboxes/${encodeURIComponent(inboxId)}/conversations`, text ? { text } : {});
+  }
+  supportQueue(inboxId, cursor) {
+    return this.request('GET', `/inboxes/${encodeURIComponent(inboxId)}/queue`, undefined, { query: { cursor } });
+  }
+  myAgentConversations(state = 'assigned', cursor) {
+    return this.request('GET', '/agents/me/conversations', undefined, { query: { state, cursor } });
+  }
+  agentStatus() { return this.request('GET', '/agents/me/status'); }
+  setAgentStatus(status) { return this.request('PUT', '/agents/me/status', { status }); }
+  /** action: claim | transfer | resolve | reopen; body for transfer: {agent_id} or {inbox_id}. */
+  supportAction(cid, action, body) {
+    return this.request('POST', `/conversations/${encodeURIComponent(cid)}/support/${action}`, body || {});
+  }
+
   // ---- Gateway -------------------------------------------------------
 
   /** {ticket, expires_in}: single-use, the only credential that goes in a URL. */

@@ -80,6 +80,13 @@ function conversationApi(store, state) {
     isMuted: (conv) => !!(conv && conv.muted_until && Date.parse(conv.muted_until) > Date.now()),
     /** {conversation_id: last applied seq} for the gateway `sync`. */
     sinceMap: () => Object.fromEntries(applied),
+    /** My place in a support queue (the `support.queue` push). */
+    setSupportPosition(cid, position) {
+      const conv = conversations.get(cid);
+      if (!conv || !conv.support) return;
+      conv.support = { ...conv.support, position };
+      store.touch(`conv:${cid}`, 'support');
+    },
     /** A new setting of mine on a conversation (mute, title...). */
     patchConversation(cid, fields) {
       const conv = conversations.get(cid);

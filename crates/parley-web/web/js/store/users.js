@@ -21,6 +21,7 @@ export function createUsers(store) {
 
       displayName(id) {
         if (store.me && id === store.me.id) return 'You';
+        if (id === 'system') return 'Parley'; // system messages: not a user
         const u = users.get(id);
         if (u) return u.display_name || u.username;
         // Unknown yet (a group member we have not loaded): fetch, and the

@@ -3,6 +3,7 @@
 // outbox, users or typing change.
 import { h } from '../../util/dom.js';
 import { createHeader } from './header.js';
+import { createSupportBar } from '../support/bar.js';
 import { createMessageLog } from './message-log.js';
 import { createTypingIndicator } from './typing-indicator.js';
 import { createComposer } from '../composer/composer.js';
@@ -13,6 +14,7 @@ export function createConversationView(ctx, cid) {
   let destroyed = false;
   const alive = () => !destroyed;
   const header = createHeader(ctx, cid);
+  const supportBar = createSupportBar(ctx, cid);
   const typing = createTypingIndicator(ctx, cid);
   const composer = createComposer(ctx, cid, { onSend: () => log.hidePill() });
   const log = createMessageLog(ctx, cid, {
@@ -20,7 +22,7 @@ export function createConversationView(ctx, cid) {
     actions: { reply: composer.startReply, edit: composer.startEdit, focusComposer: composer.focus },
   });
   const el = h('section', { class: 'conversation', 'aria-label': 'Conversation', 'data-conversation-id': cid },
-    header.el, log.el, typing.el, composer.el);
+    header.el, supportBar.el, log.el, typing.el, composer.el);
   // Files dropped anywhere on the conversation go to the composer's tray.
   const stopDrops = acceptDrops(el, (files) => composer.addFiles(files));
   // Upload progress of my pending sends, patched in place (no re-render).
@@ -28,6 +30,7 @@ export function createConversationView(ctx, cid) {
 
   function render() {
     header.render();
+    supportBar.render();
     typing.render();
     composer.render();
     log.render();

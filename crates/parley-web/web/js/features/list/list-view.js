@@ -11,6 +11,8 @@ function matches(store, conv, q) {
   return store.titleOf(conv).toLowerCase().includes(q) || (peer && peer.username && peer.username.includes(q));
 }
 
+const isAgent = (me) => !!me && (me.role === 'agent' || me.role === 'admin');
+
 export function createListView(ctx) {
   const { store } = ctx;
   const searchId = uid('search');
@@ -25,6 +27,7 @@ export function createListView(ctx) {
     h('div', { class: 'header-actions' },
       h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'New chat', title: 'New chat', onclick: () => ctx.openNewChat() }, icon('chat')),
       h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'New group', title: 'New group', onclick: () => ctx.openNewGroup() }, icon('group')),
+      isAgent(store.me) ? h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Support', title: 'Support dashboard', onclick: () => ctx.openSupport() }, icon('support')) : null,
       signOutButton(ctx)));
 
   const el = h('aside', { class: 'sidebar' },
