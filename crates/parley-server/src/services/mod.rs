@@ -55,6 +55,7 @@ pub struct Services {
 
 impl Services {
     /// Builds every service over `store`, in dependency order.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: std::sync::Arc<dyn parley_store::Store>,
         fanout: std::sync::Arc<dyn crate::fanout::Fanout>,

@@ -237,8 +237,11 @@ pub struct PresenceService {
     shared_ttl_ms: i64,
     /// Told `(user, connected)` each time a user's combined presence goes
     /// between offline and not (support routing and its agent grace).
-    watchers: Arc<Mutex<Vec<mpsc::UnboundedSender<(String, bool)>>>>,
+    watchers: Arc<Mutex<Vec<ConnectionWatcher>>>,
 }
+
+/// Told `(user, connected)`; see [`PresenceService::watch_connections`].
+type ConnectionWatcher = mpsc::UnboundedSender<(String, bool)>;
 
 impl std::ops::Deref for PresenceService {
     type Target = PresenceTracker;

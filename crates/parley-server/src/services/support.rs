@@ -332,7 +332,11 @@ impl SupportService {
                 if !input::id_like(a) {
                     return Err(AppError::NotFoundIn("user", "agent_id"));
                 }
-                !self.presence.connected_among(&[a.clone()]).await.is_empty()
+                !self
+                    .presence
+                    .connected_among(std::slice::from_ref(a))
+                    .await
+                    .is_empty()
             }
             TransferTarget::Inbox(i) => {
                 if !input::id_like(i) {

@@ -305,9 +305,9 @@ pub async fn reopen_refused_while_another_is_open(factory: &SupportFactory) {
     );
 }
 
-async fn futures_join<F: Future>(fs: impl Iterator<Item = F>) -> Vec<F::Output>
+async fn futures_join<F>(fs: impl Iterator<Item = F>) -> Vec<F::Output>
 where
-    F: Send + 'static,
+    F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let handles: Vec<_> = fs.map(tokio::spawn).collect();
