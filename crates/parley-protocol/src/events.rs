@@ -516,6 +516,41 @@ mod tests {
                 json!({"user_id": "u3", "role": "owner"}),
             ),
             (
+                EventData::SupportQueued(SupportQueued {
+                    inbox_id: "i1".into(),
+                    reason: QueueReason::AgentGone,
+                }),
+                "support.queued",
+                json!({"reason": "agent_gone", "inbox_id": "i1"}),
+            ),
+            (
+                EventData::SupportAssigned(SupportAssigned {
+                    agent_id: "a1".into(),
+                }),
+                "support.assigned",
+                json!({"agent_id": "a1"}),
+            ),
+            (
+                EventData::SupportTransferred(SupportTransferred {
+                    from_agent_id: Some("a1".into()),
+                    from_inbox_id: Some("i1".into()),
+                    to_agent_id: None,
+                    to_inbox_id: Some("i2".into()),
+                }),
+                "support.transferred",
+                json!({"to_inbox_id": "i2", "from_agent_id": "a1", "to_agent_id": null, "from_inbox_id": "i1"}),
+            ),
+            (
+                EventData::SupportResolved(SupportResolved { agent_id: None }),
+                "support.resolved",
+                json!({"agent_id": null}),
+            ),
+            (
+                EventData::SupportReopened(SupportReopened {}),
+                "support.reopened",
+                json!({}),
+            ),
+            (
                 EventData::MessageCreated(MessageCreated { message: message() }),
                 "message.created",
                 json!({"message": message()}),
@@ -584,7 +619,7 @@ mod tests {
     #[test]
     fn unknown_types_are_skippable_not_errors() {
         let e: Event = serde_json::from_str(
-            r#"{"conversation_id":"c","seq":3,"type":"support.assigned","actor_id":null,"at":"2026-01-01T00:00:00.000Z","data":{"agent_id":"x"}}"#,
+            r#"{"conversation_id":"c","seq":3,"type":"poll.created","actor_id":null,"at":"2026-01-01T00:00:00.000Z","data":{"question":"x"}}"#,
         )
         .expect("an unknown type still parses");
         assert_eq!(e.data, EventData::Unknown);
