@@ -375,15 +375,16 @@ impl WriterState {
             .execute(params![conv, inbox.id, at.millis(), front as i64])
             .map_err(db_err)?;
         self.append_event(conv, at, rules::queued(actor, &inbox.id, reason), out)?;
-        if let Some(calendar) = inbox.fields.calendar().filter(|c| !c.is_open(at)) {
-            let (text, system) =
-                rules::offline_notice(&inbox.fields.offline_message, calendar.next_open(at));
-            self.post_system(conv, text, system, at, out)?;
-        } else if inbox.fields.calendar().is_none() {
-            let (text, system) = rules::offline_notice(&inbox.fields.offline_message, None);
-            self.post_system(conv, text, system, at, out)?;
+        // Closed (or a calendar that no longer reads, as closed): the notice.
+        match inbox.fields.calendar() {
+            Some(calendar) if calendar.is_open(at) => Ok(()),
+            calendar => {
+                let next_open = calendar.and_then(|c| c.next_open(at));
+                let (text, system) =
+                    rules::offline_notice(&inbox.fields.offline_message, next_open);
+                self.post_system(conv, text, system, at, out)
+            }
         }
-        Ok(())
     }
 
     /// Assigns `conv` to `agent`: the row, the membership (whole log),
@@ -451,6 +452,27 @@ impl WriterState {
         self.set_member_count(conv)?;
         removed.push(parley_store::delivery::removed(agent, conv)?);
         Ok(())
+    }
+
+    /// The first half of a transfer: the previous assignee leaves (their
+    /// `conversation.removed` is returned, to follow the events) and
+    /// `support.transferred` is written.
+    fn hand_off(
+        &mut self,
+        row: &SupportRow,
+        previous: Option<&str>,
+        actor: &Actor,
+        target: &TransferTarget,
+        at: Timestamp,
+        out: &mut Vec<Delivery>,
+    ) -> StoreResult<Vec<Delivery>> {
+        let mut removed = Vec::new();
+        if let Some(p) = previous {
+            self.unassign_member(&row.conversation_id, p, &row.customer_id, &mut removed)?;
+        }
+        let event = rules::transferred(&actor.user_id, previous, &row.inbox_id, target);
+        self.append_event(&row.conversation_id, at, event, out)?;
+        Ok(removed)
     }
 
     /// Routing of one inbox: assigns its front while it is open and the
@@ -1001,24 +1023,14 @@ impl SupportStore for SqliteStore {
                     } else {
                         HashSet::new()
                     };
-                    let ok = previous.as_deref() != Some(agent.as_str())
-                        && agent_facts(&s.conn, &from_inbox, &connected)?
-                            .iter()
-                            .any(|a| a.user_id == *agent && a.assignable());
-                    if !ok {
-                        return Err(rules::TARGET_NOT_ASSIGNABLE.into());
-                    }
-                    let before = queue_snapshot(&s.conn, &from_inbox.id)?;
-                    let mut removed = Vec::new();
-                    if let Some(p) = previous.as_deref() {
-                        s.unassign_member(&conv, p, &row.customer_id, &mut removed)?;
-                    }
-                    s.append_event(
-                        &conv,
-                        at,
-                        rules::transferred(&actor.user_id, previous.as_deref(), &row.inbox_id, &target),
-                        out,
+                    let facts = agent_facts(&s.conn, &from_inbox, &connected)?;
+                    rules::check_transfer_to_agent(
+                        previous.as_deref(),
+                        agent,
+                        facts.iter().find(|a| a.user_id == *agent),
                     )?;
+                    let before = queue_snapshot(&s.conn, &from_inbox.id)?;
+                    let removed = s.hand_off(&row, previous.as_deref(), &actor, &target, at, out)?;
                     s.assign(&conv, &from_inbox.id, agent, Some(&actor.user_id), at, out)?;
                     out.extend(removed);
                     let after = queue_snapshot(&s.conn, &from_inbox.id)?;
@@ -1031,16 +1043,7 @@ impl SupportStore for SqliteStore {
                     })?;
                     let before_from = queue_snapshot(&s.conn, &from_inbox.id)?;
                     let before_to = queue_snapshot(&s.conn, &to.id)?;
-                    let mut removed = Vec::new();
-                    if let Some(p) = previous.as_deref() {
-                        s.unassign_member(&conv, p, &row.customer_id, &mut removed)?;
-                    }
-                    s.append_event(
-                        &conv,
-                        at,
-                        rules::transferred(&actor.user_id, previous.as_deref(), &row.inbox_id, &target),
-                        out,
-                    )?;
+                    let removed = s.hand_off(&row, previous.as_deref(), &actor, &target, at, out)?;
                     let moved = s
                         .conn
                         .prepare_cached(
@@ -1051,10 +1054,7 @@ impl SupportStore for SqliteStore {
                     match moved {
                         Ok(_) => {}
                         Err(e) if is_unique_violation(&e) => {
-                            return Err(DomainError::Conflict(
-                                "the customer already has an open conversation with that inbox",
-                            )
-                            .into());
+                            return Err(rules::CUSTOMER_OPEN_THERE.into());
                         }
                         Err(e) => return Err(db_err(e)),
                     }

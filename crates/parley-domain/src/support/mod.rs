@@ -292,6 +292,24 @@ pub fn check_transfer(s: &Standing, row: &SupportRow) -> DomainResult<()> {
 pub const TARGET_NOT_ASSIGNABLE: DomainError =
     DomainError::Conflict("that agent cannot take the conversation now");
 
+/// A transfer into an inbox where the customer already has an open
+/// conversation (the one-open index refused it).
+pub const CUSTOMER_OPEN_THERE: DomainError =
+    DomainError::Conflict("the customer already has an open conversation with that inbox");
+
+/// A transfer to `agent`: someone other than the assignee, an agent of the
+/// inbox (`facts`, as routing read them) and assignable now.
+pub fn check_transfer_to_agent(
+    previous: Option<&str>,
+    agent: &str,
+    facts: Option<&routing::AgentFacts>,
+) -> DomainResult<()> {
+    match facts {
+        Some(f) if previous != Some(agent) && f.assignable() => Ok(()),
+        _ => Err(TARGET_NOT_ASSIGNABLE),
+    }
+}
+
 /// `resolve`: an agent of the inbox (or its assignee) or an admin.
 pub fn check_resolve(s: &Standing, row: &SupportRow) -> DomainResult<()> {
     s.require_read()?;

@@ -3,7 +3,7 @@
 //! service.
 
 use super::cursor;
-use super::extract::{Json, Path, Query, page_limit, parse_json};
+use super::extract::{Json, OptionalJson, Path, Query, page_limit};
 use crate::app::AppState;
 use crate::auth::Auth;
 use crate::error::{AppError, AppResult};
@@ -16,15 +16,6 @@ use parley_protocol::support::{
 };
 use parley_protocol::{Conversation, ConversationList, ErrorBody};
 use serde::Deserialize;
-
-/// A JSON body that may be left out (an empty body is the defaults).
-fn optional_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> AppResult<T> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        Ok(T::default())
-    } else {
-        parse_json(body)
-    }
-}
 
 #[utoipa::path(post, path = "/inboxes", tag = "support", request_body = InboxRequest,
     responses((status = 201, body = Inbox), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
@@ -85,9 +76,8 @@ pub async fn put_agent(
     State(state): State<AppState>,
     Auth(who): Auth,
     Path((id, user_id)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    OptionalJson(req): OptionalJson<PutAgentRequest>,
 ) -> AppResult<axum::Json<InboxAgentMembership>> {
-    let req: PutAgentRequest = optional_body(&body)?;
     Ok(axum::Json(
         state
             .services
@@ -170,9 +160,8 @@ pub async fn open(
     State(state): State<AppState>,
     Auth(who): Auth,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    OptionalJson(req): OptionalJson<OpenSupportRequest>,
 ) -> AppResult<impl IntoResponse> {
-    let req: OpenSupportRequest = optional_body(&body)?;
     let (conversation, created) = state.services.support.open(&who.user_id, &id, req).await?;
     let status = if created {
         StatusCode::CREATED
