@@ -77,8 +77,8 @@ fn signing_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Opens the configured storage; committed deliveries go to `fanout`.
-/// The store, and its support area where the backend has one.
-type Stores = (Arc<dyn Store>, Option<Arc<dyn parley_store::SupportStore>>);
+/// The store, and its support area (the same backend).
+type Stores = (Arc<dyn Store>, Arc<dyn parley_store::SupportStore>);
 
 async fn open_store(config: &Config, fanout: Arc<dyn Fanout>) -> anyhow::Result<Stores> {
     let sink: parley_store::DeliverySink = Arc::new(move |d| fanout.publish(d));
@@ -93,16 +93,16 @@ async fn open_store(config: &Config, fanout: Arc<dyn Fanout>) -> anyhow::Result<
                 SqliteStore::open(path, sink)
                     .with_context(|| format!("opening {}", path.display()))?,
             );
-            (store.clone(), Some(store))
+            (store.clone(), store)
         }
-        crate::config::Database::Postgres(url) => (
-            Arc::new(
+        crate::config::Database::Postgres(url) => {
+            let store = Arc::new(
                 PostgresStore::connect(url, sink)
                     .await
                     .context("connecting to PostgreSQL")?,
-            ),
-            None,
-        ),
+            );
+            (store.clone(), store)
+        }
     })
 }
 

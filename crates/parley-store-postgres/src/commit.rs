@@ -58,10 +58,28 @@ impl Committer {
         self.pool.get().await.map_err(pool_err)
     }
 
-    fn stripe(&self, key: Option<&str>) -> &Mutex<()> {
+    fn stripe_of(key: &str) -> usize {
         let mut h = DefaultHasher::new();
-        key.unwrap_or_default().hash(&mut h);
-        &self.stripes[(h.finish() % STRIPES as u64) as usize]
+        key.hash(&mut h);
+        (h.finish() % STRIPES as u64) as usize
+    }
+
+    /// The stripes of `keys` (none: the stripe of the empty key), taken
+    /// in index order so that two writers of several conversations cannot
+    /// wait on each other.
+    async fn turn(&self, keys: &[String]) -> Vec<tokio::sync::MutexGuard<'_, ()>> {
+        let mut stripes: Vec<usize> = if keys.is_empty() {
+            vec![Self::stripe_of("")]
+        } else {
+            keys.iter().map(|k| Self::stripe_of(k)).collect()
+        };
+        stripes.sort_unstable();
+        stripes.dedup();
+        let mut held = Vec::with_capacity(stripes.len());
+        for i in stripes {
+            held.push(self.stripes[i].lock().await);
+        }
+        held
     }
 
     /// Commits `w` if `result` is a success (rolling back otherwise), runs
@@ -86,7 +104,7 @@ impl Committer {
         let _turn = if out.is_empty() {
             None
         } else {
-            Some(self.stripe(w.key.as_deref()).lock().await)
+            Some(self.turn(&w.keys).await)
         };
         w.tx.commit()
             .await
@@ -112,5 +130,9 @@ pub async fn begin(client: &mut deadpool_postgres::Client) -> StoreResult<WriteT
         .start()
         .await
         .map_err(db_err)?;
-    Ok(WriteTx { tx, key: None })
+    Ok(WriteTx {
+        tx,
+        keys: Vec::new(),
+        reopened_support: false,
+    })
 }

@@ -30,14 +30,25 @@ use std::sync::Arc;
 pub const INSERT_EVENT: &str =
     "INSERT INTO events (conversation_id, seq, type, body) VALUES ($1, $2, $3, $4)";
 
-/// One write's transaction, plus the conversation it locked (the key that
-/// orders its deliveries, see `commit.rs`).
+/// One write's transaction, plus the conversations it locked or wrote
+/// (the keys that order its deliveries, see `commit.rs`; a support
+/// routing step writes several).
 pub struct WriteTx<'a> {
     pub tx: Transaction<'a>,
-    pub key: Option<String>,
+    pub keys: Vec<String>,
+    /// The write's send reopened a resolved support conversation (told to
+    /// the support area after commit, as on SQLite).
+    pub reopened_support: bool,
 }
 
 impl WriteTx<'_> {
+    /// Records that this write orders deliveries of `conv`.
+    pub fn touch(&mut self, conv: &str) {
+        if !self.keys.iter().any(|k| k == conv) {
+            self.keys.push(conv.to_string());
+        }
+    }
+
     /// Locks the conversation row until commit: writers of one
     /// conversation run one at a time, in every process. Returns
     /// `not_found` (as `require_member` would) when it does not exist.
@@ -49,7 +60,7 @@ impl WriteTx<'_> {
         )
         .await?
         .ok_or(StoreError::not_found("conversation"))?;
-        self.key = Some(conv.to_string());
+        self.touch(conv);
         Ok(())
     }
 
@@ -88,7 +99,7 @@ impl WriteTx<'_> {
         )
         .await?;
         let seq = col_u64(&r, 0)?;
-        self.key = Some(conv.to_string());
+        self.touch(conv);
         let recipients = self.members_of(conv).await?;
         let event = Event {
             conversation_id: conv.to_string(),

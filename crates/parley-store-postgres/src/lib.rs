@@ -3,7 +3,7 @@
 //!
 //! Laid out like `parley-store-sqlite` so the two read side by side: one
 //! file per area (`users`, `credentials`, `conversations`, `messages`,
-//! `receipts`, `blocks`), `rows` and `views` for the shared reads,
+//! `receipts`, `blocks`, `support`, ...), `rows` and `views` for the shared reads,
 //! `events` for how a write locks and appends, `migrate`, and `commit` in
 //! place of SQLite's writer thread. Reads run on a pooled connection
 //! (deadpool, 16 connections) in autocommit, one statement at a time, as
@@ -32,6 +32,7 @@ mod migrate;
 mod moderation;
 mod receipts;
 mod rows;
+mod support;
 mod users;
 mod views;
 
@@ -50,6 +51,9 @@ const POOL_SIZE: usize = 16;
 
 pub struct PostgresStore {
     committer: Arc<Committer>,
+    /// Told (after commit) of a support conversation a customer's message
+    /// reopened, so that the support service routes it.
+    support_hook: Arc<std::sync::OnceLock<support::ReopenHook>>,
 }
 
 /// Runs `$body` (an expression on the [`events::WriteTx`] `$w` and the
@@ -120,6 +124,7 @@ impl PostgresStore {
         }
         Ok(PostgresStore {
             committer: Arc::new(Committer::new(pool, sink)),
+            support_hook: Arc::new(std::sync::OnceLock::new()),
         })
     }
 

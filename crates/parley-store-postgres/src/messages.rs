@@ -46,7 +46,7 @@ impl WriteTx<'_> {
         .transpose()
     }
 
-    async fn send_message(
+    pub(crate) async fn send_message(
         &mut self,
         m: &NewMessage,
         out: &mut Vec<Delivery>,
@@ -73,7 +73,7 @@ impl WriteTx<'_> {
             ),
             None => (None, 0),
         };
-        self.key = Some(m.conversation_id.clone());
+        self.touch(&m.conversation_id);
         // Membership cannot change while the lock is held (member changes
         // take it too).
         let blocked = async {
@@ -97,7 +97,7 @@ impl WriteTx<'_> {
                 None => Ok(None),
             }
         };
-        let (members, blocked, earlier, hidden) = tokio::try_join!(
+        let (mut members, blocked, earlier, hidden) = tokio::try_join!(
             self.members_of(&m.conversation_id),
             blocked,
             earlier,
@@ -127,6 +127,11 @@ impl WriteTx<'_> {
             reply,
             media,
         };
+        let is_support = kind == Some(ConversationKind::Support);
+        if is_support {
+            // Readers who are not the customer or the assignee may not write.
+            crate::support::check_support_send(&self.tx, &m.conversation_id, &m.sender_id).await?;
+        }
         let media = rules::check_send(m, &facts)?;
         // A retry of a stored send: the original, and nothing written.
         if let Some(earlier) = earlier {
@@ -134,6 +139,14 @@ impl WriteTx<'_> {
                 views::message_view(&self.tx, &m.sender_id, &earlier, None).await?,
                 false,
             ));
+        }
+        // A customer writing in a resolved support conversation reopens it
+        // first: its events take seqs, and the last assignee may leave.
+        let mut seq = seq;
+        if is_support && self.support_before_send(m, out).await? {
+            self.reopened_support = true;
+            seq = self.peek_next_seq(&m.conversation_id).await?;
+            members = self.members_of(&m.conversation_id).await?;
         }
         let (row, event, answer) = rules::created(m, seq, &media);
         let event = Event {
@@ -353,11 +366,26 @@ impl MessageStore for PostgresStore {
         msg: NewMessage,
         after_commit: Option<AfterCommit>,
     ) -> StoreResult<(Message, bool)> {
-        let hook: Option<crate::commit::Hook<(Message, bool)>> = after_commit.map(|h| {
-            Box::new(move |r: &(Message, bool)| h(&r.0, r.1))
-                as crate::commit::Hook<(Message, bool)>
-        });
-        in_tx!(self, hook, move |w, out| w.send_message(&msg, out))
+        // After commit: the caller's hook, then, if the send reopened a
+        // resolved support conversation, the support area's (routing).
+        let reopened_hook = self.support_hook.clone();
+        let conv = msg.conversation_id.clone();
+        let hook: crate::commit::Hook<((Message, bool), bool)> =
+            Box::new(move |r: &((Message, bool), bool)| {
+                if let Some(h) = after_commit {
+                    h(&r.0.0, r.0.1);
+                }
+                if r.1
+                    && let Some(h) = reopened_hook.get()
+                {
+                    h(&conv);
+                }
+            });
+        let (sent, _) = in_tx!(self, Some(hook), move |w, out| async {
+            let sent = w.send_message(&msg, out).await?;
+            Ok((sent, w.reopened_support))
+        })?;
+        Ok(sent)
     }
 
     async fn messages(

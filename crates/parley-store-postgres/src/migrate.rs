@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_moderation.sql")),
     (4, include_str!("../migrations/0004_media.sql")),
     (5, include_str!("../migrations/0005_support.sql")),
+    (6, include_str!("../migrations/0006_support_inboxes.sql")),
 ];
 
 /// Key of the advisory lock that serialises migrators ("parley" in ASCII).

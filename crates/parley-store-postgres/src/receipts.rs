@@ -26,7 +26,7 @@ impl WriteTx<'_> {
         // The member row is locked: two moves of one user's watermarks run
         // one after the other, so neither can move them backwards.
         let me = visibility::require_member(rows::member_info_locked(&self.tx, id, user).await?)?;
-        self.key = Some(id.to_string());
+        self.touch(id);
         let r = query_one(
             &self.tx,
             "SELECT last_seq FROM conversations WHERE id = $1",

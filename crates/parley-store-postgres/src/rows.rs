@@ -243,6 +243,22 @@ pub async fn member_info_locked<C: GenericClient>(
         .transpose()
 }
 
+/// Who may read a conversation: its members, and for a support
+/// conversation also its inbox's agents and admins (protocol.md §9), who
+/// read it whole without being members. `not_found` for anyone else.
+pub async fn require_reader<C: GenericClient>(
+    c: &C,
+    conv: &str,
+    user: &str,
+) -> StoreResult<MemberInfo> {
+    if let Some(m) = member_info(c, conv, user).await? {
+        return Ok(m);
+    }
+    Ok(visibility::require_member(
+        crate::support::support_reader(c, conv, user).await?,
+    )?)
+}
+
 /// Membership or `not_found`: what the caller may not see does not exist.
 pub async fn require_member<C: GenericClient>(
     c: &C,

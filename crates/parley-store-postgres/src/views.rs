@@ -5,7 +5,7 @@
 
 use crate::rows::{
     self, col, col_opt_u64, col_parsed, col_u64, message_row, query, query_one, query_opt,
-    require_member, seq_param,
+    seq_param,
 };
 use deadpool_postgres::GenericClient;
 use parley_domain::conversations::{self, ViewParts};
@@ -103,7 +103,7 @@ pub async fn conversation_view<C: GenericClient>(
     viewer: &str,
     id: &str,
 ) -> StoreResult<Conversation> {
-    let member = require_member(c, id, viewer).await?;
+    let member = rows::require_reader(c, id, viewer).await?;
     let row = rows::conversation_row(c, id).await?;
     let last_message = match row.visible_last_message(&member) {
         Some(seq) => {
@@ -140,6 +140,11 @@ pub async fn conversation_view<C: GenericClient>(
         None
     };
     let unread_count = unread_count(c, id, viewer, member.read_seq).await?;
+    let support = if row.kind == ConversationKind::Support {
+        crate::support::support_info(c, id).await?
+    } else {
+        None
+    };
     Ok(conversations::view(
         id,
         row,
@@ -148,8 +153,7 @@ pub async fn conversation_view<C: GenericClient>(
             last_message,
             peer,
             unread_count,
-            // Support inboxes live on the SQLite backend in this version.
-            support: None,
+            support,
         },
     ))
 }
@@ -195,7 +199,7 @@ pub async fn message_page<C: GenericClient>(
     page: HistoryPage,
     limit: u32,
 ) -> StoreResult<MessagePage> {
-    let me = require_member(c, conv, viewer).await?;
+    let me = rows::require_reader(c, conv, viewer).await?;
     let floor = seq_param(visibility::history_floor(&me));
     let fetch = i64::from(limit) + 1;
     let cols = rows::MESSAGE_COLS;
@@ -244,7 +248,7 @@ pub async fn raw_event_rows<C: GenericClient>(
     after: u64,
     limit: u32,
 ) -> StoreResult<Vec<(u64, String)>> {
-    let me = require_member(c, conv, viewer).await?;
+    let me = rows::require_reader(c, conv, viewer).await?;
     let from = seq_param(visibility::events_after(&me, after));
     query(
         c,

@@ -173,6 +173,32 @@ async fn media() {
     conforms(async |f: &Factory| conformance::media::run(f).await).await;
 }
 
+/// Support inboxes: every decision under row locks, one open conversation
+/// per customer and inbox by the unique index (the suite races opens,
+/// routings and claims on one store's pool of 16 connections).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn support() {
+    let Some(server) = Server::get().await else {
+        return;
+    };
+    let factory: conformance::support::SupportFactory = {
+        let server = server.clone();
+        Arc::new(move |captured: Captured| {
+            let server = server.clone();
+            Box::pin(async move {
+                let url = server.fresh_database().await;
+                let sink = Arc::new(move |d| captured.lock().expect("lock").extend(d));
+                let store = Arc::new(PostgresStore::connect(&url, sink).await.expect("connect"));
+                (
+                    store.clone() as Arc<dyn Store>,
+                    store as Arc<dyn parley_store::SupportStore>,
+                )
+            })
+        })
+    };
+    server.run(conformance::support::run(&factory)).await;
+}
+
 /// Every event has a global id, increasing in the order events of one
 /// conversation are stored (what an outbox or indexer will tail), on
 /// PostgreSQL as on SQLite.

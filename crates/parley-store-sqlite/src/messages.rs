@@ -65,6 +65,10 @@ impl WriterState {
         out: &mut Vec<Delivery>,
     ) -> StoreResult<(Message, bool)> {
         let facts = self.send_facts(m)?;
+        if facts.kind == Some(parley_protocol::ConversationKind::Support) {
+            // Readers who are not the customer or the assignee may not write.
+            crate::support::check_support_send(&self.conn, &m.conversation_id, &m.sender_id)?;
+        }
         let media = rules::check_send(m, &facts)?;
         if facts.kind == Some(parley_protocol::ConversationKind::Support) {
             self.support_before_send(m, out)?;

@@ -12,6 +12,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_moderation.sql")),
     (6, include_str!("../migrations/0006_media.sql")),
     (7, include_str!("../migrations/0007_support.sql")),
+    (8, include_str!("../migrations/0008_agent_connected.sql")),
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<usize> {

@@ -162,6 +162,19 @@ pub(crate) fn support_reader(
         }))
 }
 
+/// Who may write in a support conversation: the customer and the
+/// current assignee; other readers (agents of the inbox, admins, the last
+/// assignee of a resolved chat) `forbidden`, anyone else `not_found`, per
+/// `parley_domain::support::check_send`.
+pub(crate) fn check_support_send(conn: &Connection, conv: &str, sender: &str) -> StoreResult<()> {
+    let Some(row) = load_support(conn, conv)? else {
+        return Ok(());
+    };
+    let is_admin = user_role(conn, sender)? == Some(Role::Admin);
+    rules::check_send(&standing(conn, &row, sender, is_admin)?)?;
+    Ok(())
+}
+
 /// The `support` block of a conversation's view.
 pub(crate) fn support_info(conn: &Connection, conv: &str) -> StoreResult<Option<SupportInfo>> {
     let Some(row) = load_support(conn, conv)? else {
@@ -247,6 +260,17 @@ fn agent_status_of(conn: &Connection, agent: &str) -> StoreResult<AgentStatus> {
         .optional()
         .map_err(db_err)?;
     Ok(s.and_then(|s| AgentStatus::parse(&s)).unwrap_or_default())
+}
+
+/// The connection flag `set_agent_connected` keeps.
+fn stored_connected(conn: &Connection, agent: &str) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT connected FROM agent_states WHERE user_id = ?1")
+        .map_err(db_err)?
+        .query_row([agent], |r| r.get::<_, bool>(0))
+        .optional()
+        .map_err(db_err)?
+        .unwrap_or(false))
 }
 
 /// The inbox's agents as routing sees them, in the order they were added.
@@ -591,9 +615,13 @@ impl WriterState {
             user_id: m.sender_id.clone(),
             is_admin: false,
         };
-        // Routing (to the previous assignee if they can take it) happens
-        // after commit, when the service knows who is connected.
-        self.reopen_locked(&row, &actor, false, m.at, out)?;
+        // The previous assignee takes it back if assignable; whether they
+        // are connected is the flag the routing job keeps.
+        let assignee_connected = match &row.assignee_id {
+            Some(a) => stored_connected(&self.conn, a)?,
+            None => false,
+        };
+        self.reopen_locked(&row, &actor, assignee_connected, m.at, out)?;
         self.reopened_by_send = true;
         Ok(())
     }
@@ -867,6 +895,22 @@ impl SupportStore for SqliteStore {
                 )
                 .map_err(db_err)?
                 .execute(params![user, status.as_str()])
+                .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_agent_connected(&self, user: &str, connected: bool) -> StoreResult<()> {
+        let user = user.to_string();
+        self.write(move |s, _| {
+            s.conn
+                .prepare_cached(
+                    "INSERT INTO agent_states (user_id, status, connected) VALUES (?1, 'available', ?2)
+                     ON CONFLICT (user_id) DO UPDATE SET connected = excluded.connected",
+                )
+                .map_err(db_err)?
+                .execute(params![user, connected])
                 .map_err(db_err)?;
             Ok(())
         })

@@ -69,6 +69,11 @@ pub trait SupportStore: Send + Sync + 'static {
     /// The inboxes `user` is an agent of.
     async fn agent_inboxes(&self, user: &str) -> StoreResult<Vec<String>>;
     async fn set_agent_status(&self, user: &str, status: AgentStatus) -> StoreResult<()>;
+    /// Records an agent's combined connection state, as the one process
+    /// that announces a change tells it: a customer's message reopening a
+    /// resolved chat decides in its own transaction whether the previous
+    /// assignee takes it back, and presence is not a storage fact.
+    async fn set_agent_connected(&self, user: &str, connected: bool) -> StoreResult<()>;
     /// (status, open chats).
     async fn agent_status(&self, user: &str) -> StoreResult<(AgentStatus, u32)>;
     /// The customer's open conversation in the inbox (`false`), or a new

@@ -64,7 +64,7 @@ impl Services {
         limiter: crate::ratelimit::Limiter,
         accounts: accounts::AccountsConfig,
         media: media::MediaService,
-        support_store: Option<std::sync::Arc<dyn parley_store::SupportStore>>,
+        support_store: std::sync::Arc<dyn parley_store::SupportStore>,
     ) -> Self {
         use std::time::Duration;
         let blocks = blocks::BlocksService::new(store.clone(), store.clone());

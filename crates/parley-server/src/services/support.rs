@@ -33,8 +33,7 @@ const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct SupportService {
-    /// `None` where the backend has no support area (PostgreSQL, for now).
-    store: Option<Arc<dyn SupportStore>>,
+    store: Arc<dyn SupportStore>,
     conversations: Arc<dyn ConversationStore>,
     users: Arc<dyn UserStore>,
     presence: PresenceService,
@@ -45,14 +44,10 @@ pub struct SupportService {
     hours_changed: Arc<tokio::sync::Notify>,
 }
 
-/// The answer of the PostgreSQL backend, which has no support area yet.
-const NOT_HERE: &str =
-    "support inboxes need the embedded SQLite backend in this version (see docs/protocol.md)";
-
 impl SupportService {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        store: Option<Arc<dyn SupportStore>>,
+        store: Arc<dyn SupportStore>,
         conversations: Arc<dyn ConversationStore>,
         users: Arc<dyn UserStore>,
         presence: PresenceService,
@@ -72,12 +67,6 @@ impl SupportService {
         }
     }
 
-    fn store(&self) -> AppResult<&Arc<dyn SupportStore>> {
-        self.store
-            .as_ref()
-            .ok_or_else(|| AppError::Unavailable(NOT_HERE.to_string()))
-    }
-
     fn actor(user: &str, role: Role) -> Actor {
         Actor {
             user_id: user.to_string(),
@@ -87,7 +76,7 @@ impl SupportService {
 
     /// Admins, and agents of this inbox; anyone else `not_found`.
     async fn require_staff(&self, inbox: &str, user: &str, role: Role) -> AppResult<()> {
-        if role == Role::Admin || self.store()?.is_inbox_agent(inbox, user).await? {
+        if role == Role::Admin || self.store.is_inbox_agent(inbox, user).await? {
             Ok(())
         } else {
             Err(AppError::NotFound("inbox"))
@@ -99,7 +88,7 @@ impl SupportService {
         let fields = rules::inbox_fields(&req, None)?;
         let now = Timestamp::now();
         let row = self
-            .store()?
+            .store
             .create_inbox(&parley_store::ids::new_id(), fields, now)
             .await?;
         self.hours_changed.notify_one();
@@ -109,7 +98,7 @@ impl SupportService {
     pub async fn update_inbox(&self, role: Role, id: &str, req: InboxRequest) -> AppResult<Inbox> {
         rules::require_admin(role)?;
         check_id(id, "inbox")?;
-        let row = self.store()?.update_inbox(id, req).await?;
+        let row = self.store.update_inbox(id, req).await?;
         self.hours_changed.notify_one();
         // Capacity raised, routing changed or the inbox opened: route.
         self.route(id).await;
@@ -124,7 +113,7 @@ impl SupportService {
     /// Any authenticated user: an inbox is a front door.
     pub async fn inbox(&self, id: &str) -> AppResult<Inbox> {
         check_id(id, "inbox")?;
-        let row = self.store()?.inbox(id).await?;
+        let row = self.store.inbox(id).await?;
         Ok(rules::inbox_view(
             &row.id,
             &row.fields,
@@ -136,8 +125,8 @@ impl SupportService {
     /// Admins: every inbox; agents: theirs; others: none.
     pub async fn inboxes(&self, user: &str, role: Role) -> AppResult<Vec<Inbox>> {
         let rows = match role {
-            Role::Admin => self.store()?.inboxes(None).await?,
-            Role::Agent => self.store()?.inboxes(Some(user)).await?,
+            Role::Admin => self.store.inboxes(None).await?,
+            Role::Agent => self.store.inboxes(Some(user)).await?,
             Role::User => {
                 return Err(AppError::Forbidden(
                     "only agents and admins list inboxes".into(),
@@ -164,9 +153,16 @@ impl SupportService {
         if let Some(n) = req.max_chats {
             rules::capacity("max_chats", n)?;
         }
-        self.store()?
+        self.store
             .put_inbox_agent(inbox, user, req.max_chats)
             .await?;
+        // Connected before they became an agent: no change was announced.
+        let connected = !self
+            .presence
+            .connected_among(&[user.to_string()])
+            .await
+            .is_empty();
+        self.record_connected(user, connected).await;
         self.route(inbox).await;
         Ok(InboxAgentMembership {
             user_id: user.to_string(),
@@ -196,7 +192,7 @@ impl SupportService {
         rules::require_admin(role)?;
         check_id(inbox, "inbox")?;
         check_id(user, "user")?;
-        self.store()?
+        self.store
             .remove_inbox_agent(inbox, user, Timestamp::now())
             .await?;
         self.route(inbox).await;
@@ -207,9 +203,9 @@ impl SupportService {
 
     pub async fn agents(&self, user: &str, role: Role, inbox: &str) -> AppResult<Vec<InboxAgent>> {
         check_id(inbox, "inbox")?;
-        self.store()?.inbox(inbox).await?;
+        self.store.inbox(inbox).await?;
         self.require_staff(inbox, user, role).await?;
-        let rows = self.store()?.inbox_agents(inbox).await?;
+        let rows = self.store.inbox_agents(inbox).await?;
         let ids: Vec<String> = rows.iter().map(|r| r.user_id.clone()).collect();
         let connected = self.presence.connected_among(&ids).await;
         Ok(rows
@@ -226,7 +222,7 @@ impl SupportService {
 
     pub async fn status(&self, user: &str, role: Role) -> AppResult<AgentStatusView> {
         rules::require_agent_role(role)?;
-        let (status, open_chats) = self.store()?.agent_status(user).await?;
+        let (status, open_chats) = self.store.agent_status(user).await?;
         let connected = !self
             .presence
             .connected_among(&[user.to_string()])
@@ -246,7 +242,7 @@ impl SupportService {
         status: parley_protocol::support::AgentStatus,
     ) -> AppResult<AgentStatusView> {
         rules::require_agent_role(role)?;
-        self.store()?.set_agent_status(user, status).await?;
+        self.store.set_agent_status(user, status).await?;
         self.route_for_agent(user).await;
         self.status(user, role).await
     }
@@ -290,7 +286,7 @@ impl SupportService {
             None => None,
         };
         let (id, created) = self
-            .store()?
+            .store
             .open_support(
                 &parley_store::ids::new_id(),
                 inbox,
@@ -310,7 +306,7 @@ impl SupportService {
 
     pub async fn claim(&self, user: &str, role: Role, conv: &str) -> AppResult<Conversation> {
         check_id(conv, "conversation")?;
-        self.store()?
+        self.store
             .claim(conv, &Self::actor(user, role), Timestamp::now())
             .await?;
         self.after_change(conv).await;
@@ -345,8 +341,8 @@ impl SupportService {
                 false
             }
         };
-        let before = self.store()?.support_row(conv).await?;
-        self.store()?
+        let before = self.store.support_row(conv).await?;
+        self.store
             .transfer(
                 conv,
                 &Self::actor(user, role),
@@ -366,8 +362,8 @@ impl SupportService {
 
     pub async fn resolve(&self, user: &str, role: Role, conv: &str) -> AppResult<Conversation> {
         check_id(conv, "conversation")?;
-        let before = self.store()?.support_row(conv).await?;
-        self.store()?
+        let before = self.store.support_row(conv).await?;
+        self.store
             .resolve(conv, &Self::actor(user, role), Timestamp::now())
             .await?;
         // The assignee's capacity is free at once, in every inbox.
@@ -379,12 +375,12 @@ impl SupportService {
 
     pub async fn reopen(&self, user: &str, role: Role, conv: &str) -> AppResult<Conversation> {
         check_id(conv, "conversation")?;
-        let before = self.store()?.support_row(conv).await?;
+        let before = self.store.support_row(conv).await?;
         let assignee_connected = match before.as_ref().and_then(|b| b.assignee_id.clone()) {
             Some(a) => !self.presence.connected_among(&[a]).await.is_empty(),
             None => false,
         };
-        self.store()?
+        self.store
             .reopen(
                 conv,
                 &Self::actor(user, role),
@@ -397,7 +393,7 @@ impl SupportService {
     }
 
     async fn after_change(&self, conv: &str) {
-        let Some(store) = &self.store else { return };
+        let store = &self.store;
         if let Ok(Some(row)) = store.support_row(conv).await
             && row.state == SupportState::Queued
         {
@@ -415,9 +411,9 @@ impl SupportService {
         limit: u32,
     ) -> AppResult<(Vec<Conversation>, Option<u32>)> {
         check_id(inbox, "inbox")?;
-        self.store()?.inbox(inbox).await?;
+        self.store.inbox(inbox).await?;
         self.require_staff(inbox, user, role).await?;
-        let mut ids = self.store()?.queue(inbox, after, limit + 1).await?;
+        let mut ids = self.store.queue(inbox, after, limit + 1).await?;
         let more = ids.len() > limit as usize;
         ids.truncate(limit as usize);
         let mut out = Vec::with_capacity(ids.len());
@@ -444,7 +440,7 @@ impl SupportService {
             ));
         }
         let mut rows = self
-            .store()?
+            .store
             .agent_conversations(user, state, before, limit + 1)
             .await?;
         let more = rows.len() > limit as usize;
@@ -464,7 +460,7 @@ impl SupportService {
     /// Routes one inbox with who is connected now. A failure is logged:
     /// the sweep routes again.
     async fn route(&self, inbox: &str) {
-        let Some(store) = &self.store else { return };
+        let store = &self.store;
         let agents = match store.inbox_agents(inbox).await {
             Ok(a) => a,
             Err(e) => {
@@ -480,7 +476,7 @@ impl SupportService {
     }
 
     async fn route_for_agent(&self, agent: &str) {
-        let Some(store) = &self.store else { return };
+        let store = &self.store;
         if let Ok(inboxes) = store.agent_inboxes(agent).await {
             for inbox in inboxes {
                 self.route(&inbox).await;
@@ -489,7 +485,7 @@ impl SupportService {
     }
 
     async fn route_all(&self) {
-        let Some(store) = &self.store else { return };
+        let store = &self.store;
         if let Ok(inboxes) = store.inboxes(None).await {
             for inbox in inboxes {
                 self.route(&inbox.id).await;
@@ -500,7 +496,7 @@ impl SupportService {
     /// The agent's grace ran out: if they are still gone, their open
     /// chats go back to the front of their queues, which are routed.
     async fn grace_expired(&self, agent: &str) {
-        let Some(store) = &self.store else { return };
+        let store = &self.store;
         if !self
             .presence
             .connected_among(&[agent.to_string()])
@@ -524,7 +520,7 @@ impl SupportService {
 
     /// The next instant any inbox opens (routing resumes then).
     async fn next_opening(&self) -> Option<Instant> {
-        let store = self.store.as_ref()?;
+        let store = &self.store;
         let now = Timestamp::now();
         let inboxes = store.inboxes(None).await.ok()?;
         let next = inboxes
@@ -539,9 +535,7 @@ impl SupportService {
     /// The routing job: agents connecting and leaving, grace timers,
     /// inbox openings, and the safety-net sweep, until `stop`.
     pub async fn run(self, stop: CancellationToken) {
-        let Some(store) = self.store.clone() else {
-            return;
-        };
+        let store = self.store.clone();
         let mut connections = self.presence.watch_connections();
         let (reopened_tx, mut reopened) = tokio::sync::mpsc::unbounded_channel::<String>();
         store.on_reopened_by_send(Box::new(move |conv| {
@@ -558,9 +552,13 @@ impl SupportService {
                 _ = stop.cancelled() => return,
                 change = connections.recv() => {
                     let Some((user, connected)) = change else { return };
+                    if !self.is_agent(&user).await {
+                        continue;
+                    }
+                    self.record_connected(&user, connected).await;
                     if connected {
                         self.route_for_agent(&user).await;
-                    } else if self.is_agent(&user).await {
+                    } else {
                         graces.entry(Instant::now() + self.grace).or_default().push(user);
                     }
                 }
@@ -592,22 +590,32 @@ impl SupportService {
     }
 
     async fn is_agent(&self, user: &str) -> bool {
-        match &self.store {
-            Some(s) => s.agent_inboxes(user).await.is_ok_and(|i| !i.is_empty()),
-            None => false,
+        self.store
+            .agent_inboxes(user)
+            .await
+            .is_ok_and(|i| !i.is_empty())
+    }
+
+    /// Keeps the stored connection flag that a reopen by message reads.
+    async fn record_connected(&self, agent: &str, connected: bool) {
+        let store = &self.store;
+        if let Err(e) = store.set_agent_connected(agent, connected).await {
+            tracing::warn!(error = %e, "recording an agent's connection failed");
         }
     }
 
     /// Agents holding chats, offline for longer than the grace (their
     /// timer was lost with a process): the same as a grace expiry.
     async fn sweep_gone_agents(&self) {
-        let Some(store) = &self.store else { return };
+        let store = &self.store;
         let Ok(agents) = store.agents_with_open_chats().await else {
             return;
         };
         let connected = self.presence.connected_among(&agents).await;
         let cutoff = Timestamp::now().millis() - self.grace.as_millis() as i64;
         for agent in agents.iter().filter(|a| !connected.contains(a)) {
+            // A flag left set by a process that died with the connection.
+            self.record_connected(agent, false).await;
             let gone_since = self
                 .users
                 .user_by_id(agent)

@@ -23,3 +23,4 @@ mod ops;
 mod realtime;
 mod receipts;
 mod support;
+mod support_cluster;

@@ -16,19 +16,51 @@ use std::time::{Duration, Instant};
 
 const SECRET: &str = "support-test-secret-support-test-secret-0";
 
-async fn app_with(grace: Option<u64>) -> TestApp {
+/// Where a test's server keeps its data: every test here runs on both.
+pub enum Backend {
+    Sqlite,
+    /// A fresh database of the PostgreSQL test server.
+    Postgres(String),
+}
+
+async fn app_with(backend: &Backend, grace: Option<u64>) -> TestApp {
     spawn_app_with(Settings {
         rate_limits: Some("off".into()),
         external_jwt_alg: Some("HS256".into()),
         external_jwt_secret: Some(SECRET.into()),
         support_agent_grace: grace,
+        database_url: match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres(url) => Some(url.clone()),
+        },
         ..Default::default()
     })
     .await
 }
 
-async fn app() -> TestApp {
-    app_with(None).await
+async fn app(backend: &Backend) -> TestApp {
+    app_with(backend, None).await
+}
+
+/// Each test, once on the embedded SQLite store and once on PostgreSQL
+/// (one process; `support_cluster` runs two). Without PostgreSQL the
+/// second is skipped, except under `CI=true`, where it fails.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(s) = crate::cluster::services().await {
+                    super::$name(super::Backend::Postgres(s.database_url)).await;
+                }
+            }
+        }
+    )*};
 }
 
 /// A platform user with `role` ("admin", "agent" or "user").
@@ -116,9 +148,8 @@ async fn event_types(c: &Client, conv: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn inboxes_are_validated_and_only_admins_manage_them() {
-    let app = app().await;
+async fn inboxes_are_validated_and_only_admins_manage_them(backend: Backend) {
+    let app = app(&backend).await;
     let (admin, _) = staff(&app, "admin").await;
     let (agent, _) = staff(&app, "agent").await;
     let (user, _) = app.user("cust").await;
@@ -225,9 +256,10 @@ async fn inboxes_are_validated_and_only_admins_manage_them() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_customer_is_routed_to_an_agent_who_connects_and_everyone_sees_only_their_part() {
-    let app = app().await;
+async fn a_customer_is_routed_to_an_agent_who_connects_and_everyone_sees_only_their_part(
+    backend: Backend,
+) {
+    let app = app(&backend).await;
     let (admin, _) = staff(&app, "admin").await;
     let (agent, agent_id) = staff(&app, "agent").await;
     let (other_agent, _) = staff(&app, "agent").await;
@@ -365,7 +397,7 @@ async fn a_customer_is_routed_to_an_agent_who_connects_and_everyone_sees_only_th
     assert_eq!(mine["conversations"][0]["id"], conv_id.as_str());
 
     // Resolve frees the agent; the customer writing again reopens, and
-    // the agent (assignable) gets it back.
+    // the agent (assignable) gets it back at once, without a queue.
     let (code, v) = call(
         &agent,
         "POST",
@@ -403,7 +435,7 @@ async fn a_customer_is_routed_to_an_agent_who_connects_and_everyone_sees_only_th
     assert!(
         types
             .windows(2)
-            .any(|w| w == ["support.reopened", "support.queued"]),
+            .any(|w| w == ["support.reopened", "support.assigned"]),
         "{types:?}"
     );
     // After resolving, opening again starts a new conversation.
@@ -431,9 +463,8 @@ async fn a_customer_is_routed_to_an_agent_who_connects_and_everyone_sees_only_th
     app.stop().await;
 }
 
-#[tokio::test]
-async fn twenty_concurrent_opens_by_one_customer_make_one_conversation() {
-    let app = app().await;
+async fn twenty_concurrent_opens_by_one_customer_make_one_conversation(backend: Backend) {
+    let app = app(&backend).await;
     let (admin, _) = staff(&app, "admin").await;
     let (customer, _) = app.user("cust").await;
     let id = inbox(&admin, json!({"name": "Race", "timezone": "UTC"})).await;
@@ -453,9 +484,10 @@ async fn twenty_concurrent_opens_by_one_customer_make_one_conversation() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_burst_of_arrivals_never_puts_an_agent_above_capacity_and_queues_the_rest_in_order() {
-    let app = app().await;
+async fn a_burst_of_arrivals_never_puts_an_agent_above_capacity_and_queues_the_rest_in_order(
+    backend: Backend,
+) {
+    let app = app(&backend).await;
     let (admin, _) = staff(&app, "admin").await;
     let id = inbox(
         &admin,
@@ -546,9 +578,8 @@ async fn a_burst_of_arrivals_never_puts_an_agent_above_capacity_and_queues_the_r
     app.stop().await;
 }
 
-#[tokio::test]
-async fn concurrent_claims_in_a_manual_inbox_have_one_winner() {
-    let app = app().await;
+async fn concurrent_claims_in_a_manual_inbox_have_one_winner(backend: Backend) {
+    let app = app(&backend).await;
     let (admin, _) = staff(&app, "admin").await;
     let (a1, id1) = staff(&app, "agent").await;
     let (a2, id2) = staff(&app, "agent").await;
@@ -620,9 +651,8 @@ async fn concurrent_claims_in_a_manual_inbox_have_one_winner() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn transfers_move_a_chat_to_an_agent_or_another_inbox() {
-    let app = app().await;
+async fn transfers_move_a_chat_to_an_agent_or_another_inbox(backend: Backend) {
+    let app = app(&backend).await;
     let (admin, _) = staff(&app, "admin").await;
     let (a1, id1) = staff(&app, "agent").await;
     let (a2, id2) = staff(&app, "agent").await;
@@ -693,9 +723,10 @@ async fn transfers_move_a_chat_to_an_agent_or_another_inbox() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn an_agent_gone_past_the_grace_loses_their_chats_to_the_front_of_the_queue() {
-    let app = app_with(Some(1)).await;
+async fn an_agent_gone_past_the_grace_loses_their_chats_to_the_front_of_the_queue(
+    backend: Backend,
+) {
+    let app = app_with(&backend, Some(1)).await;
     let (admin, _) = staff(&app, "admin").await;
     let (agent, agent_id) = staff(&app, "agent").await;
     let id = inbox(
@@ -744,9 +775,10 @@ async fn an_agent_gone_past_the_grace_loses_their_chats_to_the_front_of_the_queu
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_closed_inbox_says_so_once_and_waits_and_the_customer_hears_their_place() {
-    let app = app().await;
+async fn a_closed_inbox_says_so_once_and_waits_and_the_customer_hears_their_place(
+    backend: Backend,
+) {
+    let app = app(&backend).await;
     let (admin, _) = staff(&app, "admin").await;
     let (agent, agent_id) = staff(&app, "agent").await;
     let id = inbox(
@@ -831,9 +863,8 @@ async fn a_closed_inbox_says_so_once_and_waits_and_the_customer_hears_their_plac
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_removed_agent_returns_their_chats_and_an_away_agent_gets_no_new_ones() {
-    let app = app().await;
+async fn a_removed_agent_returns_their_chats_and_an_away_agent_gets_no_new_ones(backend: Backend) {
+    let app = app(&backend).await;
     let (admin, _) = staff(&app, "admin").await;
     let (agent, agent_id) = staff(&app, "agent").await;
     let id = inbox(&admin, json!({"name": "Away", "timezone": "UTC"})).await;
@@ -894,3 +925,135 @@ async fn a_removed_agent_returns_their_chats_and_an_away_agent_gets_no_new_ones(
     assert_eq!(code, 404);
     app.stop().await;
 }
+
+/// §9 reopen: a customer's message in a resolved chat goes back to the
+/// previous assignee if they are assignable (here a manual inbox, where
+/// nothing else would assign it), with `support.reopened` then
+/// `support.assigned`; with the assignee gone it waits in the queue.
+/// Readers who are not the customer or the assignee may not write.
+async fn a_message_reopens_to_the_previous_assignee_and_only_the_two_parties_write(
+    backend: Backend,
+) {
+    let app = app(&backend).await;
+    let (admin, _) = staff(&app, "admin").await;
+    let (agent, agent_id) = staff(&app, "agent").await;
+    let (colleague, colleague_id) = staff(&app, "agent").await;
+    let id = inbox(
+        &admin,
+        json!({"name": "Manual", "timezone": "UTC", "routing": "manual"}),
+    )
+    .await;
+    add_agent(&admin, &id, &agent_id, None).await;
+    add_agent(&admin, &id, &colleague_id, None).await;
+    let agent_gw = app.gateway(&agent).await;
+    let (customer, _) = app.user("cust").await;
+    let (_, conv) = open(&customer, &id, "hello").await;
+    let conv = conv["id"].as_str().expect("id").to_string();
+    let (code, v) = call(
+        &agent,
+        "POST",
+        &format!("/conversations/{conv}/support/claim"),
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{v}");
+
+    // The colleague and the admin read it, but writing is forbidden.
+    for c in [&colleague, &admin] {
+        let (code, _) = call(c, "GET", &format!("/conversations/{conv}/messages"), None).await;
+        assert_eq!(code, 200);
+        let (code, v) = call(
+            c,
+            "POST",
+            &format!("/conversations/{conv}/messages"),
+            Some(json!({"text": "butting in", "client_id": unique("k")})),
+        )
+        .await;
+        assert_eq!(code, 403, "{v}");
+        assert_eq!(v["error"]["code"], "forbidden", "{v}");
+    }
+
+    let (code, _) = call(
+        &agent,
+        "POST",
+        &format!("/conversations/{conv}/support/resolve"),
+        None,
+    )
+    .await;
+    assert_eq!(code, 200);
+    // Resolved: the last assignee still reads it but no longer writes.
+    let (code, v) = call(
+        &agent,
+        "POST",
+        &format!("/conversations/{conv}/messages"),
+        Some(json!({"text": "anything else?", "client_id": unique("k")})),
+    )
+    .await;
+    assert_eq!(code, 403, "{v}");
+    customer
+        .send_text(&conv, "one more thing")
+        .await
+        .expect("customer writes");
+    let s = wait_state(&customer, &conv, "assigned").await;
+    assert_eq!(s["assignee_id"], agent_id.as_str());
+    let types = event_types(&customer, &conv).await;
+    let at = types
+        .iter()
+        .rposition(|t| t == "support.reopened")
+        .expect("reopened");
+    assert_eq!(
+        types[at..]
+            .iter()
+            .filter(|t| t.starts_with("support."))
+            .collect::<Vec<_>>(),
+        ["support.reopened", "support.assigned"],
+        "{types:?}"
+    );
+
+    // Resolved again, and the assignee gone: the next message queues it.
+    call(
+        &agent,
+        "POST",
+        &format!("/conversations/{conv}/support/resolve"),
+        None,
+    )
+    .await;
+    agent_gw.close().await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, st) = call(&admin, "GET", &format!("/inboxes/{id}/agents"), None).await;
+        if st["agents"][0]["connected"] == false {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{st}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    customer
+        .send_text(&conv, "hello again")
+        .await
+        .expect("customer writes");
+    let s = wait_state(&customer, &conv, "queued").await;
+    assert_eq!(s["position"], 1);
+    let types = event_types(&customer, &conv).await;
+    assert_eq!(
+        types
+            .iter()
+            .rfind(|t| t.starts_with("support."))
+            .map(String::as_str),
+        Some("support.queued")
+    );
+    app.stop().await;
+}
+
+on_both_backends!(
+    inboxes_are_validated_and_only_admins_manage_them,
+    a_customer_is_routed_to_an_agent_who_connects_and_everyone_sees_only_their_part,
+    twenty_concurrent_opens_by_one_customer_make_one_conversation,
+    a_burst_of_arrivals_never_puts_an_agent_above_capacity_and_queues_the_rest_in_order,
+    concurrent_claims_in_a_manual_inbox_have_one_winner,
+    transfers_move_a_chat_to_an_agent_or_another_inbox,
+    an_agent_gone_past_the_grace_loses_their_chats_to_the_front_of_the_queue,
+    a_closed_inbox_says_so_once_and_waits_and_the_customer_hears_their_place,
+    a_removed_agent_returns_their_chats_and_an_away_agent_gets_no_new_ones,
+    a_message_reopens_to_the_previous_assignee_and_only_the_two_parties_write,
+);

@@ -70,6 +70,7 @@ pub async fn run(factory: &SupportFactory) {
     concurrent_claims_have_one_winner(factory).await;
     a_departing_agent_returns_chats_to_the_front(factory).await;
     reopen_refused_while_another_is_open(factory).await;
+    an_agent_of_two_inboxes_stays_within_capacity(factory).await;
 }
 
 pub async fn one_open_conversation_per_customer_under_concurrent_opens(factory: &SupportFactory) {
@@ -303,6 +304,73 @@ pub async fn reopen_refused_while_another_is_open(factory: &SupportFactory) {
             .await
             .is_err()
     );
+}
+
+/// A routing (how many it assigned) or a claim (1).
+type Step = Pin<Box<dyn Future<Output = Result<u32, StoreError>> + Send>>;
+
+/// Capacity counts an agent's chats in every inbox: routings of two
+/// inboxes that share agents, racing each other and claims, never give
+/// an agent more than their capacity (on PostgreSQL this is the agents'
+/// row locks; a lock on the inbox alone would not do).
+pub async fn an_agent_of_two_inboxes_stays_within_capacity(factory: &SupportFactory) {
+    let f = fresh_support(factory).await;
+    let x = inbox(&f, Routing::LeastBusy, 1).await;
+    let y = inbox(&f, Routing::RoundRobin, 1).await;
+    let mut agents = Vec::new();
+    for i in 0..4 {
+        let a = staff(&f.store, &format!("sx{i}"), Role::Agent).await;
+        for ib in [&x, &y] {
+            f.support
+                .put_inbox_agent(&ib.id, &a, None)
+                .await
+                .expect("agent");
+        }
+        agents.push(a);
+    }
+    let names: Vec<String> = (0..16).map(|i| format!("sy{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let customers = users(&f.store, &names).await;
+    let mut convs = Vec::new();
+    for (i, c) in customers.iter().enumerate() {
+        let ib = if i % 2 == 0 { &x } else { &y };
+        let (conv, _) = f
+            .support
+            .open_support(&new_id(), &ib.id, c, None, Timestamp::now())
+            .await
+            .expect("open");
+        convs.push(conv);
+    }
+    // Routings of both inboxes and claims of every chat, all at once.
+    let mut tasks: Vec<Step> = Vec::new();
+    for round in 0..3 {
+        for ib in [&x, &y] {
+            let (s, id, connected) = (f.support.clone(), ib.id.clone(), agents.clone());
+            tasks.push(Box::pin(async move {
+                s.route(&id, connected, Timestamp::now()).await
+            }));
+        }
+        for (i, conv) in convs.iter().enumerate() {
+            let (s, conv) = (f.support.clone(), conv.clone());
+            let who = agent(&agents[(i + round) % agents.len()]);
+            tasks.push(Box::pin(async move {
+                s.claim(&conv, &who, Timestamp::now()).await.map(|()| 1)
+            }));
+        }
+    }
+    let results = futures_join(tasks.into_iter()).await;
+    for r in &results {
+        assert!(
+            matches!(r, Ok(_) | Err(StoreError::Domain(DomainError::Conflict(_)))),
+            "{r:?}"
+        );
+    }
+    let assigned: u32 = results.iter().filter_map(|r| r.as_ref().ok()).sum();
+    assert_eq!(assigned, 4, "4 agents x capacity 1 over both inboxes");
+    for a in &agents {
+        let (_, open) = f.support.agent_status(a).await.expect("status");
+        assert_eq!(open, 1, "{a} holds exactly one chat");
+    }
 }
 
 async fn futures_join<F>(fs: impl Iterator<Item = F>) -> Vec<F::Output>
