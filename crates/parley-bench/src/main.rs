@@ -217,6 +217,13 @@ enum Workload {
         /// Arrivals are spread evenly over this many seconds.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// A second process of the same cluster (with `--url` and
+        /// `--external-jwt-secret`): agents and customers alternate.
+        #[arg(long)]
+        second_url: Option<String>,
+        /// The second process's pid, to read its CPU.
+        #[arg(long)]
+        second_pid: Option<u32>,
     },
     /// The Synapse comparison shape, with Synapse's recorded figures beside.
     PeerSynapseShape {
@@ -554,13 +561,28 @@ async fn run(workload: Workload) -> anyhow::Result<Vec<Report>> {
             customers,
             agents,
             seconds,
+            second_url,
+            second_pid,
         } => {
             let opts = support::SupportOpts {
                 customers,
                 agents,
                 seconds,
             };
-            vec![on_server(&target, async |s| support::run(s, &opts).await).await?]
+            match second_url {
+                None => vec![on_server(&target, async |s| support::run(&[s], &opts).await).await?],
+                Some(url) => {
+                    let first = Server::open(&target.spec()).await?;
+                    let second = Server::open(&ServerSpec {
+                        bin: None,
+                        url: Some(url),
+                        pid: second_pid,
+                        ..target.spec()
+                    })
+                    .await?;
+                    vec![support::run(&[&first, &second], &opts).await?]
+                }
+            }
         }
         Workload::PeerSynapseShape {
             target,

@@ -5,7 +5,8 @@
 //! `POST /inboxes/{id}/conversations` to the customer's `support.assigned`
 //! event. Then: every conversation assigned exactly once, nobody above
 //! capacity, and the spread (max - min open chats per agent), which
-//! least_busy keeps at most 1.
+//! least_busy keeps at most 1. With several servers (processes of one
+//! cluster), agent i and customer i use server i mod n.
 
 use crate::ident::BenchUser;
 use crate::procfs::CpuMeter;
@@ -40,7 +41,9 @@ async fn staff(server: &Server, prefix: &str, i: usize, role: &str) -> anyhow::R
     })
 }
 
-pub async fn run(server: &Server, opts: &SupportOpts) -> anyhow::Result<Report> {
+pub async fn run(servers: &[&Server], opts: &SupportOpts) -> anyhow::Result<Report> {
+    let server = *servers.first().context("no server")?;
+    let on = |i: usize| servers[i % servers.len()];
     let admin = staff(server, "sadm", 0, "admin").await?;
     let capacity = opts.customers.div_ceil(opts.agents.max(1)) + 5;
     let r = admin
@@ -62,7 +65,7 @@ pub async fn run(server: &Server, opts: &SupportOpts) -> anyhow::Result<Report> 
     let mut agents = Vec::new();
     let mut agent_gateways = Vec::new();
     for i in 0..opts.agents {
-        let a = staff(server, "sagt", i, "agent").await?;
+        let a = staff(on(i), "sagt", i, "agent").await?;
         let r = admin
             .client
             .raw(
@@ -74,7 +77,7 @@ pub async fn run(server: &Server, opts: &SupportOpts) -> anyhow::Result<Report> 
         if r.status != 200 {
             bail!("adding an agent: {} {}", r.status, r.json);
         }
-        let g = Gateway::connect_with_bearer(&server.url, &a.token).await?;
+        let g = Gateway::connect_with_bearer(&on(i).url, &a.token).await?;
         g.sync(Default::default()).await?;
         agent_gateways.push(g);
         agents.push(a);
@@ -83,9 +86,9 @@ pub async fn run(server: &Server, opts: &SupportOpts) -> anyhow::Result<Report> 
         .identity
         .users(&server.http, "scus", opts.customers, 64)
         .await?;
-    let gateways: Vec<Gateway> = stream::iter(customers.iter())
-        .map(|c| async move {
-            let g = Gateway::connect_with_bearer(&server.url, &c.token).await?;
+    let gateways: Vec<Gateway> = stream::iter(customers.iter().enumerate())
+        .map(|(i, c)| async move {
+            let g = Gateway::connect_with_bearer(&on(i).url, &c.token).await?;
             g.sync(Default::default()).await?;
             anyhow::Ok(g)
         })
@@ -95,13 +98,13 @@ pub async fn run(server: &Server, opts: &SupportOpts) -> anyhow::Result<Report> 
     // Agents' connections are seen by routing once presence says so.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let cpu = CpuMeter::start(server.pid);
+    let cpus: Vec<CpuMeter> = servers.iter().map(|s| CpuMeter::start(s.pid)).collect();
     let gap = Duration::from_secs_f64(opts.seconds as f64 / opts.customers.max(1) as f64);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for (i, (c, g)) in customers.iter().zip(gateways).enumerate() {
         let at = started + gap * i as u32;
-        let client = c.client.clone();
+        let client = on(i).http.with_token(&c.token);
         let inbox = inbox.clone();
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep_until(at.into()).await;
@@ -151,7 +154,8 @@ pub async fn run(server: &Server, opts: &SupportOpts) -> anyhow::Result<Report> 
         }
     }
     report.seconds = started.elapsed().as_secs_f64();
-    report.server_cpu_s = cpu.seconds();
+    // Every process's CPU, or none if one is unknown.
+    report.server_cpu_s = cpus.iter().map(CpuMeter::seconds).sum::<Option<f64>>();
     report.messages = convs.len() as u64;
     // Exactly one support.assigned per conversation.
     let mut doubles = 0;
@@ -196,6 +200,7 @@ pub async fn run(server: &Server, opts: &SupportOpts) -> anyhow::Result<Report> 
     report.latencies_us.sort_unstable();
     report.figure("customers", opts.customers as f64, "");
     report.figure("agents", opts.agents as f64, "");
+    report.figure("server processes", servers.len() as f64, "");
     report.figure("assigned more or less than once", doubles as f64, "");
     report.figure("open chats, max per agent", max as f64, "");
     report.figure("open chats, min per agent", min as f64, "");
