@@ -194,6 +194,20 @@ pub struct TransferRequest {
     pub inbox_id: Option<String>,
 }
 
+/// `POST /conversations/{id}/support/notes`: a system message posted by an
+/// integration (an API key) or an admin.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SupportNoteRequest {
+    /// 1-128 printable ASCII characters: a retry with the same value posts
+    /// nothing new.
+    #[schema(pattern = "^[!-~]{1,128}$")]
+    pub client_id: String,
+    /// At least one visible character, at most `limits.message_chars`.
+    #[schema(min_length = 1)]
+    pub text: String,
+}
+
 /// Where a support conversation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -425,15 +425,17 @@ impl WriteTx<'_> {
             .is_some())
     }
 
-    /// Every agent of an inbox (routing may pick any of them).
+    /// Every agent of an inbox (routing may pick any of them), in one
+    /// statement: their rows exist since they were added.
     async fn lock_inbox_agents(&self, inbox: &str) -> StoreResult<()> {
-        let ids = rows::strings(
+        query(
             &self.tx,
-            "SELECT user_id FROM inbox_agents WHERE inbox_id = $1",
+            "SELECT s.user_id FROM agent_states s JOIN inbox_agents a ON a.user_id = s.user_id
+             WHERE a.inbox_id = $1 ORDER BY s.user_id FOR UPDATE OF s",
             &[&inbox],
         )
         .await?;
-        self.lock_agents(ids).await
+        Ok(())
     }
 
     /// Locks what a decision about one support conversation needs (its
@@ -476,15 +478,19 @@ impl WriteTx<'_> {
         Ok((row, s))
     }
 
-    /// A `system` message in a support conversation.
+    /// A `system` message in a support conversation: the server's own
+    /// (`sender` [`SYSTEM_SENDER`], no `client_id`) or an integration's.
+    #[allow(clippy::too_many_arguments)]
     async fn post_system(
         &mut self,
         conv: &str,
+        sender: &str,
+        client_id: Option<&str>,
         text: String,
         system: serde_json::Value,
         at: Timestamp,
         out: &mut Vec<Delivery>,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<parley_domain::messages::MessageRow> {
         let r = query_one(
             &self.tx,
             "UPDATE conversations SET last_seq = last_seq + 1, last_message_seq = last_seq + 1, last_activity_at = $2
@@ -498,8 +504,8 @@ impl WriteTx<'_> {
             id: parley_store::ids::new_id(),
             conversation_id: conv.to_string(),
             seq,
-            sender_id: SYSTEM_SENDER.to_string(),
-            client_id: None,
+            sender_id: sender.to_string(),
+            client_id: client_id.map(str::to_string),
             kind: MessageKind::System,
             text: Some(text),
             attachments: Vec::new(),
@@ -517,6 +523,7 @@ impl WriteTx<'_> {
             &row.conversation_id,
             &seq_p,
             &row.sender_id,
+            &row.client_id,
             &row.text,
             &row.created_at,
             &system_json,
@@ -524,14 +531,14 @@ impl WriteTx<'_> {
         execute(
             &self.tx,
             "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, kind, text, attachments, reply_to, mentions, created_at, system)
-             VALUES ($1, $2, $3, $4, NULL, 'system', $5, '[]', NULL, '[]', $6, $7)",
+             VALUES ($1, $2, $3, $4, $5, 'system', $6, '[]', NULL, '[]', $7, $8)",
             params,
         )
         .await?;
         let event = Event {
             conversation_id: conv.to_string(),
             seq,
-            actor_id: None,
+            actor_id: (sender != SYSTEM_SENDER).then(|| sender.to_string()),
             at,
             data: EventData::MessageCreated(MessageCreated {
                 message: row.to_wire(),
@@ -547,7 +554,7 @@ impl WriteTx<'_> {
         )
         .await?;
         out.push(d);
-        Ok(())
+        Ok(row)
     }
 
     /// Puts a conversation in `inbox`'s queue (at the back, or at the
@@ -582,7 +589,9 @@ impl WriteTx<'_> {
                 let next_open = calendar.and_then(|c| c.next_open(at));
                 let (text, system) =
                     rules::offline_notice(&inbox.fields.offline_message, next_open);
-                self.post_system(conv, text, system, at, out).await
+                self.post_system(conv, SYSTEM_SENDER, None, text, system, at, out)
+                    .await?;
+                Ok(())
             }
         }
     }
@@ -638,7 +647,9 @@ impl WriteTx<'_> {
             .map(|u| u.display_name)
             .unwrap_or_else(|| agent.to_string());
         let (text, system) = rules::assigned_notice(agent, &name);
-        self.post_system(conv, text, system, at, out).await
+        self.post_system(conv, SYSTEM_SENDER, None, text, system, at, out)
+            .await?;
+        Ok(())
     }
 
     /// The assignee stops being a member (transfer, grace, removal).
@@ -1281,6 +1292,14 @@ impl SupportStore for PostgresStore {
                 &[&inbox, &user, &cap],
             )
             .await?;
+            // The agent's capacity lock exists from now on, so routing
+            // only has to take it.
+            execute(
+                &w.tx,
+                "INSERT INTO agent_states (user_id, status) VALUES ($1, 'available') ON CONFLICT (user_id) DO NOTHING",
+                &[&user],
+            )
+            .await?;
             Ok(())
         })
     }
@@ -1457,6 +1476,51 @@ impl SupportStore for PostgresStore {
     async fn support_row(&self, conv: &str) -> StoreResult<Option<SupportRow>> {
         let c = self.client().await?;
         load_support(&c, conv).await
+    }
+
+    async fn post_note(
+        &self,
+        conv: &str,
+        author: &str,
+        client_id: &str,
+        text: &str,
+        at: Timestamp,
+    ) -> StoreResult<(parley_protocol::Message, bool)> {
+        let (conv, author, client_id, text) = (
+            conv.to_string(),
+            author.to_string(),
+            client_id.to_string(),
+            text.to_string(),
+        );
+        in_tx!(self, move |w, out| async {
+            // The conversation's lock orders this with sends (seqs) and
+            // makes the idempotency check exact.
+            w.lock_conversation(&conv).await?;
+            load_support(&w.tx, &conv)
+                .await?
+                .ok_or_else(|| StoreError::not_found("conversation"))?;
+            let earlier = query_opt(
+                &w.tx,
+                &format!(
+                    "SELECT {} FROM messages WHERE conversation_id = $1 AND sender_id = $2 AND client_id = $3",
+                    rows::MESSAGE_COLS
+                ),
+                &[&conv, &author, &client_id],
+            )
+            .await?;
+            if let Some(r) = earlier {
+                let row = rows::message_row(&r)?;
+                return Ok((
+                    crate::views::message_view(&w.tx, &author, &row, None).await?,
+                    false,
+                ));
+            }
+            let system = rules::integration_note(&author);
+            let row = w
+                .post_system(&conv, &author, Some(&client_id), text, system, at, out)
+                .await?;
+            Ok((row.to_wire(), true))
+        })
     }
 
     async fn queue(&self, inbox: &str, after: u32, limit: u32) -> StoreResult<Vec<String>> {

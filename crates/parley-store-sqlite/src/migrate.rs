@@ -26,15 +26,19 @@ fn migrate_up_to(conn: &mut Connection, last: i64) -> rusqlite::Result<usize> {
     )?;
     let mut applied = 0;
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= last) {
-        let done: bool = conn.query_row(
+        // The check under the write lock: a second process migrating the
+        // same file at once (a `parley admin` command while the server
+        // starts) waits here, then finds the version applied.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let done: bool = tx.query_row(
             "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
             [version],
             |r| r.get(0),
         )?;
         if done {
+            tx.commit()?;
             continue;
         }
-        let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
@@ -49,6 +53,30 @@ fn migrate_up_to(conn: &mut Connection, last: i64) -> rusqlite::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Processes that open one new file at once (a `parley admin` command
+    /// while the server starts) apply each migration once between them.
+    #[test]
+    fn concurrent_migrators_apply_each_migration_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("race.db");
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let mut conn = Connection::open(&path).expect("open");
+                    conn.busy_timeout(std::time::Duration::from_secs(10))
+                        .expect("timeout");
+                    migrate(&mut conn)
+                })
+            })
+            .collect();
+        let applied: usize = threads
+            .into_iter()
+            .map(|t| t.join().expect("thread").expect("migrate"))
+            .sum();
+        assert_eq!(applied, MIGRATIONS.len());
+    }
 
     /// A database from before migration 4 keeps every event, readable by
     /// (conversation, seq) as before, and its uniqueness still holds.

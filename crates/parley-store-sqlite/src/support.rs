@@ -310,15 +310,19 @@ fn agent_facts(
 }
 
 impl WriterState {
-    /// A `system` message in a support conversation.
+    /// A `system` message in a support conversation: the server's own
+    /// (`sender` [`SYSTEM_SENDER`], no `client_id`) or an integration's.
+    #[allow(clippy::too_many_arguments)]
     fn post_system(
         &mut self,
         conv: &str,
+        sender: &str,
+        client_id: Option<&str>,
         text: String,
         system: serde_json::Value,
         at: Timestamp,
         out: &mut Vec<Delivery>,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<parley_domain::messages::MessageRow> {
         let seq: i64 = self
             .conn
             .prepare_cached(
@@ -332,8 +336,8 @@ impl WriterState {
             id: parley_store::ids::new_id(),
             conversation_id: conv.to_string(),
             seq: seq as u64,
-            sender_id: SYSTEM_SENDER.to_string(),
-            client_id: None,
+            sender_id: sender.to_string(),
+            client_id: client_id.map(str::to_string),
             kind: MessageKind::System,
             text: Some(text),
             attachments: Vec::new(),
@@ -347,14 +351,15 @@ impl WriterState {
         self.conn
             .prepare_cached(
                 "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, kind, text, attachments, reply_to, mentions, created_at, system)
-                 VALUES (?1, ?2, ?3, ?4, NULL, 'system', ?5, '[]', NULL, '[]', ?6, ?7)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'system', ?6, '[]', NULL, '[]', ?7, ?8)",
             )
             .map_err(db_err)?
             .execute(params![
                 row.id,
                 conv,
                 seq,
-                SYSTEM_SENDER,
+                sender,
+                client_id,
                 row.text,
                 at.millis(),
                 json(&row.system)?
@@ -364,7 +369,7 @@ impl WriterState {
             Event {
                 conversation_id: conv.to_string(),
                 seq: seq as u64,
-                actor_id: None,
+                actor_id: (sender != SYSTEM_SENDER).then(|| sender.to_string()),
                 at,
                 data: EventData::MessageCreated(MessageCreated {
                     message: row.to_wire(),
@@ -372,7 +377,7 @@ impl WriterState {
             },
             out,
         )?;
-        Ok(())
+        Ok(row)
     }
 
     /// Puts a conversation in `inbox`'s queue (at the back, or at the
@@ -406,7 +411,8 @@ impl WriterState {
                 let next_open = calendar.and_then(|c| c.next_open(at));
                 let (text, system) =
                     rules::offline_notice(&inbox.fields.offline_message, next_open);
-                self.post_system(conv, text, system, at, out)
+                self.post_system(conv, SYSTEM_SENDER, None, text, system, at, out)?;
+                Ok(())
             }
         }
     }
@@ -458,7 +464,8 @@ impl WriterState {
             .map(|u| u.display_name)
             .unwrap_or_else(|| agent.to_string());
         let (text, system) = rules::assigned_notice(agent, &name);
-        self.post_system(conv, text, system, at, out)
+        self.post_system(conv, SYSTEM_SENDER, None, text, system, at, out)?;
+        Ok(())
     }
 
     /// The assignee stops being a member (transfer, grace, removal).
@@ -1168,6 +1175,42 @@ impl SupportStore for SqliteStore {
     async fn support_row(&self, conv: &str) -> StoreResult<Option<SupportRow>> {
         let conv = conv.to_string();
         self.read(move |c| load_support(c, &conv)).await
+    }
+
+    async fn post_note(
+        &self,
+        conv: &str,
+        author: &str,
+        client_id: &str,
+        text: &str,
+        at: Timestamp,
+    ) -> StoreResult<(parley_protocol::Message, bool)> {
+        let (conv, author, client_id, text) = (
+            conv.to_string(),
+            author.to_string(),
+            client_id.to_string(),
+            text.to_string(),
+        );
+        self.write(move |s, out| {
+            load_support(&s.conn, &conv)?.ok_or_else(|| StoreError::not_found("conversation"))?;
+            let earlier = s
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT {} FROM messages WHERE conversation_id = ?1 AND sender_id = ?2 AND client_id = ?3",
+                    rows::MESSAGE_COLS
+                ))
+                .map_err(db_err)?
+                .query_row(params![conv, author, client_id], rows::message_row)
+                .optional()
+                .map_err(db_err)?;
+            if let Some(row) = earlier {
+                return Ok((crate::views::message_view(&s.conn, &author, &row, None)?, false));
+            }
+            let system = rules::integration_note(&author);
+            let row = s.post_system(&conv, &author, Some(&client_id), text, system, at, out)?;
+            Ok((row.to_wire(), true))
+        })
+        .await
     }
 
     async fn queue(&self, inbox: &str, after: u32, limit: u32) -> StoreResult<Vec<String>> {

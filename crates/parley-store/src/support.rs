@@ -6,9 +6,9 @@
 use crate::{NewMessage, StoreResult};
 use async_trait::async_trait;
 use parley_domain::support::{InboxFields, SupportRow, TransferTarget};
-use parley_protocol::Timestamp;
 use parley_protocol::events::QueueReason;
 use parley_protocol::support::{AgentStatus, InboxRequest, SupportState};
+use parley_protocol::{Message, Timestamp};
 
 /// An inbox as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,6 +118,18 @@ pub trait SupportStore: Send + Sync + 'static {
         at: Timestamp,
     ) -> StoreResult<Vec<String>>;
     async fn support_row(&self, conv: &str) -> StoreResult<Option<SupportRow>>;
+    /// A `system` message by `author` (an integration or an admin, checked
+    /// by the caller) in a support conversation, in any state; `not_found`
+    /// for anything else. A retry with the same `client_id` returns the
+    /// original (`false`).
+    async fn post_note(
+        &self,
+        conv: &str,
+        author: &str,
+        client_id: &str,
+        text: &str,
+        at: Timestamp,
+    ) -> StoreResult<(Message, bool)>;
     /// Queued conversation ids in queue order, after the `after`-th.
     async fn queue(&self, inbox: &str, after: u32, limit: u32) -> StoreResult<Vec<String>>;
     /// The agent's conversations in `state`, latest activity first:

@@ -416,6 +416,12 @@ pub fn assigned_notice(agent_id: &str, agent_name: &str) -> (String, serde_json:
     )
 }
 
+/// The report of a system message an integration (an API key) or an
+/// admin posts into a support conversation.
+pub fn integration_note(author_id: &str) -> serde_json::Value {
+    serde_json::json!({"type": "support.note", "author_id": author_id})
+}
+
 /// The system message posted when a conversation enters a closed inbox's
 /// queue.
 pub fn offline_notice(

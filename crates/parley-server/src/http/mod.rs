@@ -109,6 +109,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(support::transfer))
         .routes(routes!(support::resolve))
         .routes(routes!(support::reopen))
+        .routes(routes!(support::note))
         .routes(routes!(gateway::ticket))
         .routes(routes!(admin::delete_message))
         .routes(routes!(admin::ban, admin::unban))

@@ -12,9 +12,10 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use parley_protocol::support::{
     AgentStatusView, Inbox, InboxAgentList, InboxAgentMembership, InboxList, InboxRequest,
-    OpenSupportRequest, PutAgentRequest, SetAgentStatusRequest, SupportState, TransferRequest,
+    OpenSupportRequest, PutAgentRequest, SetAgentStatusRequest, SupportNoteRequest, SupportState,
+    TransferRequest,
 };
-use parley_protocol::{Conversation, ConversationList, ErrorBody};
+use parley_protocol::{Conversation, ConversationList, ErrorBody, Message};
 use serde::Deserialize;
 
 #[utoipa::path(post, path = "/inboxes", tag = "support", request_body = InboxRequest,
@@ -290,6 +291,29 @@ pub async fn resolve(
             .resolve(&who.user_id, who.role, &id)
             .await?,
     ))
+}
+
+#[utoipa::path(post, path = "/conversations/{id}/support/notes", tag = "support", params(("id" = String, Path)),
+    request_body = SupportNoteRequest,
+    responses((status = 201, body = Message), (status = 200, body = Message, description = "a retry with the same client_id"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn note(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Json(req): Json<SupportNoteRequest>,
+) -> AppResult<impl IntoResponse> {
+    let (message, created) = state
+        .services
+        .support
+        .note(&who.user_id, who.role, &id, req)
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, axum::Json(message)))
 }
 
 #[utoipa::path(post, path = "/conversations/{id}/support/reopen", tag = "support", params(("id" = String, Path)),

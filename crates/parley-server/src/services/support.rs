@@ -16,9 +16,9 @@ use parley_domain::support::{self as rules, TransferTarget};
 use parley_protocol::events::QueueReason;
 use parley_protocol::support::{
     AgentStatusView, Inbox, InboxAgent, InboxAgentMembership, InboxRequest, OpenSupportRequest,
-    PutAgentRequest, SupportState,
+    PutAgentRequest, SupportNoteRequest, SupportState,
 };
-use parley_protocol::{Conversation, MessageKind, Role, Timestamp};
+use parley_protocol::{Conversation, Message, MessageKind, Role, Timestamp};
 use parley_store::support::Actor;
 use parley_store::{ConversationStore, NewMessage, SupportStore, UserStore};
 use std::collections::BTreeMap;
@@ -42,6 +42,9 @@ pub struct SupportService {
     max_chars: usize,
     /// Wakes the job when an inbox's hours changed.
     hours_changed: Arc<tokio::sync::Notify>,
+    /// Inboxes being routed in this process, and whether another routing
+    /// was asked for meanwhile (see `route`).
+    routing: Arc<std::sync::Mutex<std::collections::HashMap<String, bool>>>,
 }
 
 impl SupportService {
@@ -64,6 +67,7 @@ impl SupportService {
             grace,
             max_chars,
             hours_changed: Arc::new(tokio::sync::Notify::new()),
+            routing: Arc::default(),
         }
     }
 
@@ -373,6 +377,27 @@ impl SupportService {
         Ok(self.conversations.conversation(user, conv).await?)
     }
 
+    /// `POST /conversations/{id}/support/notes`: a system message by an
+    /// integration (API keys act as admins) or an admin. It changes no
+    /// support state (a note does not reopen a resolved chat).
+    pub async fn note(
+        &self,
+        user: &str,
+        role: Role,
+        conv: &str,
+        req: SupportNoteRequest,
+    ) -> AppResult<(Message, bool)> {
+        rules::require_admin(role)?;
+        self.limiter.spend(Action::Send, user).await?;
+        check_id(conv, "conversation")?;
+        input::client_id(&req.client_id)?;
+        input::message_text(&req.text, self.max_chars)?;
+        Ok(self
+            .store
+            .post_note(conv, user, &req.client_id, &req.text, Timestamp::now())
+            .await?)
+    }
+
     pub async fn reopen(&self, user: &str, role: Role, conv: &str) -> AppResult<Conversation> {
         check_id(conv, "conversation")?;
         let before = self.store.support_row(conv).await?;
@@ -457,9 +482,50 @@ impl SupportService {
         Ok((out, next))
     }
 
-    /// Routes one inbox with who is connected now. A failure is logged:
-    /// the sweep routes again.
+    /// Routes one inbox. Routings of one inbox in this process run one at a
+    /// time: a request that arrives while one runs only asks it to run once
+    /// more (it will see the new chat), instead of queueing on the inbox's
+    /// lock behind it, which under a burst of arrivals is what made the
+    /// tail. The loop is a task of its own, so a caller that goes away (a
+    /// dropped request) cannot leave the inbox marked as being routed.
     async fn route(&self, inbox: &str) {
+        {
+            let Ok(mut running) = self.routing.lock() else {
+                return;
+            };
+            match running.get_mut(inbox) {
+                Some(again) => {
+                    *again = true;
+                    return;
+                }
+                None => {
+                    running.insert(inbox.to_string(), false);
+                }
+            }
+        }
+        let this = self.clone();
+        let inbox = inbox.to_string();
+        let task = tokio::spawn(async move {
+            loop {
+                this.route_once(&inbox).await;
+                let Ok(mut running) = this.routing.lock() else {
+                    return;
+                };
+                match running.get_mut(&inbox) {
+                    Some(again) if *again => *again = false,
+                    _ => {
+                        running.remove(&inbox);
+                        return;
+                    }
+                }
+            }
+        });
+        let _ = task.await;
+    }
+
+    /// One routing step of an inbox with who is connected now. A failure
+    /// is logged: the sweep routes again.
+    async fn route_once(&self, inbox: &str) {
         let store = &self.store;
         let agents = match store.inbox_agents(inbox).await {
             Ok(a) => a,

@@ -1045,6 +1045,106 @@ async fn a_message_reopens_to_the_previous_assignee_and_only_the_two_parties_wri
     app.stop().await;
 }
 
+/// An integration's API key (made with `parley admin create-api-key`)
+/// posts a `system` note into a support conversation: everyone there sees
+/// it live, a retry with the same client_id posts nothing, the support
+/// state does not move; agents and customers may not post notes, and an
+/// id that is no support conversation is `not_found`.
+async fn an_api_key_posts_a_system_note_into_a_support_conversation(backend: Backend) {
+    let app = app(&backend).await;
+    // The server is up (and migrated) before the CLI opens its database.
+    let (admin, _) = staff(&app, "admin").await;
+    let mut cli = std::process::Command::new(env!("CARGO_BIN_EXE_parley"));
+    cli.args([
+        "admin",
+        "create-api-key",
+        "--name",
+        "Order Bot",
+        "--data-dir",
+    ])
+    .arg(app.dir.path());
+    if let Backend::Postgres(url) = &backend {
+        cli.args(["--database-url", url]);
+    }
+    let out = cli.output().expect("cli");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_string();
+    let bot = app.client().with_token(&key);
+    let bot_id = bot.me().await.expect("the key works").id;
+
+    let (agent, agent_id) = staff(&app, "agent").await;
+    let id = inbox(&admin, json!({"name": "Orders", "timezone": "UTC"})).await;
+    add_agent(&admin, &id, &agent_id, None).await;
+    let _agent_gw = app.gateway(&agent).await;
+    let (customer, _) = app.user("cust").await;
+    let customer_gw = app.gateway(&customer).await;
+    let (_, conv) = open(&customer, &id, "where is my order?").await;
+    let conv = conv["id"].as_str().expect("id").to_string();
+    let before = wait_state(&customer, &conv, "assigned").await;
+
+    let note = json!({"client_id": "order-1234-shipped", "text": "Order #1234 shipped today"});
+    let path = format!("/conversations/{conv}/support/notes");
+    let (code, first) = call(&bot, "POST", &path, Some(note.clone())).await;
+    assert_eq!(code, 201, "{first}");
+    assert_eq!(first["kind"], "system");
+    assert_eq!(first["sender_id"], bot_id.as_str());
+    assert_eq!(first["system"]["type"], "support.note");
+    assert_eq!(first["system"]["author_id"], bot_id.as_str());
+    let live = loop {
+        let ev = customer_gw.next_event(WAIT).await.expect("event");
+        if let Some(m) = ev.message()
+            && m.kind == parley_protocol::MessageKind::System
+            && m.sender_id == bot_id
+        {
+            break m.clone();
+        }
+    };
+    assert_eq!(live.text.as_deref(), Some("Order #1234 shipped today"));
+    let (code, again) = call(&bot, "POST", &path, Some(note)).await;
+    assert_eq!(code, 200, "{again}");
+    assert_eq!(again["id"], first["id"]);
+    let types = event_types(&agent, &conv).await;
+    assert_eq!(
+        types.iter().filter(|t| *t == "message.created").count(),
+        3,
+        "the first message, the assignment notice, one note: {types:?}"
+    );
+    assert_eq!(
+        support_of(&customer, &conv).await,
+        before,
+        "no state change"
+    );
+
+    let body = json!({"client_id": unique("k"), "text": "hi"});
+    for c in [&agent, &customer] {
+        let (code, v) = call(c, "POST", &path, Some(body.clone())).await;
+        assert_eq!(code, 403, "{v}");
+    }
+    for bad in [
+        json!({"client_id": unique("k"), "text": "  "}),
+        json!({"text": "no id"}),
+    ] {
+        let (code, v) = call(&bot, "POST", &path, Some(bad)).await;
+        assert_eq!(code, 400, "{v}");
+    }
+    let (code, v) = call(
+        &bot,
+        "POST",
+        "/conversations/0123456789abcdef0123456789abcdef/support/notes",
+        Some(body),
+    )
+    .await;
+    assert_eq!(code, 404, "{v}");
+    app.stop().await;
+}
+
 on_both_backends!(
     inboxes_are_validated_and_only_admins_manage_them,
     a_customer_is_routed_to_an_agent_who_connects_and_everyone_sees_only_their_part,
@@ -1056,4 +1156,5 @@ on_both_backends!(
     a_closed_inbox_says_so_once_and_waits_and_the_customer_hears_their_place,
     a_removed_agent_returns_their_chats_and_an_away_agent_gets_no_new_ones,
     a_message_reopens_to_the_previous_assignee_and_only_the_two_parties_write,
+    an_api_key_posts_a_system_note_into_a_support_conversation,
 );
