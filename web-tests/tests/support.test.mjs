@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { serverAndBrowser, openPage, signUpUI, signInUI, uniqueName, eventually, parleyBin, Api, PASSWORD } from '../lib/harness.mjs';
+import { serverAndBrowser, openPage, signUpUI, signInUI, uniqueName, eventually, parleyBin, Api, PASSWORD, screenshot } from '../lib/harness.mjs';
 import { conversationView, sendText, messageByText } from '../lib/ui.mjs';
 
 const env = serverAndBrowser();
@@ -80,6 +80,7 @@ test('a customer waits in line, an agent claims, they chat, the agent resolves',
   await eventually(async () => /You are number 1 in line/.test(await bar(customer.page).textContent()), 'number 1 in line');
   assert.match(customer.page.url(), /#\/c\//, 'the route becomes the conversation');
   await sendText(customer.page, 'my order is late');
+  await screenshot(customer.page, 'support-customer-waiting');
 
   const ag = await openPage(env.browser, env.server);
   await signInUI(ag.page, agent.name);
@@ -89,6 +90,7 @@ test('a customer waits in line, an agent claims, they chat, the agent resolves',
   await eventually(async () => /\(1\) Support queue/.test(await ag.page.title()), 'queue count in the tab title');
   await eventually(async () => /\d+:\d\d/.test(await dash.locator('.support-wait').first().textContent()), 'waiting time shown');
   await scan(ag.page, 'support dashboard');
+  await screenshot(ag.page, 'support-dashboard');
   await claim.click();
   await conversationView(ag.page).waitFor();
   await messageByText(ag.page, 'my order is late').waitFor();
@@ -101,6 +103,7 @@ test('a customer waits in line, an agent claims, they chat, the agent resolves',
   await messageByText(customer.page, 'let me check that').waitFor();
   await sendText(customer.page, 'thanks');
   await messageByText(ag.page, 'thanks').waitFor();
+  await screenshot(ag.page, 'support-agent-chat');
   // The assignment notice is a system message: a centered notice, no bubble.
   const notice = customer.page.locator('.message.system');
   await eventually(async () => (await notice.count()) >= 1, 'a system notice');
