@@ -30,6 +30,7 @@ pub mod input;
 pub mod media;
 pub mod messages;
 pub mod moderation;
+pub mod notifications;
 pub mod receipts;
 pub mod support;
 pub mod users;

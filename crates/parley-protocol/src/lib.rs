@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod gateway;
 pub mod media;
+pub mod notifications;
 pub mod rest;
 pub mod support;
 pub mod time;

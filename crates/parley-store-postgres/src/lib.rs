@@ -30,6 +30,7 @@ mod media;
 mod messages;
 mod migrate;
 mod moderation;
+mod notifications;
 mod receipts;
 mod rows;
 mod support;

@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_media.sql")),
     (5, include_str!("../migrations/0005_support.sql")),
     (6, include_str!("../migrations/0006_support_inboxes.sql")),
+    (7, include_str!("../migrations/0007_notification_prefs.sql")),
 ];
 
 /// Key of the advisory lock that serialises migrators ("parley" in ASCII).

@@ -27,6 +27,7 @@ pub mod ids;
 pub mod media;
 pub mod messages;
 pub mod moderation;
+pub mod notifications;
 pub mod receipts;
 pub mod support;
 pub mod users;
@@ -38,6 +39,7 @@ pub use delivery::{Delivery, DeliverySink};
 pub use media::{ListCursor, ListPage, MediaStore};
 pub use messages::{AfterCommit, HistoryPage, MessageStore, NewMessage};
 pub use moderation::ModerationStore;
+pub use notifications::NotificationStore;
 pub use receipts::ReceiptStore;
 pub use support::SupportStore;
 pub use users::{NewUser, UserPatch, UserRow, UserStore};
@@ -78,6 +80,7 @@ pub trait Store:
     + BlockStore
     + ModerationStore
     + MediaStore
+    + NotificationStore
 {
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;

@@ -111,6 +111,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let message = match inner.classify() {
+            // serde_json reports a value of the wrong JSON type for an
+            // enum (`"push": 1`) as a syntax error; well-formed JSON is a
+            // type error at the path instead.
+            serde_json::error::Category::Syntax
+                if !path.is_empty()
+                    && path != "."
+                    && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() =>
+            {
+                "invalid value: not one of the allowed values".to_string()
+            }
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
                 return AppError::Invalid {
                     field: None,
@@ -203,5 +213,44 @@ pub fn seq_param(field: &str, raw: Option<&str>) -> Result<Option<u64>, AppError
         Some(s) => s.parse::<u64>().map(Some).map_err(|_| {
             AppError::invalid(field, format!("{field} must be a non-negative integer"))
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(rename_all = "snake_case")]
+    enum Choice {
+        One,
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Body {
+        pick: Option<Choice>,
+    }
+
+    fn field_of(body: &str) -> (Option<String>, String) {
+        match parse_json::<Body>(body.as_bytes()) {
+            Err(AppError::Invalid { field, message }) => (field, message),
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_wrongly_typed_enum_value_names_its_field_and_malformed_json_does_not() {
+        assert!(parse_json::<Body>(br#"{"pick": "one"}"#).is_ok());
+        assert_eq!(field_of(r#"{"pick": 1}"#).0.as_deref(), Some("pick"));
+        assert_eq!(field_of(r#"{"pick": "two"}"#).0.as_deref(), Some("pick"));
+        assert_eq!(
+            field_of(r#"{"pick": tru}"#),
+            (None, "malformed JSON".into())
+        );
+        assert_eq!(
+            field_of(r#"{"pick": "one""#),
+            (None, "malformed JSON".into())
+        );
     }
 }

@@ -9,6 +9,7 @@ mod cursor;
 pub mod extract;
 mod media;
 mod messages;
+mod notifications;
 mod openapi;
 mod ops;
 mod support;
@@ -70,6 +71,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
         .routes(routes!(users::me, users::update_me))
+        .routes(routes!(notifications::prefs, notifications::update_prefs))
         .routes(routes!(users::user))
         .routes(routes!(users::search))
         .routes(routes!(conversations::create, conversations::list))

@@ -15,6 +15,7 @@ pub mod conversations;
 pub mod media;
 pub mod messages;
 pub mod moderation;
+pub mod notifications;
 pub mod presence;
 pub mod receipts;
 pub mod sessions;
@@ -48,6 +49,7 @@ pub struct Services {
     pub media: media::MediaService,
     pub receipts: receipts::ReceiptsService,
     pub moderation: moderation::ModerationService,
+    pub notifications: notifications::NotificationsService,
     pub support: support::SupportService,
     /// Only for [`Services::storage_ready`].
     health: std::sync::Arc<dyn parley_store::Store>,
@@ -132,6 +134,7 @@ impl Services {
                 Duration::from_secs(config.support_agent_grace_secs),
                 limits.message_chars,
             ),
+            notifications: notifications::NotificationsService::new(store.clone()),
             receipts: receipts::ReceiptsService::new(store.clone(), limiter),
             health: store,
             blocks,

@@ -183,3 +183,43 @@ pub fn assert_code<T: std::fmt::Debug>(r: Result<T, parley_sdk::Error>, code: &s
         other => panic!("expected {code}, got {other:?}"),
     }
 }
+
+/// Where a test's server keeps its data, for tests that run on both.
+pub enum Backend {
+    Sqlite,
+    /// A fresh database of the PostgreSQL test server.
+    Postgres(String),
+}
+
+impl Backend {
+    /// The `database_url` setting for it.
+    pub fn database_url(&self) -> Option<String> {
+        match self {
+            Backend::Sqlite => None,
+            Backend::Postgres(url) => Some(url.clone()),
+        }
+    }
+}
+
+/// Each named `async fn(Backend)`, once on the embedded SQLite store and
+/// once on PostgreSQL (one process; the cluster suites run two), as
+/// `name::sqlite` and `name::postgres`. Without PostgreSQL the second is
+/// skipped, except under `CI=true`, where it fails.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(s) = $crate::cluster::services().await {
+                    super::$name($crate::helpers::Backend::Postgres(s.database_url)).await;
+                }
+            }
+        }
+    )*};
+}
+pub(crate) use on_both_backends;

@@ -19,6 +19,7 @@ mod media;
 mod media_s3;
 mod messages;
 mod moderation;
+mod notifications;
 mod ops;
 mod realtime;
 mod receipts;

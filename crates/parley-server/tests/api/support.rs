@@ -16,23 +16,13 @@ use std::time::{Duration, Instant};
 
 const SECRET: &str = "support-test-secret-support-test-secret-0";
 
-/// Where a test's server keeps its data: every test here runs on both.
-pub enum Backend {
-    Sqlite,
-    /// A fresh database of the PostgreSQL test server.
-    Postgres(String),
-}
-
 async fn app_with(backend: &Backend, grace: Option<u64>) -> TestApp {
     spawn_app_with(Settings {
         rate_limits: Some("off".into()),
         external_jwt_alg: Some("HS256".into()),
         external_jwt_secret: Some(SECRET.into()),
         support_agent_grace: grace,
-        database_url: match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres(url) => Some(url.clone()),
-        },
+        database_url: backend.database_url(),
         ..Default::default()
     })
     .await
@@ -40,27 +30,6 @@ async fn app_with(backend: &Backend, grace: Option<u64>) -> TestApp {
 
 async fn app(backend: &Backend) -> TestApp {
     app_with(backend, None).await
-}
-
-/// Each test, once on the embedded SQLite store and once on PostgreSQL
-/// (one process; `support_cluster` runs two). Without PostgreSQL the
-/// second is skipped, except under `CI=true`, where it fails.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Backend::Sqlite).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(s) = crate::cluster::services().await {
-                    super::$name(super::Backend::Postgres(s.database_url)).await;
-                }
-            }
-        }
-    )*};
 }
 
 /// A platform user with `role` ("admin", "agent" or "user").

@@ -13,6 +13,7 @@ pub mod conversations;
 pub mod media;
 pub mod messages;
 pub mod moderation;
+pub mod notifications;
 pub mod receipts;
 pub mod support;
 pub mod users;
