@@ -20,6 +20,8 @@
 //! - [`moderation`]: who may moderate, bans, admin deletes, the audit
 //!   log's entries.
 //! - [`receipts`]: watermarks, message status, who hears a receipt.
+//! - [`webhooks`]: what a webhook may list, the retry schedule and the
+//!   automatic disable.
 //! - [`input`]: the shape of what clients send (lengths, characters), the
 //!   same for REST and the gateway.
 #![forbid(unsafe_code)]
@@ -35,6 +37,7 @@ pub mod receipts;
 pub mod support;
 pub mod users;
 pub mod visibility;
+pub mod webhooks;
 
 pub use error::{DomainError, DomainResult};
 

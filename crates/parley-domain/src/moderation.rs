@@ -34,6 +34,8 @@ pub enum AuditAction {
     /// A refresh token was used twice: its family was revoked.
     RefreshTokenReuse,
     ApiKeyCreate,
+    /// A webhook whose deliveries failed for days was turned off.
+    WebhookDisable,
 }
 
 impl AuditAction {
@@ -44,6 +46,7 @@ impl AuditAction {
             AuditAction::UserUnban => "user.unban",
             AuditAction::RefreshTokenReuse => "auth.refresh_token_reused",
             AuditAction::ApiKeyCreate => "api_key.create",
+            AuditAction::WebhookDisable => "webhook.disable",
         }
     }
 }

@@ -1,11 +1,13 @@
 //! Outbound calls (protocol.md §12): the rules every webhook delivery and
-//! push request obeys, and the one HTTP client that applies them. The
-//! deliveries themselves (the durable outbox, signing, retries) are built
-//! on this.
+//! push request obeys, the one HTTP client that applies them, and the
+//! Standard Webhooks signature every signed delivery carries. The durable
+//! outbox and its retries are the server's.
 #![forbid(unsafe_code)]
 
 pub mod client;
 pub mod policy;
+pub mod signing;
 
 pub use client::{Answer, Outbound, OutboundError};
 pub use policy::{Allowed, MAX_ANSWER_BYTES, Policy, UrlRefusal, is_special};
+pub use signing::SigningKey;

@@ -19,6 +19,7 @@ pub mod notifications;
 pub mod rest;
 pub mod support;
 pub mod time;
+pub mod webhooks;
 
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use gateway::{ClientFrame, ServerFrame};

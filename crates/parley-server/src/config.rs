@@ -227,6 +227,54 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_METRICS_TOKEN", hide_env_values = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_token: Option<String>,
+    /// Timeout of every outbound call (webhooks, push), connect and answer
+    /// together: a number with `ms`, `s`, `m` or `h` (bare: seconds).
+    #[arg(long, env = "PARLEY_OUTBOUND_TIMEOUT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outbound_timeout: Option<String>,
+    /// Lets outbound calls reach loopback, private and other special
+    /// addresses (tests, closed networks).
+    #[arg(long, env = "PARLEY_OUTBOUND_ALLOW_PRIVATE", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outbound_allow_private: Option<bool>,
+    /// Host names or CIDRs outbound calls may reach even if private.
+    #[arg(long, env = "PARLEY_OUTBOUND_ALLOW_HOSTS", value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outbound_allow_hosts: Option<Vec<String>>,
+    /// Delays after each failed webhook attempt, comma-separated durations
+    /// (default 5s,5m,30m,2h,5h,10h,10h); after the last, `failed`.
+    #[arg(long, env = "PARLEY_WEBHOOK_RETRY_SCHEDULE", value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_retry_schedule: Option<Vec<String>>,
+    /// How long a webhook may fail without a success before it is turned
+    /// off (default 5 days, e.g. `120h`).
+    #[arg(long, env = "PARLEY_WEBHOOK_DISABLE_AFTER")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_disable_after: Option<String>,
+}
+
+/// A duration flag: a number with `ms`, `s`, `m` or `h`; a bare number is
+/// seconds (protocol.md §12).
+pub fn parse_duration(name: &str, raw: &str) -> Result<Duration, ConfigError> {
+    let raw = raw.trim();
+    let split = raw
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let bad = || {
+        ConfigError(format!(
+            "{name}: {raw:?} is not a duration like 500ms, 2s, 5m or 1h"
+        ))
+    };
+    let n: f64 = number.parse().map_err(|_| bad())?;
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "" | "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(bad()),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|_| bad())
 }
 
 impl Settings {
@@ -367,6 +415,9 @@ pub struct Config {
     pub avatar_hosts: Vec<String>,
     pub metrics_listen: Option<SocketAddr>,
     pub metrics_token: Option<Secret>,
+    /// Every outbound call's destination rules and timeout.
+    pub outbound: parley_outbound::Policy,
+    pub webhook_retry: parley_domain::webhooks::RetryPolicy,
 }
 
 /// Who the user directory (`GET /users?query=`) finds.
@@ -493,6 +544,8 @@ impl Config {
             }
         };
         let media_store = media_store(&s, &data_dir)?;
+        let outbound = outbound_policy(&s)?;
+        let webhook_retry = retry_policy(&s)?;
         Ok(Config {
             listen,
             data_dir,
@@ -580,6 +633,8 @@ impl Config {
                 }
                 t => t.map(Secret),
             },
+            outbound,
+            webhook_retry,
         })
     }
 
@@ -591,6 +646,58 @@ impl Config {
         })
         .unwrap_or_else(|_| unreachable!("defaults are valid"))
     }
+}
+
+fn outbound_policy(s: &Settings) -> Result<parley_outbound::Policy, ConfigError> {
+    let timeout = match s.outbound_timeout.as_deref() {
+        None => Duration::from_secs(10),
+        Some(raw) => parse_duration("outbound_timeout", raw)?,
+    };
+    if timeout.is_zero() || timeout > Duration::from_secs(300) {
+        return Err(ConfigError(
+            "outbound_timeout must be more than 0 and at most 5m".into(),
+        ));
+    }
+    let mut allow = Vec::new();
+    for h in s.outbound_allow_hosts.iter().flatten() {
+        if h.trim().is_empty() {
+            continue;
+        }
+        allow.push(parley_outbound::Allowed::parse(h).ok_or_else(|| {
+            ConfigError(format!(
+                "outbound_allow_hosts: {h:?} is not a host name, an address or a CIDR"
+            ))
+        })?);
+    }
+    Ok(parley_outbound::Policy {
+        timeout,
+        allow_private: s.outbound_allow_private.unwrap_or(false),
+        allow,
+    })
+}
+
+fn retry_policy(s: &Settings) -> Result<parley_domain::webhooks::RetryPolicy, ConfigError> {
+    let mut policy = parley_domain::webhooks::RetryPolicy::default();
+    if let Some(steps) = &s.webhook_retry_schedule {
+        policy.schedule_ms = steps
+            .iter()
+            .filter(|x| !x.trim().is_empty())
+            .map(|x| {
+                parse_duration("webhook_retry_schedule", x)
+                    .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            })
+            .collect::<Result<_, _>>()?;
+        if policy.schedule_ms.len() > 50 {
+            return Err(ConfigError(
+                "webhook_retry_schedule: at most 50 retries".into(),
+            ));
+        }
+    }
+    if let Some(raw) = &s.webhook_disable_after {
+        let d = parse_duration("webhook_disable_after", raw)?;
+        policy.disable_after_ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(1);
+    }
+    Ok(policy)
 }
 
 /// `local` or `s3://BUCKET[/PREFIX]` with the `s3_*` settings.
@@ -667,6 +774,31 @@ fn avatar_hosts(hosts: Vec<String>) -> Result<Vec<String>, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_take_a_unit_or_mean_seconds() {
+        let d = |s: &str| parse_duration("x", s).map(|d| d.as_millis());
+        assert_eq!(d("2s").ok(), Some(2_000));
+        assert_eq!(d("500ms").ok(), Some(500));
+        assert_eq!(d("5m").ok(), Some(300_000));
+        assert_eq!(d("1h").ok(), Some(3_600_000));
+        assert_eq!(d("7").ok(), Some(7_000));
+        assert_eq!(d("1.5s").ok(), Some(1_500));
+        for bad in ["", "s", "2 days", "-1s", "1d", "1e9999"] {
+            assert!(d(bad).is_err(), "{bad:?} is refused");
+        }
+        let c = Config::from_settings(Settings {
+            webhook_retry_schedule: Some(vec!["1s".into(), "250ms".into()]),
+            outbound_timeout: Some("3s".into()),
+            outbound_allow_hosts: Some(vec!["127.0.0.1".into(), "hooks.internal".into()]),
+            ..Default::default()
+        })
+        .expect("valid");
+        assert_eq!(c.webhook_retry.schedule_ms, vec![1_000, 250]);
+        assert_eq!(c.outbound.timeout, Duration::from_secs(3));
+        assert_eq!(c.outbound.allow.len(), 2);
+        assert!(!c.outbound.allow_private);
+    }
 
     #[test]
     fn flags_win_over_file() {

@@ -31,6 +31,7 @@ pub mod ids;
 pub mod jobs;
 pub mod metrics;
 pub mod net;
+pub mod outbox;
 pub mod ratelimit;
 pub mod services;
 pub mod telemetry;
@@ -210,6 +211,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         config.limits.media,
         &secret,
     );
+    let webhook_store: Arc<dyn parley_store::WebhookStore> = store.clone();
     let services = Services::new(
         store,
         fanout.clone(),
@@ -230,6 +232,10 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     jobs.spawn("media-sweeper", move |stop| media.run_sweeper(stop));
     let support = services.support.clone();
     jobs.spawn("support-routing", move |stop| support.run(stop));
+    let outbound = parley_outbound::Outbound::new(config.outbound.clone())
+        .map_err(|e| anyhow::anyhow!("the outbound HTTP client: {e}"))?;
+    let worker = outbox::OutboxWorker::new(webhook_store, outbound, config.webhook_retry.clone());
+    jobs.spawn("outbox", move |stop| worker.run(stop));
     Ok(AppState::new(Inner {
         connection_permits: Arc::new(Semaphore::new(config.limits.max_connections)),
         user_connections: crate::net::slots::Slots::new(config.max_connections_per_user),

@@ -32,7 +32,16 @@ struct Handles {
     media_bytes_stored: Counter,
     /// One per [`MEDIA_REFUSALS`], labelled `reason`.
     media_refused: Vec<Counter>,
+    outbox_pending: Gauge,
+    outbox_oldest: Gauge,
+    /// One per channel and result, [`OUTBOUND_RESULTS`] apart.
+    outbound: Vec<Counter>,
 }
+
+/// Outbound channels and how an attempt ended (the labels of
+/// `parley_outbound_deliveries_total`).
+pub const OUTBOUND_CHANNELS: [&str; 1] = ["webhook"];
+pub const OUTBOUND_RESULTS: [&str; 3] = ["delivered", "retry", "failed"];
 
 /// Why an upload was refused (the `reason` of `parley_media_refused_total`).
 pub const MEDIA_REFUSALS: [&str; 5] = ["too_large", "bomb", "unsupported", "undecodable", "empty"];
@@ -67,6 +76,18 @@ fn describe() {
         "Bytes of uploads stored (as served, thumbnails excluded)."
     );
     describe_counter!("parley_media_refused_total", "Uploads refused, by reason.");
+    describe_gauge!(
+        "parley_outbox_pending",
+        "Outbound deliveries not yet delivered or failed."
+    );
+    describe_gauge!(
+        "parley_outbox_oldest_pending_seconds",
+        "Age of the oldest pending outbound delivery."
+    );
+    describe_counter!(
+        "parley_outbound_deliveries_total",
+        "Outbound delivery attempts, by channel and result."
+    );
     describe_histogram!(
         "parley_delivery_latency_seconds",
         Unit::Seconds,
@@ -111,6 +132,15 @@ fn handles() -> &'static Handles {
                         .iter()
                         .map(|r| metrics::counter!("parley_media_refused_total", "reason" => *r))
                         .collect(),
+                    outbox_pending: metrics::gauge!("parley_outbox_pending"),
+                    outbox_oldest: metrics::gauge!("parley_outbox_oldest_pending_seconds"),
+                    outbound: OUTBOUND_CHANNELS
+                        .iter()
+                        .flat_map(|c| OUTBOUND_RESULTS.iter().map(move |r| (*c, *r)))
+                        .map(|(c, r)| {
+                            metrics::counter!("parley_outbound_deliveries_total", "channel" => c, "result" => r)
+                        })
+                        .collect(),
                 }
             })
         };
@@ -152,6 +182,25 @@ pub fn media_refused(reason: &str) {
         && let Some(c) = handles().media_refused.get(i)
     {
         c.increment(1);
+    }
+}
+
+/// The outbox's depth, refreshed by each process's worker.
+pub fn outbox_depth(pending: u64, oldest_age_secs: f64) {
+    let h = handles();
+    h.outbox_pending.set(pending as f64);
+    h.outbox_oldest.set(oldest_age_secs);
+}
+
+/// One outbound attempt; `channel` of [`OUTBOUND_CHANNELS`], `result` of
+/// [`OUTBOUND_RESULTS`].
+pub fn outbound_delivery(channel: &'static str, result: &'static str) {
+    let c = OUTBOUND_CHANNELS.iter().position(|c| *c == channel);
+    let r = OUTBOUND_RESULTS.iter().position(|r| *r == result);
+    if let (Some(c), Some(r)) = (c, r)
+        && let Some(counter) = handles().outbound.get(c * OUTBOUND_RESULTS.len() + r)
+    {
+        counter.increment(1);
     }
 }
 

@@ -27,8 +27,16 @@ use parley_protocol::{Event, MemberRole, Timestamp};
 use parley_store::{Delivery, StoreError, StoreResult, delivery};
 use std::sync::Arc;
 
-pub const INSERT_EVENT: &str =
-    "INSERT INTO events (conversation_id, seq, type, body) VALUES ($1, $2, $3, $4)";
+/// Stores an event (`$1` conversation, `$2` seq, `$3` type, `$4` body,
+/// `$5` its time in ms) and, in the same statement, one pending webhook
+/// delivery per active webhook listing its type (protocol.md §12): no
+/// extra round trip for a send, and no event without its deliveries.
+pub const INSERT_EVENT: &str = "WITH stored AS (
+       INSERT INTO events (conversation_id, seq, type, body) VALUES ($1, $2, $3, $4))
+     INSERT INTO outbox (id, channel, target, event_type, body, status, attempts, created_at, next_attempt_at)
+     SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), 'webhook', w.id, $3, $4, 'pending', 0, $5, $5
+     FROM webhook_events e JOIN webhooks w ON w.id = e.webhook_id
+     WHERE e.event_type = $3 AND w.active";
 
 /// One write's transaction, plus the conversations it locked or wrote
 /// (the keys that order its deliveries, see `commit.rs`; a support
@@ -117,6 +125,7 @@ impl WriteTx<'_> {
                 &seq_param(seq),
                 &event.kind(),
                 &body,
+                &at.millis(),
             ],
         )
         .await?;

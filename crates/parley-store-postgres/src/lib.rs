@@ -36,6 +36,7 @@ mod rows;
 mod support;
 mod users;
 mod views;
+mod webhooks;
 
 use async_trait::async_trait;
 use commit::Committer;

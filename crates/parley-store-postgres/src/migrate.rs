@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_support.sql")),
     (6, include_str!("../migrations/0006_support_inboxes.sql")),
     (7, include_str!("../migrations/0007_notification_prefs.sql")),
+    (8, include_str!("../migrations/0008_webhooks_outbox.sql")),
 ];
 
 /// Key of the advisory lock that serialises migrators ("parley" in ASCII).

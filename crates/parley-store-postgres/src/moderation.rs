@@ -15,7 +15,11 @@ use parley_store::ids::new_id;
 use parley_store::{Delivery, ModerationStore, StoreError, StoreResult};
 
 impl WriteTx<'_> {
-    async fn append_audit(&mut self, e: &NewAuditEntry, at: Timestamp) -> StoreResult<()> {
+    pub(crate) async fn append_audit(
+        &mut self,
+        e: &NewAuditEntry,
+        at: Timestamp,
+    ) -> StoreResult<()> {
         execute(
             &self.tx,
             "INSERT INTO audit_log (id, actor_id, action, target_type, target_id, at, details)

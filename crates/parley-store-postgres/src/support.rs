@@ -550,7 +550,7 @@ impl WriteTx<'_> {
         execute(
             &self.tx,
             crate::events::INSERT_EVENT,
-            &[&event.conversation_id, &seq_p, &kind, &body],
+            &[&event.conversation_id, &seq_p, &kind, &body, &at.millis()],
         )
         .await?;
         out.push(d);

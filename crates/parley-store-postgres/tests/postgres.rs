@@ -173,6 +173,14 @@ async fn media() {
     conforms(async |f: &Factory| conformance::media::run(f).await).await;
 }
 
+/// Webhooks: claims with FOR UPDATE SKIP LOCKED (four at once), the
+/// disable decided once under concurrent failures, the creation limit
+/// under an advisory lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks() {
+    conforms(async |f: &Factory| conformance::webhooks::run(f).await).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notifications() {
     conforms(async |f: &Factory| conformance::notifications::run(f).await).await;

@@ -66,6 +66,12 @@ impl WriterState {
                 body
             ])
             .map_err(db_err)?;
+        // Its webhook deliveries, in the same transaction (protocol.md §12).
+        self.conn
+            .prepare_cached(crate::webhooks::ENQUEUE_DELIVERIES)
+            .map_err(db_err)?
+            .execute(params![event.kind(), body, event.at.millis()])
+            .map_err(db_err)?;
         out.push(d);
         Ok(event.seq)
     }

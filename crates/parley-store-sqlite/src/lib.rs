@@ -25,6 +25,7 @@ mod rows;
 mod support;
 mod users;
 mod views;
+mod webhooks;
 mod writer;
 
 pub use checkpoint::RESTART_FRAMES;

@@ -60,6 +60,12 @@ async fn moderation() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks() {
+    let (f, _dirs) = factory();
+    conformance::webhooks::run(&f).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notifications() {
     let (f, _dirs) = factory();
     conformance::notifications::run(&f).await;

@@ -2,7 +2,8 @@
 //!
 //! One trait per area ([`UserStore`], [`CredentialStore`],
 //! [`ConversationStore`], [`MessageStore`], [`ReceiptStore`],
-//! [`BlockStore`], [`ModerationStore`], [`MediaStore`]), combined in [`Store`]. Each backend crate
+//! [`BlockStore`], [`ModerationStore`], [`MediaStore`], [`SupportStore`],
+//! [`NotificationStore`], [`WebhookStore`]), combined in [`Store`]. Each backend crate
 //! (`parley-store-sqlite`, `parley-store-postgres`) implements every area
 //! in a file of its own. A new capability adds a trait here and a file per
 //! backend; nothing else grows.
@@ -31,6 +32,7 @@ pub mod notifications;
 pub mod receipts;
 pub mod support;
 pub mod users;
+pub mod webhooks;
 
 pub use blocks::BlockStore;
 pub use conversations::{ActivityCursor, ConversationStore, Membership};
@@ -43,6 +45,9 @@ pub use notifications::NotificationStore;
 pub use receipts::ReceiptStore;
 pub use support::SupportStore;
 pub use users::{NewUser, UserPatch, UserRow, UserStore};
+pub use webhooks::{
+    ClaimedDelivery, NewWebhook, OutboxStats, WebhookPatch, WebhookRow, WebhookStore,
+};
 
 use async_trait::async_trait;
 use parley_domain::DomainError;
@@ -81,6 +86,7 @@ pub trait Store:
     + ModerationStore
     + MediaStore
     + NotificationStore
+    + WebhookStore
 {
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;

@@ -15,6 +15,7 @@ mod ops;
 mod support;
 mod users;
 mod web;
+mod webhooks;
 
 use crate::app::AppState;
 use crate::error::AppError;
@@ -116,6 +117,9 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::delete_message))
         .routes(routes!(admin::ban, admin::unban))
         .routes(routes!(admin::audit))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::deliveries))
         .split_for_parts();
     let mut doc = doc;
     openapi::complete_all(&mut doc);

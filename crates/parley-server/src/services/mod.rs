@@ -22,6 +22,7 @@ pub mod sessions;
 pub mod support;
 pub mod typing;
 pub mod users;
+pub mod webhooks;
 
 use crate::error::{AppError, AppResult};
 use parley_domain::input;
@@ -51,6 +52,7 @@ pub struct Services {
     pub moderation: moderation::ModerationService,
     pub notifications: notifications::NotificationsService,
     pub support: support::SupportService,
+    pub webhooks: webhooks::WebhooksService,
     /// Only for [`Services::storage_ready`].
     health: std::sync::Arc<dyn parley_store::Store>,
 }
@@ -135,6 +137,7 @@ impl Services {
                 limits.message_chars,
             ),
             notifications: notifications::NotificationsService::new(store.clone()),
+            webhooks: webhooks::WebhooksService::new(store.clone(), config.outbound.clone()),
             receipts: receipts::ReceiptsService::new(store.clone(), limiter),
             health: store,
             blocks,

@@ -23,5 +23,7 @@ mod notifications;
 mod ops;
 mod realtime;
 mod receipts;
+mod receiver;
 mod support;
 mod support_cluster;
+mod webhooks;

@@ -1,7 +1,8 @@
 //! The storage conformance suite: behaviour every [`Store`] must show,
 //! whatever the database, one suite per area ([`users`],
 //! [`conversations`], [`messages`], [`receipts`], [`blocks`],
-//! [`moderation`], [`media`], [`support`]). A backend's
+//! [`moderation`], [`media`], [`support`], [`notifications`],
+//! [`webhooks`]). A backend's
 //! tests call each area's `run` from a `#[tokio::test]` of its own (so one
 //! failing area does not hide the others) with a factory for fresh, empty
 //! stores and a handle on the deliveries they emit.
@@ -17,6 +18,7 @@ pub mod notifications;
 pub mod receipts;
 pub mod support;
 pub mod users;
+pub mod webhooks;
 
 use crate::ids::new_id;
 use crate::{Delivery, NewMessage, NewUser, Store};
