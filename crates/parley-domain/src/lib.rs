@@ -33,6 +33,7 @@ pub mod media;
 pub mod messages;
 pub mod moderation;
 pub mod notifications;
+pub mod push;
 pub mod receipts;
 pub mod support;
 pub mod users;

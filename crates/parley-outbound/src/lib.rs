@@ -7,7 +7,9 @@
 pub mod client;
 pub mod policy;
 pub mod signing;
+pub mod webpush;
 
 pub use client::{Answer, Outbound, OutboundError};
 pub use policy::{Allowed, MAX_ANSWER_BYTES, Policy, UrlRefusal, is_special};
 pub use signing::SigningKey;
+pub use webpush::VapidKey;

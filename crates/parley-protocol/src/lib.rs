@@ -16,6 +16,7 @@ pub mod events;
 pub mod gateway;
 pub mod media;
 pub mod notifications;
+pub mod push;
 pub mod rest;
 pub mod support;
 pub mod time;

@@ -182,7 +182,14 @@ impl WriteTx<'_> {
         ];
         let conversation_params: Params<'_> = &[&m.conversation_id, &at];
         let event_kind = event.kind();
-        let event_params: Params<'_> = &[&m.conversation_id, &seq_p, &event_kind, &body, &at];
+        let event_params: Params<'_> = &[
+            &m.conversation_id,
+            &seq_p,
+            &event_kind,
+            &body,
+            &at,
+            &m.sender_id,
+        ];
         let member_params: Params<'_> = &[&m.conversation_id, &m.sender_id, &seq_p];
         // The message, the seq and the conversation's last message, the
         // event, and the sender's own watermarks (they have read what they

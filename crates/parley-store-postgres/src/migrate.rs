@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_support_inboxes.sql")),
     (7, include_str!("../migrations/0007_notification_prefs.sql")),
     (8, include_str!("../migrations/0008_webhooks_outbox.sql")),
+    (9, include_str!("../migrations/0009_push.sql")),
 ];
 
 /// Key of the advisory lock that serialises migrators ("parley" in ASCII).

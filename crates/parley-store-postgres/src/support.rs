@@ -550,7 +550,14 @@ impl WriteTx<'_> {
         execute(
             &self.tx,
             crate::events::INSERT_EVENT,
-            &[&event.conversation_id, &seq_p, &kind, &body, &at.millis()],
+            &[
+                &event.conversation_id,
+                &seq_p,
+                &kind,
+                &body,
+                &at.millis(),
+                &sender,
+            ],
         )
         .await?;
         out.push(d);

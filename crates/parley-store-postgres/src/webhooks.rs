@@ -344,7 +344,7 @@ impl WebhookStore for PostgresStore {
         let c = self.client().await?;
         let r = query_one(
             &c,
-            "SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'",
+            "SELECT min(next_attempt_at) FROM outbox WHERE channel = 'webhook' AND status = 'pending'",
             &[],
         )
         .await?;

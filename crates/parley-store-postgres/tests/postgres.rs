@@ -186,6 +186,11 @@ async fn notifications() {
     conforms(async |f: &Factory| conformance::notifications::run(f).await).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push() {
+    conforms(async |f: &Factory| conformance::push::run(f).await).await;
+}
+
 /// Support inboxes: every decision under row locks, one open conversation
 /// per customer and inbox by the unique index (the suite races opens,
 /// routings and claims on one store's pool of 16 connections).

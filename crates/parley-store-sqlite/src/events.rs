@@ -7,6 +7,7 @@ use crate::rows::{self, db_err, seq_param};
 use crate::views;
 use parley_domain::NewEvent;
 use parley_domain::conversations::NewConversation;
+use parley_protocol::events::EventData;
 use parley_protocol::{ConversationKind, Event, MemberRole, Timestamp};
 use parley_store::{Delivery, StoreError, StoreResult, delivery};
 use rusqlite::params;
@@ -72,6 +73,20 @@ impl WriterState {
             .map_err(db_err)?
             .execute(params![event.kind(), body, event.at.millis()])
             .map_err(db_err)?;
+        // And a new message's pushes (protocol.md §12, "Web Push").
+        if let EventData::MessageCreated(_) = &event.data {
+            self.conn
+                .prepare_cached(crate::push::ENQUEUE_PUSHES)
+                .map_err(db_err)?
+                .execute(params![
+                    event.conversation_id,
+                    event.actor_id.as_deref().unwrap_or_default(),
+                    seq_param(event.seq),
+                    body,
+                    event.at.millis()
+                ])
+                .map_err(db_err)?;
+        }
         out.push(d);
         Ok(event.seq)
     }

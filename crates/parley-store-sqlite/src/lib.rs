@@ -20,6 +20,7 @@ mod messages;
 mod migrate;
 mod moderation;
 mod notifications;
+mod push;
 mod receipts;
 mod rows;
 mod support;

@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_agent_connected.sql")),
     (9, include_str!("../migrations/0009_notification_prefs.sql")),
     (10, include_str!("../migrations/0010_webhooks_outbox.sql")),
+    (11, include_str!("../migrations/0011_push.sql")),
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<usize> {

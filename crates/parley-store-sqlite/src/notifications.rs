@@ -11,7 +11,7 @@ use parley_protocol::notifications::{
 use parley_store::{NotificationStore, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
 
-fn load(conn: &Connection, user: &str) -> StoreResult<NotificationPrefs> {
+pub(crate) fn load(conn: &Connection, user: &str) -> StoreResult<NotificationPrefs> {
     Ok(conn
         .prepare_cached("SELECT push, email, previews FROM notification_prefs WHERE user_id = ?1")
         .map_err(db_err)?

@@ -351,7 +351,7 @@ impl WebhookStore for SqliteStore {
     async fn next_delivery_due(&self) -> StoreResult<Option<Timestamp>> {
         self.read(|c| {
             c.query_row(
-                "SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'",
+                "SELECT min(next_attempt_at) FROM outbox WHERE channel = 'webhook' AND status = 'pending'",
                 [],
                 |r| r.get::<_, Option<i64>>(0),
             )

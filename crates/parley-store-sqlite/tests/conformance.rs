@@ -72,6 +72,12 @@ async fn notifications() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push() {
+    let (f, _dirs) = factory();
+    conformance::push::run(&f).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media() {
     let (f, _dirs) = factory();
     conformance::media::run(&f).await;

@@ -3,7 +3,7 @@
 //! One trait per area ([`UserStore`], [`CredentialStore`],
 //! [`ConversationStore`], [`MessageStore`], [`ReceiptStore`],
 //! [`BlockStore`], [`ModerationStore`], [`MediaStore`], [`SupportStore`],
-//! [`NotificationStore`], [`WebhookStore`]), combined in [`Store`]. Each backend crate
+//! [`NotificationStore`], [`WebhookStore`], [`PushStore`]), combined in [`Store`]. Each backend crate
 //! (`parley-store-sqlite`, `parley-store-postgres`) implements every area
 //! in a file of its own. A new capability adds a trait here and a file per
 //! backend; nothing else grows.
@@ -29,6 +29,7 @@ pub mod media;
 pub mod messages;
 pub mod moderation;
 pub mod notifications;
+pub mod push;
 pub mod receipts;
 pub mod support;
 pub mod users;
@@ -42,6 +43,7 @@ pub use media::{ListCursor, ListPage, MediaStore};
 pub use messages::{AfterCommit, HistoryPage, MessageStore, NewMessage};
 pub use moderation::ModerationStore;
 pub use notifications::NotificationStore;
+pub use push::{ClaimedPush, NewSubscription, PushSettle, PushStore};
 pub use receipts::ReceiptStore;
 pub use support::SupportStore;
 pub use users::{NewUser, UserPatch, UserRow, UserStore};
@@ -87,6 +89,7 @@ pub trait Store:
     + MediaStore
     + NotificationStore
     + WebhookStore
+    + PushStore
 {
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;

@@ -1,0 +1,374 @@
+//! Web Push on SQLite. Every write runs on the writer, so a subscription's
+//! cap, a claim and a settle are decided alone; pushes are written with
+//! their message by `events.rs` ([`ENQUEUE_PUSHES`]).
+
+use crate::SqliteStore;
+use crate::rows::{self, db_err, seq_param, u64_col};
+use async_trait::async_trait;
+use parley_domain::push::{MAX_SUBSCRIPTIONS, PushFacts, PushMessage};
+use parley_protocol::Timestamp;
+use parley_protocol::push::PushSubscription;
+use parley_store::{ClaimedPush, NewSubscription, PushSettle, PushStore, StoreResult};
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// One pending push per subscription of every other current member, for a
+/// `message.created` (`?1` the conversation, `?2` the sender, `?3` the
+/// seq, `?4` the stored event, `?5` its time); merged into the pending
+/// push of the same subscription and conversation.
+pub(crate) const ENQUEUE_PUSHES: &str = "INSERT INTO outbox
+     (id, channel, target, event_type, body, status, attempts, created_at, next_attempt_at, topic, seq)
+     SELECT 'psh_' || lower(hex(randomblob(16))), 'push', s.id, 'message.created', ?4, 'pending', 0, ?5, ?5, ?1, ?3
+     FROM members m JOIN push_subscriptions s ON s.user_id = m.user_id
+     WHERE m.conversation_id = ?1 AND m.active = 1 AND m.user_id <> ?2
+     ON CONFLICT (target, topic) WHERE channel = 'push'
+     DO UPDATE SET seq = max(seq, excluded.seq), body = excluded.body";
+
+fn subscription(r: &rusqlite::Row<'_>) -> rusqlite::Result<PushSubscription> {
+    Ok(PushSubscription {
+        id: r.get(0)?,
+        endpoint: r.get(1)?,
+        created_at: Timestamp(r.get(2)?),
+    })
+}
+
+fn by_endpoint(conn: &Connection, endpoint: &str) -> StoreResult<Option<PushSubscription>> {
+    conn.prepare_cached("SELECT id, endpoint, created_at FROM push_subscriptions WHERE endpoint = ?1")
+        .map_err(db_err)?
+        .query_row([endpoint], subscription)
+        .optional()
+        .map_err(db_err)
+}
+
+fn delete_subscription(conn: &Connection, id: &str) -> StoreResult<()> {
+    conn.prepare_cached("DELETE FROM outbox WHERE channel = 'push' AND target = ?1")
+        .map_err(db_err)?
+        .execute([id])
+        .map_err(db_err)?;
+    conn.prepare_cached("DELETE FROM push_subscriptions WHERE id = ?1")
+        .map_err(db_err)?
+        .execute([id])
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// What `decide` needs of one claimed row, read on the writer.
+fn facts(
+    conn: &Connection,
+    user: &str,
+    conv: &str,
+    seq: u64,
+    pending_since: i64,
+) -> StoreResult<PushFacts> {
+    let (kind, title) = match rows::conversation_row(conn, conv) {
+        Ok(c) => (c.kind, c.title),
+        Err(_) => (parley_protocol::rest::ConversationKind::Group, None),
+    };
+    let message = conn
+        .prepare_cached(&format!(
+            "SELECT {} FROM messages WHERE conversation_id = ?1 AND seq = ?2",
+            rows::MESSAGE_COLS
+        ))
+        .map_err(db_err)?
+        .query_row(params![conv, seq_param(seq)], rows::message_row)
+        .optional()
+        .map_err(db_err)?;
+    let sender_name = match &message {
+        Some(m) => rows::user_by_id(conn, &m.sender_id)?
+            .map(|u| u.display_name)
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    let member = rows::member_info(conn, conv, user)?;
+    let prefs = crate::notifications::load(conn, user)?;
+    let blocked_sender = match &message {
+        Some(m) => conn
+            .prepare_cached("SELECT 1 FROM blocks WHERE blocker_id = ?1 AND blocked_id = ?2")
+            .map_err(db_err)?
+            .exists(params![user, m.sender_id])
+            .map_err(db_err)?,
+        None => false,
+    };
+    let read_seq = member.as_ref().map(|m| m.read_seq).unwrap_or(0);
+    let unread_count = match &member {
+        Some(m) => crate::views::unread_count(conn, conv, user, m.read_seq)?,
+        None => 0,
+    };
+    Ok(PushFacts {
+        subscriber: user.to_string(),
+        conversation_id: conv.to_string(),
+        kind,
+        title,
+        message: message.map(|m| PushMessage {
+            id: m.id,
+            seq: m.seq,
+            sender_id: m.sender_id,
+            text: m.text,
+            mentions: m.mentions,
+            deleted: m.deleted,
+        }),
+        sender_name,
+        member: member.is_some(),
+        read_seq,
+        muted_until: member.and_then(|m| m.muted_until),
+        prefs,
+        blocked_sender,
+        unread_count,
+        pending_since,
+    })
+}
+
+#[async_trait]
+impl PushStore for SqliteStore {
+    async fn server_key(&self, name: &str, generated: String) -> StoreResult<String> {
+        let name = name.to_string();
+        self.write(move |s, _| {
+            s.conn
+                .prepare_cached(
+                    "INSERT INTO server_keys (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+                )
+                .map_err(db_err)?
+                .execute(params![name, generated])
+                .map_err(db_err)?;
+            s.conn
+                .query_row("SELECT value FROM server_keys WHERE name = ?1", [&name], |r| {
+                    r.get(0)
+                })
+                .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn subscribe(&self, new: NewSubscription) -> StoreResult<(PushSubscription, bool)> {
+        self.write(move |s, _| {
+            let existing = by_endpoint(&s.conn, &new.endpoint)?;
+            let created = existing.is_none();
+            let sub = match existing {
+                Some(sub) => {
+                    // The endpoint is the browser's: whoever registers it
+                    // last owns it, with the keys it sent last.
+                    s.conn
+                        .prepare_cached(
+                            "UPDATE push_subscriptions SET user_id = ?2, p256dh = ?3, auth = ?4 WHERE id = ?1",
+                        )
+                        .map_err(db_err)?
+                        .execute(params![sub.id, new.user_id, new.p256dh, new.auth])
+                        .map_err(db_err)?;
+                    sub
+                }
+                None => {
+                    s.conn
+                        .prepare_cached(
+                            "INSERT INTO push_subscriptions (id, user_id, endpoint, p256dh, auth, created_at)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        )
+                        .map_err(db_err)?
+                        .execute(params![
+                            new.id,
+                            new.user_id,
+                            new.endpoint,
+                            new.p256dh,
+                            new.auth,
+                            new.created_at.millis()
+                        ])
+                        .map_err(db_err)?;
+                    PushSubscription {
+                        id: new.id,
+                        endpoint: new.endpoint,
+                        created_at: new.created_at,
+                    }
+                }
+            };
+            let over = rows::strings(
+                &s.conn,
+                "SELECT id FROM push_subscriptions WHERE user_id = ?1 AND id <> ?2
+                 ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?3",
+                params![new.user_id, sub.id, MAX_SUBSCRIPTIONS as i64 - 1],
+            )?;
+            for id in over {
+                delete_subscription(&s.conn, &id)?;
+            }
+            Ok((sub, created))
+        })
+        .await
+    }
+
+    async fn subscriptions(&self, user: &str) -> StoreResult<Vec<PushSubscription>> {
+        let user = user.to_string();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT id, endpoint, created_at FROM push_subscriptions WHERE user_id = ?1
+                     ORDER BY created_at, id",
+                )
+                .map_err(db_err)?;
+            let rows = stmt.query_map([user], subscription).map_err(db_err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn unsubscribe(&self, user: &str, endpoint: &str) -> StoreResult<bool> {
+        let (user, endpoint) = (user.to_string(), endpoint.to_string());
+        self.write(move |s, _| {
+            let id: Option<String> = s
+                .conn
+                .prepare_cached(
+                    "SELECT id FROM push_subscriptions WHERE endpoint = ?1 AND user_id = ?2",
+                )
+                .map_err(db_err)?
+                .query_row(params![endpoint, user], |r| r.get(0))
+                .optional()
+                .map_err(db_err)?;
+            let Some(id) = id else { return Ok(false) };
+            delete_subscription(&s.conn, &id)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn claim_pushes(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedPush>> {
+        self.write(move |s, _| {
+            let claimed: Vec<(String, String, String, u32, u64, i64)> = {
+                let mut stmt = s
+                    .conn
+                    .prepare_cached(
+                        "UPDATE outbox SET next_attempt_at = ?2 WHERE id IN (
+                           SELECT id FROM outbox
+                           WHERE channel = 'push' AND status = 'pending' AND next_attempt_at <= ?1
+                           ORDER BY next_attempt_at LIMIT ?3)
+                         RETURNING id, target, topic, attempts, seq, created_at",
+                    )
+                    .map_err(db_err)?;
+                let rows = stmt
+                    .query_map(params![now.millis(), lease_until.millis(), limit], |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            u64_col(r, 4)?,
+                            r.get(5)?,
+                        ))
+                    })
+                    .map_err(db_err)?;
+                rows.collect::<Result<Vec<_>, _>>().map_err(db_err)?
+            };
+            let mut out = Vec::with_capacity(claimed.len());
+            for (id, target, conv, retries, seq, since) in claimed {
+                let sub = s
+                    .conn
+                    .prepare_cached(
+                        "SELECT user_id, endpoint, p256dh, auth FROM push_subscriptions WHERE id = ?1",
+                    )
+                    .map_err(db_err)?
+                    .query_row([&target], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, String>(3)?,
+                        ))
+                    })
+                    .optional()
+                    .map_err(db_err)?;
+                let Some((user, endpoint, p256dh, auth)) = sub else {
+                    continue;
+                };
+                let facts = facts(&s.conn, &user, &conv, seq, since)?;
+                out.push(ClaimedPush {
+                    id,
+                    subscription_id: target,
+                    endpoint,
+                    p256dh,
+                    auth,
+                    retries,
+                    seq,
+                    facts,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn settle_push(
+        &self,
+        id: &str,
+        seq: u64,
+        settle: PushSettle,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let id = id.to_string();
+        self.write(move |s, _| {
+            match settle {
+                PushSettle::Done => {
+                    let gone = s
+                        .conn
+                        .prepare_cached("DELETE FROM outbox WHERE id = ?1 AND seq = ?2")
+                        .map_err(db_err)?
+                        .execute(params![id, seq_param(seq)])
+                        .map_err(db_err)?;
+                    if gone == 0 {
+                        // A newer message merged in meanwhile: it is due now,
+                        // with its own retries.
+                        s.conn
+                            .prepare_cached(
+                                "UPDATE outbox SET next_attempt_at = ?2, attempts = 0 WHERE id = ?1",
+                            )
+                            .map_err(db_err)?
+                            .execute(params![id, now.millis()])
+                            .map_err(db_err)?;
+                    }
+                }
+                PushSettle::Hold(at) => {
+                    s.conn
+                        .prepare_cached("UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1")
+                        .map_err(db_err)?
+                        .execute(params![id, at.millis()])
+                        .map_err(db_err)?;
+                }
+                PushSettle::Retry(at) => {
+                    s.conn
+                        .prepare_cached(
+                            "UPDATE outbox SET next_attempt_at = ?2, attempts = attempts + 1 WHERE id = ?1",
+                        )
+                        .map_err(db_err)?
+                        .execute(params![id, at.millis()])
+                        .map_err(db_err)?;
+                }
+                PushSettle::Unsubscribe => {
+                    let target: Option<String> = s
+                        .conn
+                        .prepare_cached("SELECT target FROM outbox WHERE id = ?1")
+                        .map_err(db_err)?
+                        .query_row([&id], |r| r.get(0))
+                        .optional()
+                        .map_err(db_err)?;
+                    if let Some(t) = target {
+                        delete_subscription(&s.conn, &t)?;
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn next_push_due(&self) -> StoreResult<Option<Timestamp>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT min(next_attempt_at) FROM outbox WHERE channel = 'push' AND status = 'pending'",
+                [],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .map(|v| v.map(Timestamp))
+            .map_err(db_err)
+        })
+        .await
+    }
+}
