@@ -225,9 +225,7 @@ pub fn endpoint_length(endpoint: &str) -> Result<(), DomainError> {
     if endpoint.is_empty() || endpoint.chars().count() > MAX_ENDPOINT_CHARS {
         return Err(DomainError::invalid(
             "endpoint",
-            format!(
-                "endpoint must be an absolute URL of at most {MAX_ENDPOINT_CHARS} characters"
-            ),
+            format!("endpoint must be an absolute URL of at most {MAX_ENDPOINT_CHARS} characters"),
         ));
     }
     Ok(())
@@ -277,7 +275,10 @@ mod tests {
         assert_eq!(p.title, "Team");
         assert_eq!(p.preview.as_deref(), Some("hello there"));
         assert_eq!(decide(&f, 1_000, 30_000, true), Decision::HoldUntil(31_000));
-        assert!(matches!(decide(&f, 31_000, 30_000, true), Decision::Send { .. }));
+        assert!(matches!(
+            decide(&f, 31_000, 30_000, true),
+            Decision::Send { .. }
+        ));
     }
 
     #[test]
@@ -287,14 +288,23 @@ mod tests {
         assert_eq!(decide(&f, 0, 0, false), Decision::Drop(DropReason::Read));
         let mut f = facts();
         f.muted_until = Some(10_000);
-        assert_eq!(decide(&f, 5_000, 0, false), Decision::Drop(DropReason::Muted));
-        assert!(matches!(decide(&f, 10_000, 0, false), Decision::Send { .. }));
+        assert_eq!(
+            decide(&f, 5_000, 0, false),
+            Decision::Drop(DropReason::Muted)
+        );
+        assert!(matches!(
+            decide(&f, 10_000, 0, false),
+            Decision::Send { .. }
+        ));
         let mut f = facts();
         f.blocked_sender = true;
         assert_eq!(decide(&f, 0, 0, false), Decision::Drop(DropReason::Blocked));
         let mut f = facts();
         f.prefs.push = PushPreference::Off;
-        assert_eq!(decide(&f, 0, 0, false), Decision::Drop(DropReason::Preference));
+        assert_eq!(
+            decide(&f, 0, 0, false),
+            Decision::Drop(DropReason::Preference)
+        );
         let mut f = facts();
         f.member = false;
         assert_eq!(decide(&f, 0, 0, false), Decision::Drop(DropReason::Gone));
@@ -309,7 +319,10 @@ mod tests {
     fn mentions_preference_lets_direct_and_mentions_through_with_high_urgency() {
         let mut f = facts();
         f.prefs.push = PushPreference::Mentions;
-        assert_eq!(decide(&f, 0, 0, false), Decision::Drop(DropReason::Preference));
+        assert_eq!(
+            decide(&f, 0, 0, false),
+            Decision::Drop(DropReason::Preference)
+        );
         if let Some(m) = f.message.as_mut() {
             m.mentions = vec!["bob".into()];
         }
@@ -360,7 +373,10 @@ mod tests {
         f.sender_name = "\u{1}".repeat(5_000);
         let d = decide(&f, 0, 0, false);
         let p = sends(&d);
-        assert_eq!(p.preview.as_deref().map(|t| t.chars().count()), Some(PREVIEW_CHARS));
+        assert_eq!(
+            p.preview.as_deref().map(|t| t.chars().count()),
+            Some(PREVIEW_CHARS)
+        );
         assert!(serde_json::to_vec(p).expect("json").len() <= 3072);
     }
 
@@ -376,7 +392,10 @@ mod tests {
         assert_eq!(after_answer(status(503), 0, 0), AfterAnswer::Retry(10_000));
         assert_eq!(after_answer(status(429), 1, 0), AfterAnswer::Retry(60_000));
         assert_eq!(after_answer(status(503), 2, 0), AfterAnswer::Failed);
-        assert_eq!(after_answer(Answer::NoAnswer, 0, 5), AfterAnswer::Retry(10_005));
+        assert_eq!(
+            after_answer(Answer::NoAnswer, 0, 5),
+            AfterAnswer::Retry(10_005)
+        );
         assert_eq!(after_answer(status(400), 0, 0), AfterAnswer::Failed);
         assert_eq!(after_answer(status(301), 0, 0), AfterAnswer::Failed);
         assert_eq!(after_answer(Answer::Refused, 0, 0), AfterAnswer::Failed);
@@ -385,7 +404,13 @@ mod tests {
             retry_after_secs: Some(secs),
         };
         assert_eq!(after_answer(later(3), 0, 0), AfterAnswer::Retry(3_000));
-        assert_eq!(after_answer(later(86_400), 0, 0), AfterAnswer::Retry(600_000));
-        assert_eq!(after_answer(later(u64::MAX), 0, 0), AfterAnswer::Retry(600_000));
+        assert_eq!(
+            after_answer(later(86_400), 0, 0),
+            AfterAnswer::Retry(600_000)
+        );
+        assert_eq!(
+            after_answer(later(u64::MAX), 0, 0),
+            AfterAnswer::Retry(600_000)
+        );
     }
 }

@@ -96,6 +96,24 @@ impl Policy {
                 .any(|a| matches!(a, Allowed::Net(n) if n.contains(&ip)))
     }
 
+    /// Whether the operator's flags name this URL's host (by name or an
+    /// address in a listed range), or allow every private destination:
+    /// what lets a push endpoint be plain `http`.
+    pub fn listed(&self, url: &Url) -> bool {
+        if self.allow_private {
+            return true;
+        }
+        let ip = match url.host() {
+            Some(Host::Ipv4(ip)) => IpAddr::V4(ip),
+            Some(Host::Ipv6(ip)) => IpAddr::V6(ip),
+            Some(Host::Domain(name)) => return self.host_allowed(name),
+            None => return false,
+        };
+        self.allow
+            .iter()
+            .any(|a| matches!(a, Allowed::Net(n) if n.contains(&ip)))
+    }
+
     /// The check at registration: scheme, no credentials, and a host that
     /// is not a refused literal address (a host name is not resolved now;
     /// a refused resolved address fails the delivery instead).

@@ -161,8 +161,7 @@ mod tests {
         assert_eq!(claims["aud"], "https://push.example:8443");
         assert_eq!(claims["exp"], 1_000 + VAPID_VALIDITY_SECS);
         assert_eq!(claims["sub"], "mailto:ops@example.com");
-        let verifying =
-            VerifyingKey::from_sec1_bytes(&decode(key).expect("b64")).expect("point");
+        let verifying = VerifyingKey::from_sec1_bytes(&decode(key).expect("b64")).expect("point");
         let sig = Signature::from_slice(&decode(sig).expect("b64")).expect("64 bytes");
         verifying.verify(signed.as_bytes(), &sig).expect("verifies");
         let mut forged = signed.to_string();
@@ -198,12 +197,8 @@ mod tests {
         let p256dh = URL_SAFE_NO_PAD.encode(ua.public_key().to_encoded_point(false).as_bytes());
         let auth = URL_SAFE_NO_PAD.encode([3u8; 16]);
         let body = encrypt(b"{\"hello\":1}", &p256dh, &auth).expect("encrypts");
-        let plain = web_push_native::decrypt(
-            body,
-            &ua,
-            &web_push_native::Auth::from([3u8; 16]),
-        )
-        .expect("decrypts");
+        let plain = web_push_native::decrypt(body, &ua, &web_push_native::Auth::from([3u8; 16]))
+            .expect("decrypts");
         assert_eq!(plain, b"{\"hello\":1}");
     }
 

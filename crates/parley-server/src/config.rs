@@ -251,6 +251,17 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_WEBHOOK_DISABLE_AFTER")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_disable_after: Option<String>,
+    /// How long a push waits for a recipient who is online to read the
+    /// message first (default 30s).
+    #[arg(long, env = "PARLEY_PUSH_HOLD")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push_hold: Option<String>,
+    /// The VAPID `sub`: a `mailto:` or `https:` URL push services may
+    /// contact (default the public URL when https, else
+    /// mailto:parley@localhost).
+    #[arg(long, env = "PARLEY_VAPID_SUBJECT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vapid_subject: Option<String>,
 }
 
 /// A duration flag: a number with `ms`, `s`, `m` or `h`; a bare number is
@@ -418,6 +429,16 @@ pub struct Config {
     /// Every outbound call's destination rules and timeout.
     pub outbound: parley_outbound::Policy,
     pub webhook_retry: parley_domain::webhooks::RetryPolicy,
+    pub push: PushConfig,
+}
+
+/// Web Push (protocol.md §12).
+#[derive(Debug, Clone)]
+pub struct PushConfig {
+    /// How long a push for an online recipient waits.
+    pub hold: Duration,
+    /// The VAPID `sub` claim.
+    pub vapid_subject: String,
 }
 
 /// Who the user directory (`GET /users?query=`) finds.
@@ -546,6 +567,7 @@ impl Config {
         let media_store = media_store(&s, &data_dir)?;
         let outbound = outbound_policy(&s)?;
         let webhook_retry = retry_policy(&s)?;
+        let push = push_config(&s)?;
         Ok(Config {
             listen,
             data_dir,
@@ -635,6 +657,7 @@ impl Config {
             },
             outbound,
             webhook_retry,
+            push,
         })
     }
 
@@ -673,6 +696,34 @@ fn outbound_policy(s: &Settings) -> Result<parley_outbound::Policy, ConfigError>
         timeout,
         allow_private: s.outbound_allow_private.unwrap_or(false),
         allow,
+    })
+}
+
+fn push_config(s: &Settings) -> Result<PushConfig, ConfigError> {
+    let hold = match s.push_hold.as_deref() {
+        None => Duration::from_secs(30),
+        Some(raw) => parse_duration("push_hold", raw)?,
+    };
+    if hold > Duration::from_secs(24 * 3600) {
+        return Err(ConfigError("push_hold must be at most 24h".into()));
+    }
+    let vapid_subject = match (&s.vapid_subject, &s.public_url) {
+        (Some(v), _) => {
+            let ok = (v.starts_with("mailto:") && v.len() > "mailto:".len())
+                || url::Url::parse(v).is_ok_and(|u| u.scheme() == "https");
+            if !ok {
+                return Err(ConfigError(
+                    "vapid_subject must be a mailto: or https: URL".into(),
+                ));
+            }
+            v.clone()
+        }
+        (None, Some(public)) if public.starts_with("https://") => public.clone(),
+        (None, _) => "mailto:parley@localhost".into(),
+    };
+    Ok(PushConfig {
+        hold,
+        vapid_subject,
     })
 }
 

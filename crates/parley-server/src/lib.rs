@@ -32,6 +32,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod net;
 pub mod outbox;
+pub mod push;
 pub mod ratelimit;
 pub mod services;
 pub mod telemetry;
@@ -212,6 +213,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         &secret,
     );
     let webhook_store: Arc<dyn parley_store::WebhookStore> = store.clone();
+    let push_store: Arc<dyn parley_store::PushStore> = store.clone();
+    let vapid = services::push::vapid_key(push_store.as_ref()).await?;
     let services = Services::new(
         store,
         fanout.clone(),
@@ -220,6 +223,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         limiter,
         accounts,
         media,
+        &vapid,
         support_store,
     );
     let presence = services.presence.clone();
@@ -234,8 +238,20 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     jobs.spawn("support-routing", move |stop| support.run(stop));
     let outbound = parley_outbound::Outbound::new(config.outbound.clone())
         .map_err(|e| anyhow::anyhow!("the outbound HTTP client: {e}"))?;
-    let worker = outbox::OutboxWorker::new(webhook_store, outbound, config.webhook_retry.clone());
+    let worker = outbox::OutboxWorker::new(
+        webhook_store,
+        outbound.clone(),
+        config.webhook_retry.clone(),
+    );
     jobs.spawn("outbox", move |stop| worker.run(stop));
+    let pusher = push::PushWorker::new(
+        push_store,
+        outbound,
+        services.presence.clone(),
+        vapid,
+        config.push.clone(),
+    );
+    jobs.spawn("push", move |stop| pusher.run(stop));
     Ok(AppState::new(Inner {
         connection_permits: Arc::new(Semaphore::new(config.limits.max_connections)),
         user_connections: crate::net::slots::Slots::new(config.max_connections_per_user),

@@ -40,8 +40,8 @@ struct Handles {
 
 /// Outbound channels and how an attempt ended (the labels of
 /// `parley_outbound_deliveries_total`).
-pub const OUTBOUND_CHANNELS: [&str; 1] = ["webhook"];
-pub const OUTBOUND_RESULTS: [&str; 3] = ["delivered", "retry", "failed"];
+pub const OUTBOUND_CHANNELS: [&str; 2] = ["webhook", "webpush"];
+pub const OUTBOUND_RESULTS: [&str; 5] = ["delivered", "retry", "failed", "dropped", "unsubscribed"];
 
 /// Why an upload was refused (the `reason` of `parley_media_refused_total`).
 pub const MEDIA_REFUSALS: [&str; 5] = ["too_large", "bomb", "unsupported", "undecodable", "empty"];

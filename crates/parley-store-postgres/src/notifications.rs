@@ -12,7 +12,11 @@ use parley_protocol::notifications::{
 };
 use parley_store::{NotificationStore, StoreResult};
 
-pub(crate) async fn load<C: GenericClient>(c: &C, user: &str, lock: bool) -> StoreResult<NotificationPrefs> {
+pub(crate) async fn load<C: GenericClient>(
+    c: &C,
+    user: &str,
+    lock: bool,
+) -> StoreResult<NotificationPrefs> {
     let sql = if lock {
         "SELECT push, email, previews FROM notification_prefs WHERE user_id = $1 FOR UPDATE"
     } else {

@@ -112,9 +112,13 @@ impl PushStore for PostgresStore {
             &[&name, &generated],
         )
         .await?;
-        let r = query_opt(&c, "SELECT value FROM server_keys WHERE name = $1", &[&name])
-            .await?
-            .ok_or_else(|| StoreError::Internal(format!("server key {name} vanished")))?;
+        let r = query_opt(
+            &c,
+            "SELECT value FROM server_keys WHERE name = $1",
+            &[&name],
+        )
+        .await?
+        .ok_or_else(|| StoreError::Internal(format!("server key {name} vanished")))?;
         col(&r, 0)
     }
 

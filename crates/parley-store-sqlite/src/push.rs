@@ -32,11 +32,13 @@ fn subscription(r: &rusqlite::Row<'_>) -> rusqlite::Result<PushSubscription> {
 }
 
 fn by_endpoint(conn: &Connection, endpoint: &str) -> StoreResult<Option<PushSubscription>> {
-    conn.prepare_cached("SELECT id, endpoint, created_at FROM push_subscriptions WHERE endpoint = ?1")
-        .map_err(db_err)?
-        .query_row([endpoint], subscription)
-        .optional()
-        .map_err(db_err)
+    conn.prepare_cached(
+        "SELECT id, endpoint, created_at FROM push_subscriptions WHERE endpoint = ?1",
+    )
+    .map_err(db_err)?
+    .query_row([endpoint], subscription)
+    .optional()
+    .map_err(db_err)
 }
 
 fn delete_subscription(conn: &Connection, id: &str) -> StoreResult<()> {

@@ -12,6 +12,7 @@ mod messages;
 mod notifications;
 mod openapi;
 mod ops;
+mod push;
 mod support;
 mod users;
 mod web;
@@ -73,6 +74,8 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::logout))
         .routes(routes!(users::me, users::update_me))
         .routes(routes!(notifications::prefs, notifications::update_prefs))
+        .routes(routes!(push::vapid_public_key))
+        .routes(routes!(push::subscribe, push::list, push::unsubscribe))
         .routes(routes!(users::user))
         .routes(routes!(users::search))
         .routes(routes!(conversations::create, conversations::list))

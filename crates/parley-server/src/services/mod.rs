@@ -17,6 +17,7 @@ pub mod messages;
 pub mod moderation;
 pub mod notifications;
 pub mod presence;
+pub mod push;
 pub mod receipts;
 pub mod sessions;
 pub mod support;
@@ -53,6 +54,7 @@ pub struct Services {
     pub notifications: notifications::NotificationsService,
     pub support: support::SupportService,
     pub webhooks: webhooks::WebhooksService,
+    pub push: push::PushService,
     /// Only for [`Services::storage_ready`].
     health: std::sync::Arc<dyn parley_store::Store>,
 }
@@ -68,6 +70,7 @@ impl Services {
         limiter: crate::ratelimit::Limiter,
         accounts: accounts::AccountsConfig,
         media: media::MediaService,
+        vapid: &parley_outbound::VapidKey,
         support_store: std::sync::Arc<dyn parley_store::SupportStore>,
     ) -> Self {
         use std::time::Duration;
@@ -138,6 +141,7 @@ impl Services {
             ),
             notifications: notifications::NotificationsService::new(store.clone()),
             webhooks: webhooks::WebhooksService::new(store.clone(), config.outbound.clone()),
+            push: push::PushService::new(store.clone(), config.outbound.clone(), vapid),
             receipts: receipts::ReceiptsService::new(store.clone(), limiter),
             health: store,
             blocks,

@@ -291,22 +291,24 @@ impl PresenceService {
     /// Which of `users` have at least one live gateway connection, on
     /// any process.
     pub async fn connected_among(&self, users: &[String]) -> Vec<String> {
-        let mut probe: Vec<User> = users
-            .iter()
-            .map(|id| User {
-                id: id.clone(),
-                username: String::new(),
-                display_name: String::new(),
-                avatar_url: None,
-                about: None,
-                role: parley_protocol::Role::User,
-                presence: Presence::offline(),
-            })
-            .collect();
+        let mut probe: Vec<User> = users.iter().map(|id| probe_user(id)).collect();
         self.present_all(probe.iter_mut(), &[]).await;
         probe
             .into_iter()
             .filter(|u| u.presence.state != PresenceState::Offline)
+            .map(|u| u.id)
+            .collect()
+    }
+
+    /// Which of `users` have a live gateway connection in state `online`
+    /// (not only `away` ones), on any process: whom a push waits for
+    /// (protocol.md §12).
+    pub async fn online_among(&self, users: &[String]) -> HashSet<String> {
+        let mut probe: Vec<User> = users.iter().map(|id| probe_user(id)).collect();
+        self.present_all(probe.iter_mut(), &[]).await;
+        probe
+            .into_iter()
+            .filter(|u| u.presence.state == PresenceState::Online)
             .map(|u| u.id)
             .collect()
     }
@@ -579,6 +581,19 @@ impl PresenceService {
                 frame: bytes.into(),
             }]);
         }
+    }
+}
+
+/// A user with only an id, whose presence is to be filled in.
+fn probe_user(id: &str) -> User {
+    User {
+        id: id.to_string(),
+        username: String::new(),
+        display_name: String::new(),
+        avatar_url: None,
+        about: None,
+        role: parley_protocol::Role::User,
+        presence: Presence::offline(),
     }
 }
 

@@ -21,6 +21,7 @@ mod messages;
 mod moderation;
 mod notifications;
 mod ops;
+mod push;
 mod realtime;
 mod receipts;
 mod receiver;

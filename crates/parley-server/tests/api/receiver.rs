@@ -1,9 +1,11 @@
 //! A webhook receiver for the tests: a real HTTP server on 127.0.0.1 that
 //! records every request it gets and answers as the test says (a status,
-//! or never).
+//! one with `Retry-After`, or never). The Web Push tests use it as the
+//! push service.
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,6 +13,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reply {
     Status(u16),
+    /// A status with `Retry-After: SECS`.
+    Later(u16, u64),
     /// Holds the request open without an answer.
     Hang,
 }
@@ -87,11 +91,15 @@ impl Receiver {
                     });
                     reply
                 };
+                let status = |code| StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
                 match reply {
-                    Reply::Status(code) => StatusCode::from_u16(code).unwrap_or(StatusCode::OK),
+                    Reply::Status(code) => status(code).into_response(),
+                    Reply::Later(code, secs) => {
+                        (status(code), [("retry-after", secs.to_string())]).into_response()
+                    }
                     Reply::Hang => {
                         tokio::time::sleep(Duration::from_secs(3600)).await;
-                        StatusCode::OK
+                        StatusCode::OK.into_response()
                     }
                 }
             }

@@ -59,11 +59,17 @@ pub async fn the_first_server_key_wins(factory: &Factory) {
         "every caller gets the one stored key: {seen:?}"
     );
     assert_eq!(
-        f.store.server_key("vapid", "later".into()).await.expect("again"),
+        f.store
+            .server_key("vapid", "later".into())
+            .await
+            .expect("again"),
         seen[0]
     );
     assert_eq!(
-        f.store.server_key("other", "x".into()).await.expect("other"),
+        f.store
+            .server_key("other", "x".into())
+            .await
+            .expect("other"),
         "x",
         "keys are per name"
     );
@@ -89,16 +95,31 @@ pub async fn an_endpoint_is_one_subscription_and_a_user_keeps_at_most_the_cap(fa
         f.store.subscriptions(&u[0]).await.expect("list").is_empty(),
         "the endpoint moved to its last registrant"
     );
-    assert_eq!(f.store.subscriptions(&u[1]).await.expect("list"), vec![a.clone()]);
+    assert_eq!(
+        f.store.subscriptions(&u[1]).await.expect("list"),
+        vec![a.clone()]
+    );
     assert!(
-        !f.store.unsubscribe(&u[0], "https://push.example/a").await.expect("not theirs"),
+        !f.store
+            .unsubscribe(&u[0], "https://push.example/a")
+            .await
+            .expect("not theirs"),
         "one may not delete another's subscription"
     );
-    assert!(f.store.unsubscribe(&u[1], "https://push.example/a").await.expect("own"));
+    assert!(
+        f.store
+            .unsubscribe(&u[1], "https://push.example/a")
+            .await
+            .expect("own")
+    );
     assert!(f.store.subscriptions(&u[1]).await.expect("list").is_empty());
     for i in 0..=MAX_SUBSCRIPTIONS {
         f.store
-            .subscribe(sub(&u[0], &format!("https://push.example/d{i}"), 100 + i as i64))
+            .subscribe(sub(
+                &u[0],
+                &format!("https://push.example/d{i}"),
+                100 + i as i64,
+            ))
             .await
             .expect("subscribe");
     }
@@ -215,7 +236,12 @@ pub async fn pushes_of_one_conversation_merge_and_settling_keeps_a_merged_row(fa
         .await
         .expect("send");
     f.store
-        .settle_push(&claimed[0].id, claimed[0].seq, PushSettle::Done, Timestamp::now())
+        .settle_push(
+            &claimed[0].id,
+            claimed[0].seq,
+            PushSettle::Done,
+            Timestamp::now(),
+        )
         .await
         .expect("settle");
     let next = claim_all(&f, soon(0)).await;
@@ -226,7 +252,10 @@ pub async fn pushes_of_one_conversation_merge_and_settling_keeps_a_merged_row(fa
         .settle_push(&next[0].id, next[0].seq, PushSettle::Done, Timestamp::now())
         .await
         .expect("settle");
-    assert!(claim_all(&f, soon(600_000)).await.is_empty(), "settled: gone");
+    assert!(
+        claim_all(&f, soon(600_000)).await.is_empty(),
+        "settled: gone"
+    );
     assert_eq!(f.store.next_push_due().await.expect("due"), None);
 }
 
@@ -235,7 +264,11 @@ pub async fn claims_lease_rows_and_never_share_them(factory: &Factory) {
     let u = users(&f.store, &["pl1", "pl2", "pl3"]).await;
     for i in 0..30 {
         f.store
-            .subscribe(sub(&u[1 + i % 2], &format!("https://push.example/l{i}"), i as i64))
+            .subscribe(sub(
+                &u[1 + i % 2],
+                &format!("https://push.example/l{i}"),
+                i as i64,
+            ))
             .await
             .expect("subscribe");
     }
@@ -267,7 +300,10 @@ pub async fn claims_lease_rows_and_never_share_them(factory: &Factory) {
     // The rest, then nothing until the leases end.
     let rest = claim_all(&f, now).await;
     assert_eq!(ids.len() + rest.len(), 30);
-    assert!(claim_all(&f, now).await.is_empty(), "leased rows are not due");
+    assert!(
+        claim_all(&f, now).await.is_empty(),
+        "leased rows are not due"
+    );
     assert_eq!(
         claim_all(&f, Timestamp(now.millis() + 60_001)).await.len(),
         30,
@@ -294,14 +330,24 @@ pub async fn a_gone_subscription_takes_its_pushes(factory: &Factory) {
     let c = claim_all(&f, soon(0)).await;
     assert_eq!(c.len(), 1);
     f.store
-        .settle_push(&c[0].id, c[0].seq, PushSettle::Retry(soon(-1)), Timestamp::now())
+        .settle_push(
+            &c[0].id,
+            c[0].seq,
+            PushSettle::Retry(soon(-1)),
+            Timestamp::now(),
+        )
         .await
         .expect("retry");
     let r = claim_all(&f, soon(0)).await;
     assert_eq!(r.len(), 1);
     assert_eq!(r[0].retries, 1, "a retry counts");
     f.store
-        .settle_push(&r[0].id, r[0].seq, PushSettle::Unsubscribe, Timestamp::now())
+        .settle_push(
+            &r[0].id,
+            r[0].seq,
+            PushSettle::Unsubscribe,
+            Timestamp::now(),
+        )
         .await
         .expect("unsubscribe");
     assert!(f.store.subscriptions(&u[1]).await.expect("list").is_empty());
