@@ -13,6 +13,12 @@ pub const BAD_P256DH: &str = "keys.p256dh must be the base64url of an uncompress
 /// `auth` that is not 16 bytes.
 pub const BAD_AUTH: &str = "keys.auth must be the base64url of exactly 16 bytes";
 
+pub const NO_GATEWAY: &str = "this server has no push gateway (--push-gateway-url)";
+pub const GATEWAY_ALONE: &str = "gateway goes without endpoint and keys";
+pub const NO_ENDPOINT: &str = "endpoint (with keys) or gateway is required";
+pub const NO_KEYS: &str = "keys (p256dh and auth) are required with endpoint";
+pub const ONE_OF: &str = "give either endpoint or gateway";
+
 /// Subscriptions per user; a new one past it drops the oldest.
 pub const MAX_SUBSCRIPTIONS: usize = 20;
 /// Longest endpoint URL accepted.
@@ -231,6 +237,24 @@ pub fn endpoint_length(endpoint: &str) -> Result<(), DomainError> {
     Ok(())
 }
 
+/// Longest push-gateway device token accepted.
+pub const MAX_TOKEN_CHARS: usize = 4096;
+
+/// A push-gateway device token: 1 to 4096 characters, none a control
+/// character.
+pub fn gateway_token(token: &str) -> Result<(), DomainError> {
+    let n = token.chars().count();
+    if n == 0 || n > MAX_TOKEN_CHARS || token.chars().any(char::is_control) {
+        return Err(DomainError::invalid(
+            "gateway.token",
+            format!(
+                "gateway.token must be 1 to {MAX_TOKEN_CHARS} characters, none a control character"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,6 +402,14 @@ mod tests {
             Some(PREVIEW_CHARS)
         );
         assert!(serde_json::to_vec(p).expect("json").len() <= 3072);
+    }
+
+    #[test]
+    fn gateway_tokens() {
+        assert!(gateway_token("fcm-token:APA91b").is_ok());
+        assert!(gateway_token("").is_err());
+        assert!(gateway_token("a\nb").is_err());
+        assert!(gateway_token(&"x".repeat(MAX_TOKEN_CHARS + 1)).is_err());
     }
 
     #[test]

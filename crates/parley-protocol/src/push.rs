@@ -12,15 +12,23 @@ pub struct VapidPublicKey {
     pub public_key: String,
 }
 
-/// The browser's `PushSubscription.toJSON()`.
+/// `POST /push/subscriptions`: the browser's `PushSubscription.toJSON()`,
+/// or a native app's push-gateway registration.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SubscribeRequest {
-    pub endpoint: String,
+    #[serde(default)]
+    pub endpoint: Option<String>,
     /// Accepted and ignored: push services answer 404/410 when it passes.
     #[serde(default)]
+    #[schema(value_type = Option<f64>)]
     pub expiration_time: Option<serde_json::Value>,
-    pub keys: SubscriptionKeys,
+    #[serde(default)]
+    pub keys: Option<SubscriptionKeys>,
+    /// Instead of `endpoint` and `keys`: a device reached through the
+    /// operator's push gateway.
+    #[serde(default)]
+    pub gateway: Option<GatewayDevice>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -29,11 +37,47 @@ pub struct SubscriptionKeys {
     pub auth: String,
 }
 
-/// A subscription as its owner sees it (the keys are never shown again).
+/// A native app's device, as the push gateway knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayDevice {
+    pub platform: GatewayPlatform,
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GatewayPlatform {
+    Fcm,
+    Apns,
+}
+
+impl GatewayPlatform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GatewayPlatform::Fcm => "fcm",
+            GatewayPlatform::Apns => "apns",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<GatewayPlatform> {
+        match s {
+            "fcm" => Some(GatewayPlatform::Fcm),
+            "apns" => Some(GatewayPlatform::Apns),
+            _ => None,
+        }
+    }
+}
+
+/// A subscription as its owner sees it (Web Push keys are never shown
+/// again): `endpoint` for a browser, `gateway` for a native app.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct PushSubscription {
     pub id: String,
-    pub endpoint: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<GatewayDevice>,
     pub created_at: Timestamp,
 }
 
@@ -42,11 +86,22 @@ pub struct PushSubscriptions {
     pub subscriptions: Vec<PushSubscription>,
 }
 
-/// `DELETE /push/subscriptions`.
+/// `DELETE /push/subscriptions`: `{endpoint}` or `{gateway}`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnsubscribeRequest {
-    pub endpoint: String,
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub gateway: Option<GatewayDevice>,
+}
+
+/// What the push gateway is sent (signed like a webhook delivery).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct GatewayNotification {
+    pub platform: GatewayPlatform,
+    pub token: String,
+    pub notification: PushPayload,
 }
 
 /// The plaintext of a push (at most 3 KiB of UTF-8 JSON).

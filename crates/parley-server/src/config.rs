@@ -262,6 +262,15 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_VAPID_SUBJECT")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vapid_subject: Option<String>,
+    /// The operator's push gateway for native apps (FCM/APNs): each
+    /// notification is `POST`ed there as signed JSON.
+    #[arg(long, env = "PARLEY_PUSH_GATEWAY_URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push_gateway_url: Option<String>,
+    /// `whsec_...`: signs requests to the push gateway (Standard Webhooks).
+    #[arg(long, env = "PARLEY_PUSH_GATEWAY_SECRET", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push_gateway_secret: Option<String>,
 }
 
 /// A duration flag: a number with `ms`, `s`, `m` or `h`; a bare number is
@@ -439,6 +448,8 @@ pub struct PushConfig {
     pub hold: Duration,
     /// The VAPID `sub` claim.
     pub vapid_subject: String,
+    /// The push gateway's URL and signing secret (`whsec_...`).
+    pub gateway: Option<(url::Url, Secret)>,
 }
 
 /// Who the user directory (`GET /users?query=`) finds.
@@ -721,9 +732,30 @@ fn push_config(s: &Settings) -> Result<PushConfig, ConfigError> {
         (None, Some(public)) if public.starts_with("https://") => public.clone(),
         (None, _) => "mailto:parley@localhost".into(),
     };
+    let gateway = match (&s.push_gateway_url, &s.push_gateway_secret) {
+        (None, None) => None,
+        (Some(url), Some(secret)) => {
+            let url = url::Url::parse(url)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .ok_or_else(|| ConfigError("push_gateway_url must be an http(s) URL".into()))?;
+            if parley_outbound::SigningKey::parse(secret).is_none() {
+                return Err(ConfigError(
+                    "push_gateway_secret must be whsec_ and the base64 of 24 to 64 bytes".into(),
+                ));
+            }
+            Some((url, Secret(secret.clone())))
+        }
+        _ => {
+            return Err(ConfigError(
+                "push_gateway_url and push_gateway_secret go together".into(),
+            ));
+        }
+    };
     Ok(PushConfig {
         hold,
         vapid_subject,
+        gateway,
     })
 }
 

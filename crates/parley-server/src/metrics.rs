@@ -40,7 +40,7 @@ struct Handles {
 
 /// Outbound channels and how an attempt ended (the labels of
 /// `parley_outbound_deliveries_total`).
-pub const OUTBOUND_CHANNELS: [&str; 2] = ["webhook", "webpush"];
+pub const OUTBOUND_CHANNELS: [&str; 3] = ["webhook", "webpush", "push_gateway"];
 pub const OUTBOUND_RESULTS: [&str; 5] = ["delivered", "retry", "failed", "dropped", "unsubscribed"];
 
 /// Why an upload was refused (the `reason` of `parley_media_refused_total`).

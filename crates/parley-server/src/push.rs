@@ -17,8 +17,9 @@ use crate::metrics;
 use crate::services::presence::PresenceService;
 use parley_domain::push::{self as rules, AfterAnswer, Answer, Decision};
 use parley_outbound::webpush::{self, VapidKey};
-use parley_outbound::{Outbound, OutboundError};
+use parley_outbound::{Outbound, OutboundError, SigningKey};
 use parley_protocol::Timestamp;
+use parley_protocol::push::{GatewayDevice, GatewayNotification};
 use parley_store::{ClaimedPush, PushSettle, PushStore};
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +41,8 @@ const TTL_SECS: u32 = 86_400;
 #[derive(Clone)]
 pub struct PushWorker {
     store: Arc<dyn PushStore>,
+    /// The push gateway's URL and signing key, when configured.
+    gateway: Option<Arc<(url::Url, SigningKey)>>,
     client: Outbound,
     presence: PresenceService,
     key: Arc<VapidKey>,
@@ -54,8 +57,12 @@ impl PushWorker {
         key: VapidKey,
         config: PushConfig,
     ) -> Self {
+        let gateway = config.gateway.as_ref().and_then(|(url, secret)| {
+            SigningKey::parse(&secret.0).map(|key| Arc::new((url.clone(), key)))
+        });
         PushWorker {
             store,
+            gateway,
             client,
             presence,
             key: Arc::new(key),
@@ -150,30 +157,82 @@ impl PushWorker {
         }
     }
 
-    /// One request to the push service, and its answer applied.
+    /// One request to the push service (or the push gateway), and its
+    /// answer applied.
     async fn send(
         &self,
         push: ClaimedPush,
         payload: parley_protocol::push::PushPayload,
         urgency: rules::Urgency,
     ) {
+        let request = match &push.gateway {
+            Some(device) => self.gateway_request(&push, device, payload),
+            None => self.web_push_request(&push, &payload, urgency),
+        };
+        let (url, headers, body) = match request {
+            Ok(r) => r,
+            Err(settle) => return self.settle(&push, settle).await,
+        };
+        let answer = match self.client.post(&url, &headers, body.into()).await {
+            Ok(a) => {
+                // A Matrix-style gateway names the devices it no longer
+                // knows in `rejected`.
+                if let Some(device) = &push.gateway
+                    && rejected(&a.body).contains(&device.token)
+                {
+                    metrics::outbound_delivery("push_gateway", "unsubscribed");
+                    return self.settle(&push, PushSettle::Unsubscribe).await;
+                }
+                Answer::Status {
+                    status: a.status,
+                    retry_after_secs: a.retry_after_secs,
+                }
+            }
+            Err(OutboundError::RefusedAddress) => Answer::Refused,
+            Err(e) => {
+                tracing::debug!(push = %push.id, error = %e, "push without an answer");
+                Answer::NoAnswer
+            }
+        };
+        let channel = if push.gateway.is_some() {
+            "push_gateway"
+        } else {
+            "webpush"
+        };
+        let after = rules::after_answer(answer, push.retries, Timestamp::now().millis());
+        tracing::debug!(push = %push.id, ?answer, ?after, "push attempt");
+        let (result, settle) = match after {
+            AfterAnswer::Delivered => ("delivered", PushSettle::Done),
+            AfterAnswer::Unsubscribe => ("unsubscribed", PushSettle::Unsubscribe),
+            AfterAnswer::Retry(at) => ("retry", PushSettle::Retry(Timestamp(at))),
+            AfterAnswer::Failed => ("failed", PushSettle::Done),
+        };
+        metrics::outbound_delivery(channel, result);
+        self.settle(&push, settle).await;
+    }
+
+    /// The RFC 8030 request: the encrypted payload and its headers.
+    fn web_push_request(
+        &self,
+        push: &ClaimedPush,
+        payload: &parley_protocol::push::PushPayload,
+        urgency: rules::Urgency,
+    ) -> Result<Request, PushSettle> {
         let Ok(url) = url::Url::parse(&push.endpoint) else {
             tracing::error!(push = %push.id, "push: a stored endpoint is not a URL");
-            return self.settle(&push, PushSettle::Unsubscribe).await;
+            return Err(PushSettle::Unsubscribe);
         };
-        let body = match serde_json::to_vec(&payload)
+        let body = serde_json::to_vec(payload)
             .map_err(|e| e.to_string())
             .and_then(|plain| {
                 webpush::encrypt(&plain, &push.p256dh, &push.auth).map_err(|e| e.to_string())
-            }) {
-            Ok(b) => b,
-            Err(e) => {
+            })
+            .map_err(|e| {
                 tracing::error!(push = %push.id, error = %e, "push: the payload cannot be encrypted");
-                return self.settle(&push, PushSettle::Unsubscribe).await;
-            }
-        };
+                PushSettle::Unsubscribe
+            })?;
         let now_secs = Timestamp::now().millis() / 1000;
-        let headers = [
+        let headers = vec![
             ("content-type", "application/octet-stream".to_string()),
             ("content-encoding", "aes128gcm".to_string()),
             ("ttl", TTL_SECS.to_string()),
@@ -185,26 +244,55 @@ impl PushWorker {
                     .authorization(&url, &self.config.vapid_subject, now_secs),
             ),
         ];
-        let answer = match self.client.post(&url, &headers, body.into()).await {
-            Ok(a) => Answer::Status {
-                status: a.status,
-                retry_after_secs: a.retry_after_secs,
-            },
-            Err(OutboundError::RefusedAddress) => Answer::Refused,
-            Err(e) => {
-                tracing::debug!(push = %push.id, error = %e, "push without an answer");
-                Answer::NoAnswer
-            }
-        };
-        let after = rules::after_answer(answer, push.retries, Timestamp::now().millis());
-        tracing::debug!(push = %push.id, ?answer, ?after, "push attempt");
-        let (result, settle) = match after {
-            AfterAnswer::Delivered => ("delivered", PushSettle::Done),
-            AfterAnswer::Unsubscribe => ("unsubscribed", PushSettle::Unsubscribe),
-            AfterAnswer::Retry(at) => ("retry", PushSettle::Retry(Timestamp(at))),
-            AfterAnswer::Failed => ("failed", PushSettle::Done),
-        };
-        metrics::outbound_delivery("webpush", result);
-        self.settle(&push, settle).await;
+        Ok((url, headers, body))
     }
+
+    /// The push gateway's request: `{platform, token, notification}`,
+    /// signed like a webhook delivery; its id is the same on every retry
+    /// of this push.
+    fn gateway_request(
+        &self,
+        push: &ClaimedPush,
+        device: &GatewayDevice,
+        notification: parley_protocol::push::PushPayload,
+    ) -> Result<Request, PushSettle> {
+        let Some((url, key)) = self.gateway.as_deref() else {
+            // Registered while a gateway was configured; it is not now.
+            metrics::outbound_delivery("push_gateway", "failed");
+            return Err(PushSettle::Done);
+        };
+        let body = serde_json::to_vec(&GatewayNotification {
+            platform: device.platform,
+            token: device.token.clone(),
+            notification,
+        })
+        .map_err(|e| {
+            tracing::error!(push = %push.id, error = %e, "push: the notification cannot be encoded");
+            PushSettle::Done
+        })?;
+        let id = format!("{}_{}", push.id, push.seq);
+        let [id, ts, sig] = key.headers(&id, Timestamp::now().millis() / 1000, &body);
+        let headers = vec![
+            ("content-type", "application/json".to_string()),
+            id,
+            ts,
+            sig,
+        ];
+        Ok((url.clone(), headers, body))
+    }
+}
+
+/// A request ready for [`Outbound::post`].
+type Request = (url::Url, Vec<(&'static str, String)>, Vec<u8>);
+
+/// The tokens of a gateway answer's `rejected` list, if any.
+fn rejected(body: &[u8]) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        #[serde(default)]
+        rejected: Vec<String>,
+    }
+    serde_json::from_slice::<Answer>(body)
+        .map(|a| a.rejected)
+        .unwrap_or_default()
 }

@@ -5,12 +5,17 @@ CREATE TABLE server_keys (
     name  TEXT COLLATE "C" PRIMARY KEY,
     value TEXT NOT NULL
 );
+-- A browser's subscription (endpoint, p256dh, auth), or a native app's
+-- push-gateway device (platform, token; endpoint is then
+-- 'gateway:PLATFORM:TOKEN', so one registration per device too).
 CREATE TABLE push_subscriptions (
     id         TEXT COLLATE "C" PRIMARY KEY,
     user_id    TEXT COLLATE "C" NOT NULL,
     endpoint   TEXT COLLATE "C" NOT NULL UNIQUE,
     p256dh     TEXT NOT NULL,
     auth       TEXT NOT NULL,
+    platform   TEXT,
+    token      TEXT,
     created_at BIGINT NOT NULL
 );
 CREATE INDEX push_subscriptions_by_user ON push_subscriptions (user_id, created_at);

@@ -10,13 +10,29 @@ use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use parley_domain::push::{MAX_SUBSCRIPTIONS, PushFacts, PushMessage};
 use parley_protocol::Timestamp;
-use parley_protocol::push::PushSubscription;
+use parley_protocol::push::{GatewayDevice, GatewayPlatform, PushSubscription};
 use parley_store::{ClaimedPush, NewSubscription, PushSettle, PushStore, StoreError, StoreResult};
 
+/// The columns [`subscription`] reads.
+const SUBSCRIPTION_COLS: &str = "id, endpoint, created_at, platform, token";
+
+fn gateway(platform: Option<String>, token: Option<String>) -> Option<GatewayDevice> {
+    Some(GatewayDevice {
+        platform: GatewayPlatform::parse(platform.as_deref()?)?,
+        token: token?,
+    })
+}
+
 fn subscription(r: &tokio_postgres::Row) -> StoreResult<PushSubscription> {
+    let gateway = gateway(col(r, 3)?, col(r, 4)?);
     Ok(PushSubscription {
         id: col(r, 0)?,
-        endpoint: col(r, 1)?,
+        endpoint: if gateway.is_some() {
+            None
+        } else {
+            Some(col(r, 1)?)
+        },
+        gateway,
         created_at: Timestamp(col(r, 2)?),
     })
 }
@@ -133,16 +149,20 @@ impl PushStore for PostgresStore {
             .await?;
             let inserted = query_opt(
                 &w.tx,
-                "INSERT INTO push_subscriptions (id, user_id, endpoint, p256dh, auth, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (endpoint) DO NOTHING
-                 RETURNING id, endpoint, created_at",
+                &format!(
+                    "INSERT INTO push_subscriptions (id, user_id, endpoint, p256dh, auth, platform, token, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                     ON CONFLICT (endpoint) DO NOTHING
+                     RETURNING {SUBSCRIPTION_COLS}"
+                ),
                 &[
                     &new.id,
                     &new.user_id,
                     &new.endpoint,
                     &new.p256dh,
                     &new.auth,
+                    &new.gateway.as_ref().map(|g| g.platform.as_str()),
+                    &new.gateway.as_ref().map(|g| g.token.as_str()),
                     &new.created_at.millis(),
                 ],
             )
@@ -154,8 +174,10 @@ impl PushStore for PostgresStore {
                     // last owns it, with the keys it sent last.
                     let r = query_opt(
                         &w.tx,
-                        "UPDATE push_subscriptions SET user_id = $2, p256dh = $3, auth = $4
-                         WHERE endpoint = $1 RETURNING id, endpoint, created_at",
+                        &format!(
+                            "UPDATE push_subscriptions SET user_id = $2, p256dh = $3, auth = $4
+                             WHERE endpoint = $1 RETURNING {SUBSCRIPTION_COLS}"
+                        ),
                         &[&new.endpoint, &new.user_id, &new.p256dh, &new.auth],
                     )
                     .await?
@@ -181,8 +203,10 @@ impl PushStore for PostgresStore {
         let c = self.client().await?;
         query(
             &c,
-            "SELECT id, endpoint, created_at FROM push_subscriptions WHERE user_id = $1
-             ORDER BY created_at, id",
+            &format!(
+                "SELECT {SUBSCRIPTION_COLS} FROM push_subscriptions WHERE user_id = $1
+                 ORDER BY created_at, id"
+            ),
             &[&user],
         )
         .await?
@@ -243,7 +267,8 @@ impl PushStore for PostgresStore {
             let since: i64 = col(r, 5)?;
             let Some(sub) = query_opt(
                 &c,
-                "SELECT user_id, endpoint, p256dh, auth FROM push_subscriptions WHERE id = $1",
+                "SELECT user_id, endpoint, p256dh, auth, platform, token
+                 FROM push_subscriptions WHERE id = $1",
                 &[&target],
             )
             .await?
@@ -258,6 +283,7 @@ impl PushStore for PostgresStore {
                 endpoint: col(&sub, 1)?,
                 p256dh: col(&sub, 2)?,
                 auth: col(&sub, 3)?,
+                gateway: gateway(col(&sub, 4)?, col(&sub, 5)?),
                 retries,
                 seq,
                 facts,

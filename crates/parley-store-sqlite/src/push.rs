@@ -7,7 +7,7 @@ use crate::rows::{self, db_err, seq_param, u64_col};
 use async_trait::async_trait;
 use parley_domain::push::{MAX_SUBSCRIPTIONS, PushFacts, PushMessage};
 use parley_protocol::Timestamp;
-use parley_protocol::push::PushSubscription;
+use parley_protocol::push::{GatewayDevice, GatewayPlatform, PushSubscription};
 use parley_store::{ClaimedPush, NewSubscription, PushSettle, PushStore, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -23,18 +23,34 @@ pub(crate) const ENQUEUE_PUSHES: &str = "INSERT INTO outbox
      ON CONFLICT (target, topic) WHERE channel = 'push'
      DO UPDATE SET seq = max(seq, excluded.seq), body = excluded.body";
 
+/// The columns [`subscription`] reads.
+const SUBSCRIPTION_COLS: &str = "id, endpoint, created_at, platform, token";
+
+fn gateway(platform: Option<String>, token: Option<String>) -> Option<GatewayDevice> {
+    Some(GatewayDevice {
+        platform: GatewayPlatform::parse(platform.as_deref()?)?,
+        token: token?,
+    })
+}
+
 fn subscription(r: &rusqlite::Row<'_>) -> rusqlite::Result<PushSubscription> {
+    let gateway = gateway(r.get(3)?, r.get(4)?);
     Ok(PushSubscription {
         id: r.get(0)?,
-        endpoint: r.get(1)?,
+        endpoint: if gateway.is_some() {
+            None
+        } else {
+            Some(r.get(1)?)
+        },
+        gateway,
         created_at: Timestamp(r.get(2)?),
     })
 }
 
 fn by_endpoint(conn: &Connection, endpoint: &str) -> StoreResult<Option<PushSubscription>> {
-    conn.prepare_cached(
-        "SELECT id, endpoint, created_at FROM push_subscriptions WHERE endpoint = ?1",
-    )
+    conn.prepare_cached(&format!(
+        "SELECT {SUBSCRIPTION_COLS} FROM push_subscriptions WHERE endpoint = ?1"
+    ))
     .map_err(db_err)?
     .query_row([endpoint], subscription)
     .optional()
@@ -160,8 +176,8 @@ impl PushStore for SqliteStore {
                 None => {
                     s.conn
                         .prepare_cached(
-                            "INSERT INTO push_subscriptions (id, user_id, endpoint, p256dh, auth, created_at)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                            "INSERT INTO push_subscriptions (id, user_id, endpoint, p256dh, auth, platform, token, created_at)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                         )
                         .map_err(db_err)?
                         .execute(params![
@@ -170,12 +186,15 @@ impl PushStore for SqliteStore {
                             new.endpoint,
                             new.p256dh,
                             new.auth,
+                            new.gateway.as_ref().map(|g| g.platform.as_str()),
+                            new.gateway.as_ref().map(|g| g.token.as_str()),
                             new.created_at.millis()
                         ])
                         .map_err(db_err)?;
                     PushSubscription {
                         id: new.id,
-                        endpoint: new.endpoint,
+                        endpoint: new.gateway.is_none().then_some(new.endpoint),
+                        gateway: new.gateway,
                         created_at: new.created_at,
                     }
                 }
@@ -198,10 +217,10 @@ impl PushStore for SqliteStore {
         let user = user.to_string();
         self.read(move |c| {
             let mut stmt = c
-                .prepare_cached(
-                    "SELECT id, endpoint, created_at FROM push_subscriptions WHERE user_id = ?1
-                     ORDER BY created_at, id",
-                )
+                .prepare_cached(&format!(
+                    "SELECT {SUBSCRIPTION_COLS} FROM push_subscriptions WHERE user_id = ?1
+                     ORDER BY created_at, id"
+                ))
                 .map_err(db_err)?;
             let rows = stmt.query_map([user], subscription).map_err(db_err)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
@@ -265,7 +284,8 @@ impl PushStore for SqliteStore {
                 let sub = s
                     .conn
                     .prepare_cached(
-                        "SELECT user_id, endpoint, p256dh, auth FROM push_subscriptions WHERE id = ?1",
+                        "SELECT user_id, endpoint, p256dh, auth, platform, token
+                         FROM push_subscriptions WHERE id = ?1",
                     )
                     .map_err(db_err)?
                     .query_row([&target], |r| {
@@ -274,11 +294,12 @@ impl PushStore for SqliteStore {
                             r.get::<_, String>(1)?,
                             r.get::<_, String>(2)?,
                             r.get::<_, String>(3)?,
+                            gateway(r.get(4)?, r.get(5)?),
                         ))
                     })
                     .optional()
                     .map_err(db_err)?;
-                let Some((user, endpoint, p256dh, auth)) = sub else {
+                let Some((user, endpoint, p256dh, auth, gateway)) = sub else {
                     continue;
                 };
                 let facts = facts(&s.conn, &user, &conv, seq, since)?;
@@ -288,6 +309,7 @@ impl PushStore for SqliteStore {
                     endpoint,
                     p256dh,
                     auth,
+                    gateway,
                     retries,
                     seq,
                     facts,

@@ -43,7 +43,7 @@ pub use media::{ListCursor, ListPage, MediaStore};
 pub use messages::{AfterCommit, HistoryPage, MessageStore, NewMessage};
 pub use moderation::ModerationStore;
 pub use notifications::NotificationStore;
-pub use push::{ClaimedPush, NewSubscription, PushSettle, PushStore};
+pub use push::{ClaimedPush, NewSubscription, PushSettle, PushStore, gateway_key};
 pub use receipts::ReceiptStore;
 pub use support::SupportStore;
 pub use users::{NewUser, UserPatch, UserRow, UserStore};

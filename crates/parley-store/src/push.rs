@@ -15,16 +15,25 @@ use crate::StoreResult;
 use async_trait::async_trait;
 use parley_domain::push::PushFacts;
 use parley_protocol::Timestamp;
-use parley_protocol::push::PushSubscription;
+use parley_protocol::push::{GatewayDevice, PushSubscription};
+
+/// The key under which a push-gateway device is stored (its `endpoint`
+/// column): one registration per device, like an endpoint.
+pub fn gateway_key(device: &GatewayDevice) -> String {
+    format!("gateway:{}:{}", device.platform.as_str(), device.token)
+}
 
 /// A subscription to store; its fields already checked.
 #[derive(Debug, Clone)]
 pub struct NewSubscription {
     pub id: String,
     pub user_id: String,
+    /// The Web Push endpoint, or [`gateway_key`] of `gateway`.
     pub endpoint: String,
+    /// Empty for a gateway device.
     pub p256dh: String,
     pub auth: String,
+    pub gateway: Option<GatewayDevice>,
     pub created_at: Timestamp,
 }
 
@@ -37,6 +46,8 @@ pub struct ClaimedPush {
     pub endpoint: String,
     pub p256dh: String,
     pub auth: String,
+    /// Sent through the push gateway instead.
+    pub gateway: Option<GatewayDevice>,
     /// Retries already made (a hold is not one).
     pub retries: u32,
     /// The message seq this claim is for (a merge raises the row's).
@@ -70,7 +81,8 @@ pub trait PushStore: Send + Sync + 'static {
     async fn subscribe(&self, new: NewSubscription) -> StoreResult<(PushSubscription, bool)>;
     /// The user's subscriptions, oldest first.
     async fn subscriptions(&self, user: &str) -> StoreResult<Vec<PushSubscription>>;
-    /// Deletes the user's subscription with this endpoint and its pending
+    /// Deletes the user's subscription with this endpoint (or
+    /// [`gateway_key`]) and its pending
     /// pushes; `false` if the user has none.
     async fn unsubscribe(&self, user: &str, endpoint: &str) -> StoreResult<bool>;
     /// Claims up to `limit` pushes due at `now`, oldest due first: each

@@ -58,10 +58,6 @@ pub async fn unsubscribe(
     Auth(who): Auth,
     Json(req): Json<UnsubscribeRequest>,
 ) -> AppResult<StatusCode> {
-    state
-        .services
-        .push
-        .unsubscribe(&who.user_id, &req.endpoint)
-        .await?;
+    state.services.push.unsubscribe(&who.user_id, req).await?;
     Ok(StatusCode::NO_CONTENT)
 }

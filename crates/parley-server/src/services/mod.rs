@@ -141,7 +141,12 @@ impl Services {
             ),
             notifications: notifications::NotificationsService::new(store.clone()),
             webhooks: webhooks::WebhooksService::new(store.clone(), config.outbound.clone()),
-            push: push::PushService::new(store.clone(), config.outbound.clone(), vapid),
+            push: push::PushService::new(
+                store.clone(),
+                config.outbound.clone(),
+                vapid,
+                config.push.gateway.is_some(),
+            ),
             receipts: receipts::ReceiptsService::new(store.clone(), limiter),
             health: store,
             blocks,

@@ -9,9 +9,11 @@ use parley_domain::push as rules;
 use parley_outbound::webpush::{parse_auth, parse_p256dh};
 use parley_outbound::{Policy, VapidKey};
 use parley_protocol::Timestamp;
-use parley_protocol::push::{PushSubscription, SubscribeRequest, VapidPublicKey};
+use parley_protocol::push::{
+    PushSubscription, SubscribeRequest, UnsubscribeRequest, VapidPublicKey,
+};
 use parley_store::ids::new_id;
-use parley_store::{NewSubscription, PushStore};
+use parley_store::{NewSubscription, PushStore, gateway_key};
 use std::sync::Arc;
 
 /// The `server_keys` name of the VAPID key.
@@ -33,14 +35,17 @@ pub struct PushService {
     store: Arc<dyn PushStore>,
     policy: Arc<Policy>,
     public_key: Arc<str>,
+    /// Whether a push gateway is configured (native-app registrations).
+    gateway: bool,
 }
 
 impl PushService {
-    pub fn new(store: Arc<dyn PushStore>, policy: Policy, key: &VapidKey) -> Self {
+    pub fn new(store: Arc<dyn PushStore>, policy: Policy, key: &VapidKey, gateway: bool) -> Self {
         PushService {
             store,
             policy: Arc::new(policy),
             public_key: key.public_key().into(),
+            gateway,
         }
     }
 
@@ -68,27 +73,50 @@ impl PushService {
     }
 
     /// `true` when the subscription is new (201), `false` when the endpoint
-    /// was known (200, now the caller's).
+    /// (or gateway device) was known (200, now the caller's).
     pub async fn subscribe(
         &self,
         user: &str,
         req: SubscribeRequest,
     ) -> AppResult<(PushSubscription, bool)> {
-        let endpoint = self.endpoint(&req.endpoint)?;
-        if parse_p256dh(&req.keys.p256dh).is_none() {
-            return Err(AppError::invalid("keys.p256dh", rules::BAD_P256DH));
-        }
-        if parse_auth(&req.keys.auth).is_none() {
-            return Err(AppError::invalid("keys.auth", rules::BAD_AUTH));
-        }
+        let (endpoint, p256dh, auth, gateway) = match (req.gateway, req.endpoint, req.keys) {
+            (Some(device), None, None) => {
+                if !self.gateway {
+                    return Err(AppError::invalid("gateway", rules::NO_GATEWAY));
+                }
+                rules::gateway_token(&device.token)?;
+                (
+                    gateway_key(&device),
+                    String::new(),
+                    String::new(),
+                    Some(device),
+                )
+            }
+            (Some(_), _, _) => {
+                return Err(AppError::invalid("gateway", rules::GATEWAY_ALONE));
+            }
+            (None, Some(endpoint), Some(keys)) => {
+                let endpoint = self.endpoint(&endpoint)?;
+                if parse_p256dh(&keys.p256dh).is_none() {
+                    return Err(AppError::invalid("keys.p256dh", rules::BAD_P256DH));
+                }
+                if parse_auth(&keys.auth).is_none() {
+                    return Err(AppError::invalid("keys.auth", rules::BAD_AUTH));
+                }
+                (endpoint, keys.p256dh, keys.auth, None)
+            }
+            (None, None, _) => return Err(AppError::invalid("endpoint", rules::NO_ENDPOINT)),
+            (None, Some(_), None) => return Err(AppError::invalid("keys", rules::NO_KEYS)),
+        };
         Ok(self
             .store
             .subscribe(NewSubscription {
                 id: new_id(),
                 user_id: user.to_string(),
                 endpoint,
-                p256dh: req.keys.p256dh,
-                auth: req.keys.auth,
+                p256dh,
+                auth,
+                gateway,
                 created_at: Timestamp::now(),
             })
             .await?)
@@ -98,8 +126,13 @@ impl PushService {
         Ok(self.store.subscriptions(user).await?)
     }
 
-    pub async fn unsubscribe(&self, user: &str, endpoint: &str) -> AppResult<()> {
-        if self.store.unsubscribe(user, endpoint).await? {
+    pub async fn unsubscribe(&self, user: &str, req: UnsubscribeRequest) -> AppResult<()> {
+        let key = match (req.endpoint, req.gateway) {
+            (Some(endpoint), None) => endpoint,
+            (None, Some(device)) => gateway_key(&device),
+            _ => return Err(AppError::invalid("endpoint", rules::ONE_OF)),
+        };
+        if self.store.unsubscribe(user, &key).await? {
             Ok(())
         } else {
             Err(AppError::NotFound("subscription"))

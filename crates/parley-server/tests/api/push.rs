@@ -590,8 +590,180 @@ async fn push_service_answers_are_applied(backend: Backend) {
     assert_eq!(list(&b).await, 1);
 }
 
+const GATEWAY_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// The push gateway for native apps: registrations listed alongside,
+/// notifications `POST`ed as signed `{platform, token, notification}`, a
+/// `410` or a `rejected` entry deleting the registration.
+async fn the_push_gateway_gets_signed_notifications(backend: Backend) {
+    // Without a gateway configured, a registration is refused.
+    let plain = spawn_app_with(settings(&backend, "30s")).await;
+    let (u, _) = plain.user("pg_x").await;
+    let device = json!({"gateway": {"platform": "fcm", "token": "tok-a"}});
+    let (code, v) = call(&u, "POST", "/push/subscriptions", Some(device.clone())).await;
+    assert_eq!(
+        (code, v["error"]["details"]["field"].as_str()),
+        (400, Some("gateway")),
+        "{v}"
+    );
+    plain.stop().await;
+
+    let gw = Receiver::start(Reply::Status(200)).await;
+    let app = spawn_app_with(Settings {
+        push_gateway_url: Some(gw.url.clone()),
+        push_gateway_secret: Some(GATEWAY_SECRET.into()),
+        ..settings(&backend, "30s")
+    })
+    .await;
+    let (a, alice) = app.user("pg_a").await;
+    let (b, bob) = app.user("pg_b").await;
+    for (body, field) in [
+        (
+            json!({"gateway": {"platform": "gcm", "token": "t"}}),
+            "gateway.platform",
+        ),
+        (
+            json!({"gateway": {"platform": "fcm", "token": ""}}),
+            "gateway.token",
+        ),
+        (
+            json!({"gateway": {"platform": "fcm", "token": "t"}, "endpoint": "https://x.example/p"}),
+            "gateway",
+        ),
+        (json!({}), "endpoint"),
+    ] {
+        let (code, v) = call(&b, "POST", "/push/subscriptions", Some(body.clone())).await;
+        assert_eq!(code, 400, "{body}: {v}");
+        assert_eq!(v["error"]["code"], "invalid_request");
+        let got = v["error"]["details"]["field"].as_str().unwrap_or_default();
+        assert!(
+            got.starts_with(field.split('.').next().unwrap_or(field)),
+            "{body}: {v}"
+        );
+    }
+    let (code, reg) = call(&b, "POST", "/push/subscriptions", Some(device.clone())).await;
+    assert_eq!(code, 201, "{reg}");
+    assert_eq!(reg["gateway"], json!({"platform": "fcm", "token": "tok-a"}));
+    assert!(reg.get("endpoint").is_none(), "{reg}");
+    let (code, again) = call(&b, "POST", "/push/subscriptions", Some(device.clone())).await;
+    assert_eq!((code, &again["id"]), (200, &reg["id"]));
+    let browser = Device::new(Reply::Status(201)).await;
+    browser.subscribe(&b).await;
+    let (_, list) = call(&b, "GET", "/push/subscriptions", None).await;
+    assert_eq!(
+        list["subscriptions"].as_array().map(Vec::len),
+        Some(2),
+        "listed alongside"
+    );
+
+    let d = app.direct(&a, &bob).await;
+    let m = a.send_text(&d.id, "native hello").await.expect("send");
+    let got = gw
+        .wait_until(LONG, "the gateway's notification", |g| !g.is_empty())
+        .await;
+    browser.wait_pushes(1, "the browser's push too").await;
+    let r = &got[0];
+    assert!(
+        crate::webhooks::signed_by(GATEWAY_SECRET, r),
+        "signed with the gateway secret"
+    );
+    assert!(r.header("content-type").starts_with("application/json"));
+    let body = r.json();
+    assert_eq!(body["platform"], "fcm");
+    assert_eq!(body["token"], "tok-a");
+    assert_eq!(
+        body["notification"],
+        json!({
+            "type": "message",
+            "conversation_id": d.id,
+            "message_id": m.id,
+            "seq": m.seq,
+            "title": alice.display_name,
+            "sender_id": alice.id,
+            "sender_name": alice.display_name,
+            "preview": "native hello",
+            "unread_count": 1,
+        })
+    );
+
+    // A `rejected` answer unsubscribes the device; so does a 410; and
+    // its owner can delete it.
+    let gone_after = async |b: &Client| {
+        let deadline = Instant::now() + LONG;
+        loop {
+            let (_, list) = call(b, "GET", "/push/subscriptions", None).await;
+            let gateways = list["subscriptions"]
+                .as_array()
+                .map(|l| l.iter().filter(|s| s.get("gateway").is_some()).count())
+                .unwrap_or(99);
+            if gateways == 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the registration is deleted: {list}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let (code, _) = call(
+        &b,
+        "POST",
+        "/push/subscriptions",
+        Some(json!({"gateway": {"platform": "fcm", "token": "tok-c"}})),
+    )
+    .await;
+    assert_eq!(code, 201);
+    // Every answer names tok-c (each request carries one device): only
+    // the request for tok-c unsubscribes anything.
+    gw.set_default(Reply::Json(200, r#"{"rejected":["tok-c"]}"#));
+    a.send_text(&d.id, "rejected").await.expect("send");
+    gw.wait_until(LONG, "the rejection", |g| g.len() >= 3).await;
+    // tok-a is still there: only the rejected one goes.
+    let deadline = Instant::now() + LONG;
+    loop {
+        let (_, list) = call(&b, "GET", "/push/subscriptions", None).await;
+        let tokens: Vec<&str> = list["subscriptions"]
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .filter_map(|s| s["gateway"]["token"].as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if tokens == ["tok-a"] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "rejected: deleted, {tokens:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (code, _) = call(
+        &b,
+        "DELETE",
+        "/push/subscriptions",
+        Some(json!({"gateway": {"platform": "fcm", "token": "tok-a"}})),
+    )
+    .await;
+    assert_eq!(code, 204);
+    let (_, list) = call(&b, "GET", "/push/subscriptions", None).await;
+    assert_eq!(list["subscriptions"].as_array().map(Vec::len), Some(1));
+    gw.set_default(Reply::Status(410));
+    let (code, _) = call(
+        &b,
+        "POST",
+        "/push/subscriptions",
+        Some(json!({"gateway": {"platform": "apns", "token": "tok-b"}})),
+    )
+    .await;
+    assert_eq!(code, 201);
+    a.send_text(&d.id, "again").await.expect("send");
+    gw.wait_until(LONG, "the 410", |g| g.len() >= 4).await;
+    gone_after(&b).await;
+}
+
 on_both_backends!(
     subscriptions_are_checked_and_owned,
+    the_push_gateway_gets_signed_notifications,
     an_offline_recipient_gets_the_push_at_once,
     an_online_recipient_is_held_and_a_read_drops_the_push,
     preferences_mute_and_blocks_are_obeyed,

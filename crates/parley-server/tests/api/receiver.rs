@@ -15,6 +15,8 @@ pub enum Reply {
     Status(u16),
     /// A status with `Retry-After: SECS`.
     Later(u16, u64),
+    /// A status with a JSON body.
+    Json(u16, &'static str),
     /// Holds the request open without an answer.
     Hang,
 }
@@ -96,6 +98,9 @@ impl Receiver {
                     Reply::Status(code) => status(code).into_response(),
                     Reply::Later(code, secs) => {
                         (status(code), [("retry-after", secs.to_string())]).into_response()
+                    }
+                    Reply::Json(code, body) => {
+                        (status(code), [("content-type", "application/json")], body).into_response()
                     }
                     Reply::Hang => {
                         tokio::time::sleep(Duration::from_secs(3600)).await;

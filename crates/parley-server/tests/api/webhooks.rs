@@ -113,7 +113,7 @@ async fn log_until(
 }
 
 /// The test's own Standard Webhooks check of a request.
-fn signed_by(secret: &str, r: &crate::receiver::Received) -> bool {
+pub(crate) fn signed_by(secret: &str, r: &crate::receiver::Received) -> bool {
     let key = STANDARD
         .decode(secret.strip_prefix("whsec_").expect("prefix"))
         .expect("base64");

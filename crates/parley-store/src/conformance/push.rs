@@ -8,6 +8,7 @@
 use super::*;
 use crate::{NewSubscription, PushSettle};
 use parley_domain::push::MAX_SUBSCRIPTIONS;
+use parley_protocol::push::{GatewayDevice, GatewayPlatform};
 
 /// Every check of this area, each on a fresh store.
 pub async fn run(factory: &Factory) {
@@ -26,6 +27,23 @@ fn sub(user: &str, endpoint: &str, at: i64) -> NewSubscription {
         endpoint: endpoint.to_string(),
         p256dh: format!("key-{endpoint}"),
         auth: "auth".into(),
+        gateway: None,
+        created_at: Timestamp(at),
+    }
+}
+
+fn device(user: &str, token: &str, at: i64) -> NewSubscription {
+    let gateway = GatewayDevice {
+        platform: GatewayPlatform::Fcm,
+        token: token.to_string(),
+    };
+    NewSubscription {
+        id: new_id(),
+        user_id: user.to_string(),
+        endpoint: crate::gateway_key(&gateway),
+        p256dh: String::new(),
+        auth: String::new(),
+        gateway: Some(gateway),
         created_at: Timestamp(at),
     }
 }
@@ -126,12 +144,34 @@ pub async fn an_endpoint_is_one_subscription_and_a_user_keeps_at_most_the_cap(fa
     let kept = f.store.subscriptions(&u[0]).await.expect("list");
     assert_eq!(kept.len(), MAX_SUBSCRIPTIONS, "at most the cap");
     assert_eq!(
-        kept[0].endpoint, "https://push.example/d1",
+        kept[0].endpoint.as_deref(),
+        Some("https://push.example/d1"),
         "the oldest went first"
     );
     assert_eq!(
         kept[MAX_SUBSCRIPTIONS - 1].endpoint,
-        format!("https://push.example/d{MAX_SUBSCRIPTIONS}")
+        Some(format!("https://push.example/d{MAX_SUBSCRIPTIONS}"))
+    );
+    // A push-gateway device: listed with its platform and token, one
+    // registration per device whoever registers it.
+    let (g, created) = f
+        .store
+        .subscribe(device(&u[1], "tok-1", 500))
+        .await
+        .expect("device");
+    assert!(created);
+    assert_eq!(g.endpoint, None);
+    assert_eq!(g.gateway.as_ref().map(|d| d.token.as_str()), Some("tok-1"));
+    let (again, created) = f
+        .store
+        .subscribe(device(&u[1], "tok-1", 600))
+        .await
+        .expect("again");
+    assert!(!created);
+    assert_eq!(again, g);
+    assert_eq!(
+        f.store.subscriptions(&u[1]).await.expect("list"),
+        vec![g.clone()]
     );
 }
 
@@ -145,7 +185,7 @@ pub async fn a_message_becomes_a_push_per_other_members_subscription(factory: &F
             .expect("subscribe");
     }
     f.store
-        .subscribe(sub(&u[1], "https://push.example/m1-phone", 2))
+        .subscribe(device(&u[1], "m1-phone", 2))
         .await
         .expect("second device");
     let g = group(&f, &u[0], &u[1..3]).await;
@@ -164,8 +204,8 @@ pub async fn a_message_becomes_a_push_per_other_members_subscription(factory: &F
     assert_eq!(
         endpoints,
         vec![
+            "gateway:fcm:m1-phone",
             "https://push.example/m1",
-            "https://push.example/m1-phone",
             "https://push.example/m2"
         ],
         "every subscription of every other current member, not the sender's, not a non-member's"
@@ -175,6 +215,19 @@ pub async fn a_message_becomes_a_push_per_other_members_subscription(factory: &F
         .find(|c| c.endpoint == "https://push.example/m2")
         .expect("m2");
     assert_eq!(c.seq, m.seq);
+    assert_eq!(c.gateway, None);
+    assert_eq!(c.p256dh, "key-https://push.example/m2");
+    let phone = claimed
+        .iter()
+        .find(|c| c.endpoint == "gateway:fcm:m1-phone")
+        .expect("the gateway device");
+    assert_eq!(
+        phone
+            .gateway
+            .as_ref()
+            .map(|g| (g.platform, g.token.as_str())),
+        Some((GatewayPlatform::Fcm, "m1-phone"))
+    );
     assert_eq!(c.retries, 0);
     assert_eq!(c.facts.subscriber, u[2]);
     assert_eq!(c.facts.conversation_id, g);
