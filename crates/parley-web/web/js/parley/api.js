@@ -227,6 +227,12 @@ export class ParleyClient {
 
   me() { return this.request('GET', '/users/me'); }
   updateMe(fields) { return this.request('PATCH', '/users/me', fields); }
+  notificationPrefs() { return this.request('GET', '/users/me/notifications'); }
+  updateNotificationPrefs(fields) { return this.request('PATCH', '/users/me/notifications', fields); }
+  vapidPublicKey() { return this.request('GET', '/push/vapid-public-key'); }
+  pushSubscriptions() { return this.request('GET', '/push/subscriptions'); }
+  subscribePush(subscription) { return this.request('POST', '/push/subscriptions', subscription); }
+  unsubscribePush(endpoint) { return this.request('DELETE', '/push/subscriptions', { endpoint }); }
   getUser(id) { return this.request('GET', `/users/${encodeURIComponent(id)}`); }
   searchUsers(query, limit = 20) { return this.request('GET', '/users', undefined, { query: { query, limit } }); }
 

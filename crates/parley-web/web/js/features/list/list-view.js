@@ -3,6 +3,7 @@
 import { h, icon, uid } from '../../util/dom.js';
 import { createProfileBox } from '../settings/profile.js';
 import { signOutButton } from '../settings/sign-out.js';
+import { notificationsButton } from '../settings/notifications.js';
 import { rowContent, rowSignature } from './row.js';
 
 function matches(store, conv, q) {
@@ -28,6 +29,7 @@ export function createListView(ctx) {
       h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'New chat', title: 'New chat', onclick: () => ctx.openNewChat() }, icon('chat')),
       h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'New group', title: 'New group', onclick: () => ctx.openNewGroup() }, icon('group')),
       isAgent(store.me) ? h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Support', title: 'Support dashboard', onclick: () => ctx.openSupport() }, icon('support')) : null,
+      notificationsButton(ctx),
       signOutButton(ctx)));
 
   const el = h('aside', { class: 'sidebar' },

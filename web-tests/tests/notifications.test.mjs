@@ -1,0 +1,90 @@
+// Notifications in the web client (protocol.md §12): the settings dialog
+// reads and writes /users/me/notifications; the service worker turns a
+// Web Push payload into a notification titled and worded as the payload
+// says (delivered here through Chromium's DevTools, as a push service
+// would), one per conversation. (A click opening the conversation is the
+// worker's notificationclick handler; DevTools cannot click a
+// notification, so it is not tested here.)
+// Push is never asked for on first load.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { serverAndBrowser, openPage, signInUI, uniqueName, eventually, Api } from '../lib/harness.mjs';
+
+const env = serverAndBrowser();
+
+test('notification settings are read and saved, and nothing is asked on first load', async () => {
+  const name = uniqueName('nset');
+  const api = await Api.register(env.server.url, name, 'Nia Settings');
+  const b = await openPage(env.browser, env.server);
+  await signInUI(b.page, name);
+  assert.equal(await b.page.evaluate(() => Notification.permission), 'default', 'no prompt on load');
+  assert.equal(await b.page.evaluate(async () => (await navigator.serviceWorker.getRegistrations()).length), 0,
+    'no service worker until the user turns notifications on');
+  await b.page.getByRole('button', { name: 'Notification settings' }).click();
+  const dialog = b.page.getByRole('dialog', { name: 'Notification settings' });
+  const select = dialog.getByLabel('Notify me about');
+  await eventually(async () => !(await select.isDisabled()), 'the settings loaded');
+  assert.equal(await select.inputValue(), 'all');
+  await select.selectOption('mentions');
+  await eventually(async () => (await api.call('GET', '/users/me/notifications')).push === 'mentions', 'push saved');
+  const previews = dialog.getByLabel('Show message text in notifications');
+  assert.equal(await previews.isChecked(), true);
+  await previews.uncheck();
+  await eventually(async () => (await api.call('GET', '/users/me/notifications')).previews === false, 'previews saved');
+  await dialog.getByRole('button', { name: 'Turn on notifications on this device' }).waitFor();
+  await dialog.getByRole('button', { name: 'Close' }).click();
+  // Reopened, it shows what is stored.
+  await b.page.getByRole('button', { name: 'Notification settings' }).click();
+  await eventually(async () => (await select.inputValue()) === 'mentions', 'stored value shown');
+  assert.equal(await previews.isChecked(), false);
+  b.expectClean();
+  await b.context.close();
+});
+
+test('the service worker shows a push as a notification, one per conversation, text only with previews', async () => {
+  const ana = { name: uniqueName('nana') };
+  ana.api = await Api.register(env.server.url, ana.name, 'Ana Push');
+  const ben = { name: uniqueName('nben') };
+  ben.api = await Api.register(env.server.url, ben.name, 'Ben Push');
+  const conv = await ana.api.call('POST', '/conversations', { kind: 'direct', user_id: ben.api.user.id });
+  const b = await openPage(env.browser, env.server);
+  await b.context.grantPermissions(['notifications'], { origin: env.server.url });
+  await signInUI(b.page, ben.name);
+  const cdp = await b.context.newCDPSession(b.page);
+  const registrations = [];
+  cdp.on('ServiceWorker.workerRegistrationUpdated', (e) => registrations.push(...e.registrations));
+  await cdp.send('ServiceWorker.enable');
+  await b.page.evaluate(async () => {
+    await navigator.serviceWorker.register('/sw.js', { scope: '/' });
+    await navigator.serviceWorker.ready;
+  });
+  await eventually(async () => registrations.some((r) => r.scopeURL.startsWith(env.server.url) && !r.isDeleted), 'the registration');
+  const reg = registrations.find((r) => r.scopeURL.startsWith(env.server.url) && !r.isDeleted);
+  const push = (payload) => cdp.send('ServiceWorker.deliverPushMessage', {
+    origin: env.server.url, registrationId: reg.registrationId, data: JSON.stringify(payload),
+  });
+  const payload = {
+    type: 'message', conversation_id: conv.id, message_id: 'm1', seq: 3, title: 'Ana Push',
+    sender_id: ana.api.user.id, sender_name: 'Ana Push', preview: 'lunch at noon?', unread_count: 1,
+  };
+  await push(payload);
+  const shown = () => b.page.evaluate(async () => {
+    const r = await navigator.serviceWorker.getRegistration('/');
+    return (await r.getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag }));
+  });
+  await eventually(async () => (await shown()).length === 1, 'the notification');
+  assert.deepEqual(await shown(), [{ title: 'Ana Push', body: 'lunch at noon?', tag: `conv:${conv.id}` }]);
+  // A newer push of the same conversation replaces it; previews off says
+  // only that there is a message.
+  await push({ ...payload, seq: 4, preview: null, unread_count: 2 });
+  await eventually(async () => {
+    const n = await shown();
+    return n.length === 1 && n[0].body === 'New message (2 unread)';
+  }, 'one notification per conversation, without text');
+  // A group: the sender is named in the body.
+  await push({ ...payload, conversation_id: 'g1', title: 'Team', preview: 'standup' });
+  await eventually(async () => (await shown()).some((n) => n.title === 'Team' && n.body === 'Ana Push: standup'), 'the group one');
+  b.expectClean();
+  await b.context.close();
+});
