@@ -88,3 +88,53 @@ test('the service worker shows a push as a notification, one per conversation, t
   b.expectClean();
   await b.context.close();
 });
+
+test('a message while the tab is hidden shows a desktop notification; a visible tab or a muted chat none', async () => {
+  const ana = { name: uniqueName('dana') };
+  ana.api = await Api.register(env.server.url, ana.name, 'Ana Desk');
+  const ben = { name: uniqueName('dben') };
+  ben.api = await Api.register(env.server.url, ben.name, 'Ben Desk');
+  const conv = await ana.api.call('POST', '/conversations', { kind: 'direct', user_id: ben.api.user.id });
+  const cy = { name: uniqueName('dcy') };
+  cy.api = await Api.register(env.server.url, cy.name, 'Cy Muted');
+  const muted = await cy.api.call('POST', '/conversations', { kind: 'direct', user_id: ben.api.user.id });
+  await ben.api.call('PUT', `/conversations/${muted.id}/mute`, { until: new Date(Date.now() + 3600_000).toISOString() });
+  const b = await openPage(env.browser, env.server);
+  await b.context.grantPermissions(['notifications'], { origin: env.server.url });
+  // Records what the page shows (there is no service worker here, so the
+  // page's own Notification is used).
+  await b.page.evaluate(() => {
+    const Real = window.Notification;
+    window.__shown = [];
+    window.Notification = class extends Real {
+      constructor(title, options) {
+        super(title, options);
+        window.__shown.push({ title, body: options.body, tag: options.tag });
+      }
+    };
+  });
+  await signInUI(b.page, ben.name);
+  const shown = () => b.page.evaluate(() => window.__shown);
+  const hide = (hidden) => b.page.evaluate((h) => {
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') });
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => h });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
+  await b.page.getByRole('navigation', { name: 'Conversations' }).getByText('Ana Desk').waitFor();
+  await ana.api.send(conv.id, 'seen in the open tab');
+  await eventually(async () => (await b.page.getByText('seen in the open tab').count()) > 0, 'the first message, while visible');
+  await hide(true);
+  await ana.api.send(conv.id, 'while you were away');
+  await eventually(async () => (await shown()).length === 1, 'the desktop notification');
+  assert.deepEqual(await shown(), [{ title: 'Ana Desk', body: 'while you were away', tag: `conv:${conv.id}` }],
+    'only the message that came while hidden');
+  await cy.api.send(muted.id, 'muted chat');
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal((await shown()).length, 1, 'nothing for a muted conversation');
+  await hide(false);
+  await ana.api.send(conv.id, 'tab visible again');
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal((await shown()).length, 1, 'nothing while the tab is visible');
+  b.expectClean();
+  await b.context.close();
+});

@@ -16,6 +16,7 @@ function onEvent(s, f) {
   }
   if (r !== 'applied' || ev.type !== 'message.created') return;
   const m = ev.data.message;
+  if (m.sender_id !== store.me.id && s.notifier) s.notifier.onMessage(ev).catch(() => {});
   if (m.sender_id === store.me.id) {
     if (m.client_id) outbox.settle(m.client_id);
   } else if (receipts.isReading(ev.conversation_id)) {

@@ -12,6 +12,7 @@ import { createPanes } from './panes.js';
 import { createRouter } from './router.js';
 import { createReceiptSender } from './receipts.js';
 import { wireGateway } from './gateway-events.js';
+import { createDesktopNotifier } from './desktop-notify.js';
 import { watchConnection } from './connection.js';
 import { loadLastStatuses } from './loaders.js';
 
@@ -38,6 +39,7 @@ function build(s, root) {
   s.cleanups.push(() => toast.destroy());
   s.ctx = createContext(s, toast);
   s.receipts = createReceiptSender(s);
+  s.notifier = createDesktopNotifier(s);
   s.cleanups.push(() => s.receipts.destroy());
   s.cleanups.push(s.store.on('need_user', (id) => { if (s.isActive()) s.ctx.ensureUser(id); }));
   const layout = createLayout(root, s.ctx, toast);
