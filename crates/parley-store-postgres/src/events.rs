@@ -40,7 +40,8 @@ pub const INSERT_EVENT: &str = "WITH stored AS (
        INSERT INTO outbox (id, channel, target, event_type, body, status, attempts, created_at, next_attempt_at, topic, seq)
        SELECT 'psh_' || replace(gen_random_uuid()::text, '-', ''), 'push', s.id, $3, $4, 'pending', 0, $5, $5, $1, $2
        FROM members m JOIN push_subscriptions s ON s.user_id = m.user_id
-       WHERE $3 = 'message.created' AND m.conversation_id = $1 AND m.active AND m.user_id <> $6
+       WHERE $3 = 'message.created' AND EXISTS (SELECT 1 FROM push_subscriptions)
+         AND m.conversation_id = $1 AND m.active AND m.user_id <> $6
        ON CONFLICT (target, topic) WHERE channel = 'push'
        DO UPDATE SET seq = greatest(outbox.seq, excluded.seq), body = excluded.body)
      INSERT INTO outbox (id, channel, target, event_type, body, status, attempts, created_at, next_attempt_at)

@@ -14,12 +14,14 @@ use rusqlite::{Connection, OptionalExtension, params};
 /// One pending push per subscription of every other current member, for a
 /// `message.created` (`?1` the conversation, `?2` the sender, `?3` the
 /// seq, `?4` the stored event, `?5` its time); merged into the pending
-/// push of the same subscription and conversation.
+/// push of the same subscription and conversation. The `EXISTS` is
+/// evaluated once: a server nobody subscribed on skips the member scan.
 pub(crate) const ENQUEUE_PUSHES: &str = "INSERT INTO outbox
      (id, channel, target, event_type, body, status, attempts, created_at, next_attempt_at, topic, seq)
      SELECT 'psh_' || lower(hex(randomblob(16))), 'push', s.id, 'message.created', ?4, 'pending', 0, ?5, ?5, ?1, ?3
      FROM members m JOIN push_subscriptions s ON s.user_id = m.user_id
-     WHERE m.conversation_id = ?1 AND m.active = 1 AND m.user_id <> ?2
+     WHERE EXISTS (SELECT 1 FROM push_subscriptions)
+       AND m.conversation_id = ?1 AND m.active = 1 AND m.user_id <> ?2
      ON CONFLICT (target, topic) WHERE channel = 'push'
      DO UPDATE SET seq = max(seq, excluded.seq), body = excluded.body";
 
