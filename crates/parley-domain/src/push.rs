@@ -47,6 +47,19 @@ pub struct PushMessage {
     pub deleted: bool,
 }
 
+impl From<crate::messages::MessageRow> for PushMessage {
+    fn from(m: crate::messages::MessageRow) -> Self {
+        PushMessage {
+            id: m.id,
+            seq: m.seq,
+            sender_id: m.sender_id,
+            text: m.text,
+            mentions: m.mentions,
+            deleted: m.deleted,
+        }
+    }
+}
+
 /// What is known of one pending push when it would leave.
 #[derive(Debug, Clone)]
 pub struct PushFacts {
