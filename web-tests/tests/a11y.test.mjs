@@ -85,6 +85,15 @@ for (const colorScheme of ['light', 'dark']) {
     await a.page.getByRole('dialog', { name: 'New chat' }).waitFor();
     await scan(a.page, 'new chat dialog');
     await a.page.keyboard.press('Escape');
+    await a.page.getByRole('button', { name: 'Search messages' }).click();
+    const search = a.page.getByRole('dialog', { name: 'Search messages' });
+    await search.getByLabel('Search messages').fill('contrast');
+    await eventually(async () => (await search.locator('.search-hit mark').count()) > 0, 'a highlighted hit');
+    await scan(a.page, 'message search dialog');
+    // The first Escape in a filled search field clears it; the next closes.
+    await search.getByLabel('Search messages').fill('');
+    await a.page.keyboard.press('Escape');
+    await search.waitFor({ state: 'detached' });
     await openConversation(a.page, 'A11y review');
     await a.page.getByRole('button', { name: 'Conversation info' }).click();
     await a.page.getByRole('dialog', { name: 'Conversation info' }).waitFor();

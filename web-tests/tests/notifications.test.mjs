@@ -2,7 +2,7 @@
 // reads and writes /users/me/notifications; the service worker turns a
 // Web Push payload into a notification titled and worded as the payload
 // says (delivered here through Chromium's DevTools, as a push service
-// would), one per conversation. (A click opening the conversation is the
+// would), one per conversation, closed by a `read` update. (A click opening the conversation is the
 // worker's notificationclick handler; DevTools cannot click a
 // notification, so it is not tested here.)
 // Push is never asked for on first load.
@@ -32,12 +32,44 @@ test('notification settings are read and saved, and nothing is asked on first lo
   assert.equal(await previews.isChecked(), true);
   await previews.uncheck();
   await eventually(async () => (await api.call('GET', '/users/me/notifications')).previews === false, 'previews saved');
+  // Email digests: the address (only the user sees it) and the switch.
+  const digest = dialog.getByLabel('Email me a digest of unread messages while I am away');
+  assert.equal(await digest.isChecked(), true, 'digests are on by default');
+  const address = dialog.getByLabel('Email address');
+  await eventually(async () => !(await address.isDisabled()), 'the address loaded');
+  assert.equal(await address.inputValue(), '');
+  await address.fill('not an address');
+  await dialog.getByRole('button', { name: 'Save address' }).click();
+  await eventually(async () => /email must be an address/.test(await dialog.getByRole('status').textContent()),
+    'the refusal is shown');
+  assert.equal((await api.call('GET', '/users/me')).email, undefined, 'nothing saved');
+  await address.fill('nia@example.com');
+  await dialog.getByRole('button', { name: 'Save address' }).click();
+  await eventually(async () => (await api.call('GET', '/users/me')).email === 'nia@example.com', 'address saved');
+  await digest.uncheck();
+  await eventually(async () => (await api.call('GET', '/users/me/notifications')).email === 'off', 'digests off');
+  // Do not disturb: a pause and quiet hours in the browser's zone.
+  await dialog.getByLabel('Pause notifications').selectOption('8');
+  await eventually(async () => {
+    const p = await api.call('GET', '/users/me/notifications');
+    return p.dnd_until && Date.parse(p.dnd_until) > Date.now() + 7 * 3600_000;
+  }, 'paused for 8 hours');
+  await dialog.getByLabel('Quiet hours every day').check();
+  await eventually(async () => {
+    const q = (await api.call('GET', '/users/me/notifications')).quiet_hours;
+    return q && q.from === '22:00' && q.to === '07:00' && q.time_zone;
+  }, 'quiet hours saved');
+  await dialog.getByLabel('Pause notifications').selectOption('');
+  await eventually(async () => !(await api.call('GET', '/users/me/notifications')).dnd_until, 'pause ended');
   await dialog.getByRole('button', { name: 'Turn on notifications on this device' }).waitFor();
   await dialog.getByRole('button', { name: 'Close' }).click();
   // Reopened, it shows what is stored.
   await b.page.getByRole('button', { name: 'Notification settings' }).click();
   await eventually(async () => (await select.inputValue()) === 'mentions', 'stored value shown');
   assert.equal(await previews.isChecked(), false);
+  await eventually(async () => (await address.inputValue()) === 'nia@example.com', 'stored address shown');
+  assert.equal(await digest.isChecked(), false);
+  assert.equal(await dialog.getByLabel('Quiet hours every day').isChecked(), true);
   b.expectClean();
   await b.context.close();
 });
@@ -85,6 +117,13 @@ test('the service worker shows a push as a notification, one per conversation, t
   // A group: the sender is named in the body.
   await push({ ...payload, conversation_id: 'g1', title: 'Team', preview: 'standup' });
   await eventually(async () => (await shown()).some((n) => n.title === 'Team' && n.body === 'Ana Push: standup'), 'the group one');
+  // Read on another device: the server's silent update closes that
+  // conversation's notification and leaves the other.
+  await push({ type: 'read', conversation_id: conv.id, read_seq: 4 });
+  await eventually(async () => {
+    const n = await shown();
+    return n.length === 1 && n[0].title === 'Team';
+  }, 'the read conversation\'s notification closed');
   b.expectClean();
   await b.context.close();
 });

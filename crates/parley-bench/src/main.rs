@@ -7,7 +7,9 @@ use parley_bench::backend::Backend;
 use parley_bench::ceiling::fanout::FanoutServer;
 use parley_bench::report::{Report, ratio_note};
 use parley_bench::server::{Server, ServerSpec};
-use parley_bench::workloads::{cluster, group, idle, media, mix, reconnect, support, synapse};
+use parley_bench::workloads::{
+    cluster, group, idle, media, mix, push, reconnect, support, synapse,
+};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -224,6 +226,21 @@ enum Workload {
         /// The second process's pid, to read its CPU.
         #[arg(long)]
         second_pid: Option<u32>,
+    },
+    /// Push fan-out: a group message to offline members who all have a Web
+    /// Push subscription (a push service on 127.0.0.1); send to the last
+    /// push handed over, and send latency without and with subscriptions.
+    /// A started server needs `--server-arg=--outbound-allow-hosts=127.0.0.1`.
+    PushFanout {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long, default_value_t = 10_000)]
+        recipients: usize,
+        /// Sends timed without, then with, subscriptions.
+        #[arg(long, default_value_t = 50)]
+        sends: usize,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
     },
     /// The Synapse comparison shape, with Synapse's recorded figures beside.
     PeerSynapseShape {
@@ -555,6 +572,24 @@ async fn run(workload: Workload) -> anyhow::Result<Vec<Report>> {
             let reports = media::run(&server, &opts).await;
             server.stop().await;
             reports?
+        }
+        Workload::PushFanout {
+            target,
+            recipients,
+            sends,
+            concurrency,
+        } => {
+            let opts = push::PushOpts {
+                recipients,
+                sends,
+                concurrency,
+            };
+            vec![
+                on_server(&target, async |s| {
+                    push::run(&parley_bench::backend::Backend::parley(s), &opts).await
+                })
+                .await?,
+            ]
         }
         Workload::Support {
             target,

@@ -20,6 +20,9 @@
 //! - [`moderation`]: who may moderate, bans, admin deletes, the audit
 //!   log's entries.
 //! - [`receipts`]: watermarks, message status, who hears a receipt.
+//! - [`export`]: the export formats and the text export's lines.
+//! - [`search`]: index tokens (words, CJK pairs), the query grammar, snippets.
+//! - [`digest`]: who gets an email digest, what it lists and says.
 //! - [`webhooks`]: what a webhook may list, the retry schedule and the
 //!   automatic disable.
 //! - [`input`]: the shape of what clients send (lengths, characters), the
@@ -27,7 +30,9 @@
 #![forbid(unsafe_code)]
 
 pub mod conversations;
+pub mod digest;
 pub mod error;
+pub mod export;
 pub mod input;
 pub mod media;
 pub mod messages;
@@ -35,6 +40,7 @@ pub mod moderation;
 pub mod notifications;
 pub mod push;
 pub mod receipts;
+pub mod search;
 pub mod support;
 pub mod users;
 pub mod visibility;

@@ -5,7 +5,7 @@
 
 use crate::error::DomainError;
 use parley_protocol::notifications::{NotificationPrefs, PushPreference};
-use parley_protocol::push::PushPayload;
+use parley_protocol::push::{PushPayload, PushRead};
 use parley_protocol::rest::ConversationKind;
 
 /// `p256dh` that is not an uncompressed P-256 point.
@@ -106,6 +106,9 @@ pub enum DropReason {
     Muted,
     Preference,
     Blocked,
+    /// Do not disturb held when it would have left (paused or quiet
+    /// hours): not sent later either.
+    DoNotDisturb,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -149,6 +152,9 @@ pub fn decide(f: &PushFacts, now_ms: i64, hold_ms: i64, online: bool) -> Decisio
             return Decision::Drop(DropReason::Preference);
         }
         _ => {}
+    }
+    if crate::notifications::do_not_disturb(&f.prefs, now_ms) {
+        return Decision::Drop(DropReason::DoNotDisturb);
     }
     let hold_ends = f.pending_since.saturating_add(hold_ms);
     if online && now_ms < hold_ends {
@@ -268,9 +274,23 @@ pub fn gateway_token(token: &str) -> Result<(), DomainError> {
     Ok(())
 }
 
+/// The silent update for a conversation read up to `read_seq` after a
+/// notification was shown for it (beyond protocol.md §12): a device
+/// closes that notification. Same `Topic` as the conversation's pushes, so
+/// a push service still holding an undelivered one replaces it.
+pub fn read_update(conversation_id: &str, read_seq: u64) -> PushRead {
+    PushRead {
+        kind: "read".into(),
+        conversation_id: conversation_id.to_string(),
+        read_seq,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const NOW: i64 = 1_000;
 
     fn facts() -> PushFacts {
         PushFacts {
@@ -391,6 +411,18 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn do_not_disturb_drops_the_push() {
+        let mut f = facts();
+        f.prefs.dnd_until = Some(parley_protocol::Timestamp(NOW + 60_000));
+        assert_eq!(
+            decide(&f, NOW, 0, false),
+            Decision::Drop(DropReason::DoNotDisturb)
+        );
+        f.prefs.dnd_until = Some(parley_protocol::Timestamp(NOW - 1));
+        assert!(matches!(decide(&f, NOW, 0, false), Decision::Send { .. }));
     }
 
     #[test]

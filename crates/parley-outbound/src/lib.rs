@@ -5,11 +5,13 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod email;
 pub mod policy;
 pub mod signing;
 pub mod webpush;
 
 pub use client::{Answer, Outbound, OutboundError};
+pub use email::{Email, EmailError, Mailer};
 pub use policy::{Allowed, MAX_ANSWER_BYTES, Policy, UrlRefusal, is_special};
 pub use signing::SigningKey;
 pub use webpush::VapidKey;

@@ -4,7 +4,7 @@
 //! the HMAC-SHA256 of `id.timestamp.body` keyed with the decoded bytes.
 
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
@@ -42,6 +42,33 @@ impl SigningKey {
     /// The secret as it is stored and shown once.
     pub fn encoded(&self) -> String {
         format!("{PREFIX}{}", STANDARD.encode(&self.bytes))
+    }
+
+    /// A URL-safe tag for `value` in `purpose` (an unsubscribe link's
+    /// token): the HMAC-SHA256 of `purpose:value`, base64url.
+    pub fn tag(&self, purpose: &str, value: &str) -> String {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.bytes) else {
+            return String::new();
+        };
+        mac.update(purpose.as_bytes());
+        mac.update(b":");
+        mac.update(value.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether `tag` is [`tag`](Self::tag)'s for `value`, compared in
+    /// constant time.
+    pub fn verify_tag(&self, purpose: &str, value: &str, tag: &str) -> bool {
+        let Ok(given) = URL_SAFE_NO_PAD.decode(tag) else {
+            return false;
+        };
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.bytes) else {
+            return false;
+        };
+        mac.update(purpose.as_bytes());
+        mac.update(b":");
+        mac.update(value.as_bytes());
+        mac.verify_slice(&given).is_ok()
     }
 
     /// The `webhook-signature` value for one attempt.
@@ -82,6 +109,18 @@ mod tests {
             key.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body),
             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
         );
+    }
+
+    #[test]
+    fn tags_verify_only_for_their_value_and_purpose() {
+        let key = SigningKey::generate();
+        let tag = key.tag("unsubscribe", "usr_1");
+        assert!(key.verify_tag("unsubscribe", "usr_1", &tag));
+        assert!(!key.verify_tag("unsubscribe", "usr_2", &tag));
+        assert!(!key.verify_tag("other", "usr_1", &tag));
+        assert!(!SigningKey::generate().verify_tag("unsubscribe", "usr_1", &tag));
+        assert!(!key.verify_tag("unsubscribe", "usr_1", "not base64!"));
+        assert!(!tag.contains(['+', '/', '=']));
     }
 
     #[test]

@@ -120,7 +120,7 @@ pub struct ConversationUpdated {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
+        deserialize_with = "crate::present"
     )]
     #[schema(value_type = Option<String>)]
     pub avatar_url: Option<Option<String>>,
@@ -132,13 +132,6 @@ impl ConversationUpdated {
     pub fn is_empty(&self) -> bool {
         self.avatar_url.is_none() && self.title.is_none()
     }
-}
-
-/// A field that is present (even as `null`) is `Some`.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// `message.created`.

@@ -18,6 +18,7 @@ pub mod media;
 pub mod notifications;
 pub mod push;
 pub mod rest;
+pub mod search;
 pub mod support;
 pub mod time;
 pub mod webhooks;
@@ -27,6 +28,15 @@ pub use gateway::{ClientFrame, ServerFrame};
 pub use media::{Media, MediaKind};
 pub use rest::*;
 pub use time::Timestamp;
+
+/// For PATCH fields where `null` means "clear": a field that is present
+/// (even as `null`) is `Some`, an absent one (with `#[serde(default)]`)
+/// `None`.
+pub fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
 
 /// Protocol limits that clients may want to check before sending.
 pub mod limits {

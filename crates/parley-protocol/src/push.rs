@@ -101,7 +101,27 @@ pub struct UnsubscribeRequest {
 pub struct GatewayNotification {
     pub platform: GatewayPlatform,
     pub token: String,
-    pub notification: PushPayload,
+    pub notification: PushNotification,
+}
+
+/// What a push carries: a message to show, or a silent update.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum PushNotification {
+    Message(PushPayload),
+    Read(PushRead),
+}
+
+/// A silent update (beyond protocol.md §12): the user read the
+/// conversation up to `read_seq` on another device, so a notification
+/// shown for it can be closed. Sent only to devices that were shown one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PushRead {
+    /// `"read"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub conversation_id: String,
+    pub read_seq: u64,
 }
 
 /// The plaintext of a push (at most 3 KiB of UTF-8 JSON).

@@ -117,6 +117,20 @@ pub struct UpdateMeRequest {
     pub avatar_media_id: Option<String>,
     #[serde(default)]
     pub about: Option<String>,
+    /// Where email digests go (protocol.md §12); `""` clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// `GET`/`PATCH /users/me`: the caller's profile and what only they see.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Me {
+    #[serde(flatten)]
+    pub user: User,
+    /// The address email digests go to (protocol.md §12); absent until
+    /// the user gives one, so the object is §3's user exactly until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

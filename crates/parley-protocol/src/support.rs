@@ -4,7 +4,7 @@
 //! [`crate::events::EventData`].
 
 use crate::time::Timestamp;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// One interval of an inbox's week, in its zone's wall-clock time.
@@ -77,7 +77,7 @@ pub struct InboxRequest {
     pub timezone: Option<String>,
     #[serde(
         default,
-        deserialize_with = "present",
+        deserialize_with = "crate::present",
         skip_serializing_if = "Option::is_none"
     )]
     #[schema(value_type = Option<Vec<HoursInterval>>)]
@@ -90,12 +90,6 @@ pub struct InboxRequest {
     pub routing: Option<Routing>,
     #[serde(default)]
     pub max_chats_per_agent: Option<u32>,
-}
-
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

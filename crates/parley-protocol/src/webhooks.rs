@@ -4,7 +4,7 @@
 //! server; its signature headers are in `parley-outbound`.
 
 use crate::time::Timestamp;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// `POST /webhooks`.
@@ -30,17 +30,11 @@ pub struct UpdateWebhook {
     pub url: Option<String>,
     #[serde(default)]
     pub events: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::present")]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
     #[serde(default)]
     pub active: Option<bool>,
-}
-
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// A webhook as the admin API shows it (never its secret after creation).

@@ -271,6 +271,21 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_PUSH_GATEWAY_SECRET", hide_env_values = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub push_gateway_secret: Option<String>,
+    /// The SMTP relay for email digests: `smtps://user:pass@host:465`
+    /// (TLS), `smtp://user:pass@host:587?tls=required` (STARTTLS) or
+    /// `smtp://host:25` (plain, a local relay). Unset: no email.
+    #[arg(long, env = "PARLEY_SMTP_URL", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_url: Option<String>,
+    /// The digests' From: `Parley <chat@example.com>` or an address.
+    #[arg(long, env = "PARLEY_SMTP_FROM")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_from: Option<String>,
+    /// How old an unread message is before it goes into a digest (default
+    /// 15m; `notify.email_after`).
+    #[arg(long, env = "PARLEY_EMAIL_AFTER")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_after: Option<String>,
 }
 
 /// A duration flag: a number with `ms`, `s`, `m` or `h`; a bare number is
@@ -439,6 +454,20 @@ pub struct Config {
     pub outbound: parley_outbound::Policy,
     pub webhook_retry: parley_domain::webhooks::RetryPolicy,
     pub push: PushConfig,
+    pub email: EmailConfig,
+}
+
+/// Email digests (protocol.md §12).
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    /// The relay's URL (it may hold credentials) and the From mailbox;
+    /// `None`: no digests.
+    pub smtp: Option<(Secret, String)>,
+    /// How old an unread message is before a digest lists it.
+    pub after: Duration,
+    /// The server's URL in the digests' links: `public_url`, else the
+    /// address the server listens on (set when it starts).
+    pub base_url: Option<String>,
 }
 
 /// Web Push (protocol.md §12).
@@ -579,6 +608,7 @@ impl Config {
         let outbound = outbound_policy(&s)?;
         let webhook_retry = retry_policy(&s)?;
         let push = push_config(&s)?;
+        let email = email_config(&s)?;
         Ok(Config {
             listen,
             data_dir,
@@ -669,6 +699,7 @@ impl Config {
             outbound,
             webhook_retry,
             push,
+            email,
         })
     }
 
@@ -707,6 +738,41 @@ fn outbound_policy(s: &Settings) -> Result<parley_outbound::Policy, ConfigError>
         timeout,
         allow_private: s.outbound_allow_private.unwrap_or(false),
         allow,
+    })
+}
+
+fn email_config(s: &Settings) -> Result<EmailConfig, ConfigError> {
+    let after = match s.email_after.as_deref() {
+        None => Duration::from_secs(15 * 60),
+        Some(raw) => parse_duration("email_after", raw)?,
+    };
+    if after > Duration::from_secs(7 * 24 * 3600) {
+        return Err(ConfigError("email_after must be at most 168h".into()));
+    }
+    let smtp = match (&s.smtp_url, &s.smtp_from) {
+        (None, None) => None,
+        (Some(url), Some(from)) => {
+            // Only the shape: the URL may hold a password, never echoed.
+            let ok = url::Url::parse(url)
+                .is_ok_and(|u| matches!(u.scheme(), "smtp" | "smtps") && u.host().is_some());
+            if !ok {
+                return Err(ConfigError(
+                    "smtp_url must be smtp://host:port or smtps://host:port".into(),
+                ));
+            }
+            if from.trim().is_empty() {
+                return Err(ConfigError("smtp_from must be an address".into()));
+            }
+            Some((Secret(url.clone()), from.trim().to_string()))
+        }
+        _ => {
+            return Err(ConfigError("smtp_url and smtp_from go together".into()));
+        }
+    };
+    Ok(EmailConfig {
+        smtp,
+        after,
+        base_url: s.public_url.clone(),
     })
 }
 
@@ -963,5 +1029,42 @@ mod tests {
     fn secrets_do_not_print() {
         let s = Secret("hunter2".into());
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn email_settings() {
+        let email = |url: Option<&str>, from: Option<&str>, after: Option<&str>| {
+            Config::from_settings(Settings {
+                smtp_url: url.map(str::to_string),
+                smtp_from: from.map(str::to_string),
+                email_after: after.map(str::to_string),
+                ..Default::default()
+            })
+            .map(|c| c.email)
+        };
+        let off = email(None, None, None).expect("no SMTP");
+        assert!(off.smtp.is_none());
+        assert_eq!(off.after, Duration::from_secs(900), "15 minutes by default");
+        let on = email(
+            Some("smtps://user:hunter2@mail.example.com:465"),
+            Some("Parley <chat@example.com>"),
+            Some("5m"),
+        )
+        .expect("SMTP");
+        assert_eq!(on.after, Duration::from_secs(300));
+        assert!(
+            !format!("{on:?}").contains("hunter2"),
+            "the relay's password never prints"
+        );
+        assert!(
+            email(Some("smtp://mail.example.com"), None, None).is_err(),
+            "a URL without a From"
+        );
+        assert!(
+            email(None, Some("chat@example.com"), None).is_err(),
+            "a From without a URL"
+        );
+        assert!(email(Some("http://mail.example.com"), Some("a@b.c"), None).is_err());
+        assert!(email(None, None, Some("400h")).is_err());
     }
 }

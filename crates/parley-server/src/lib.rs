@@ -23,6 +23,7 @@ pub mod auth;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod digest;
 pub mod error;
 pub mod fanout;
 pub mod gateway;
@@ -215,6 +216,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let webhook_store: Arc<dyn parley_store::WebhookStore> = store.clone();
     let push_store: Arc<dyn parley_store::PushStore> = store.clone();
     let vapid = services::push::vapid_key(push_store.as_ref()).await?;
+    let unsubscribe = services::email::unsubscribe_key(push_store.as_ref()).await?;
+    let digest_store: Arc<dyn parley_store::DigestStore> = store.clone();
     let services = Services::new(
         store,
         fanout.clone(),
@@ -224,6 +227,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         accounts,
         media,
         &vapid,
+        unsubscribe,
         support_store,
     );
     let presence = services.presence.clone();
@@ -252,6 +256,24 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         config.push.clone(),
     );
     jobs.spawn("push", move |stop| pusher.run(stop));
+    if let Some((url, from)) = &config.email.smtp {
+        let mailer = parley_outbound::Mailer::new(&url.0, from, digest::SMTP_TIMEOUT)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let base_url = config
+            .email
+            .base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", config.listen));
+        let digests = digest::DigestWorker::new(
+            digest_store,
+            mailer,
+            services.presence.clone(),
+            services.email.clone(),
+            config.email.after,
+            base_url,
+        );
+        jobs.spawn("email-digests", move |stop| digests.run(stop));
+    }
     Ok(AppState::new(Inner {
         connection_permits: Arc::new(Semaphore::new(config.limits.max_connections)),
         user_connections: crate::net::slots::Slots::new(config.max_connections_per_user),
@@ -288,6 +310,15 @@ pub async fn run(
         ),
         None => None,
     };
+    let mut config = config;
+    if config.email.base_url.is_none() {
+        // Links in emails name the address this server is reached at.
+        let mut local = listener.local_addr()?;
+        if local.ip().is_unspecified() {
+            local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        config.email.base_url = Some(format!("http://{local}"));
+    }
     let state = build_state(config).await?;
     let limits = net::Limits::new(&state.config);
     if let Some(l) = metrics_listener {

@@ -19,7 +19,7 @@ use parley_domain::push::{self as rules, AfterAnswer, Answer, Decision};
 use parley_outbound::webpush::{self, VapidKey};
 use parley_outbound::{Outbound, OutboundError, SigningKey};
 use parley_protocol::Timestamp;
-use parley_protocol::push::{GatewayDevice, GatewayNotification};
+use parley_protocol::push::{GatewayDevice, GatewayNotification, PushNotification};
 use parley_store::{ClaimedPush, PushSettle, PushStore};
 use std::sync::Arc;
 use std::time::Duration;
@@ -94,6 +94,20 @@ impl PushWorker {
             };
             let hold_ms = self.config.hold.as_millis() as i64;
             for push in claimed {
+                if push.read_update {
+                    // A silent update leaves at once, whoever is online.
+                    let Ok(permit) = slots.clone().acquire_owned().await else {
+                        return;
+                    };
+                    let me = self.clone();
+                    let update = rules::read_update(&push.facts.conversation_id, push.seq);
+                    sends.spawn(async move {
+                        me.send(push, PushNotification::Read(update), rules::Urgency::Normal)
+                            .await;
+                        drop(permit);
+                    });
+                    continue;
+                }
                 let now = Timestamp::now().millis();
                 let is_online = online.contains(&push.facts.subscriber);
                 match rules::decide(&push.facts, now, hold_ms, is_online) {
@@ -111,7 +125,8 @@ impl PushWorker {
                         };
                         let me = self.clone();
                         sends.spawn(async move {
-                            me.send(push, payload, urgency).await;
+                            me.send(push, PushNotification::Message(payload), urgency)
+                                .await;
                             drop(permit);
                         });
                     }
@@ -159,12 +174,7 @@ impl PushWorker {
 
     /// One request to the push service (or the push gateway), and its
     /// answer applied.
-    async fn send(
-        &self,
-        push: ClaimedPush,
-        payload: parley_protocol::push::PushPayload,
-        urgency: rules::Urgency,
-    ) {
+    async fn send(&self, push: ClaimedPush, payload: PushNotification, urgency: rules::Urgency) {
         let request = match &push.gateway {
             Some(device) => self.gateway_request(&push, device, payload),
             None => self.web_push_request(&push, &payload, urgency),
@@ -202,6 +212,8 @@ impl PushWorker {
         let after = rules::after_answer(answer, push.retries, Timestamp::now().millis());
         tracing::debug!(push = %push.id, ?answer, ?after, "push attempt");
         let (result, settle) = match after {
+            // A message shown on the device: a read elsewhere closes it.
+            AfterAnswer::Delivered if !push.read_update => ("delivered", PushSettle::Delivered),
             AfterAnswer::Delivered => ("delivered", PushSettle::Done),
             AfterAnswer::Unsubscribe => ("unsubscribed", PushSettle::Unsubscribe),
             AfterAnswer::Retry(at) => ("retry", PushSettle::Retry(Timestamp(at))),
@@ -215,7 +227,7 @@ impl PushWorker {
     fn web_push_request(
         &self,
         push: &ClaimedPush,
-        payload: &parley_protocol::push::PushPayload,
+        payload: &PushNotification,
         urgency: rules::Urgency,
     ) -> Result<Request, PushSettle> {
         let Ok(url) = url::Url::parse(&push.endpoint) else {
@@ -237,7 +249,7 @@ impl PushWorker {
             ("content-encoding", "aes128gcm".to_string()),
             ("ttl", TTL_SECS.to_string()),
             ("urgency", urgency.as_str().to_string()),
-            ("topic", webpush::topic(&payload.conversation_id)),
+            ("topic", webpush::topic(&push.facts.conversation_id)),
             (
                 "authorization",
                 self.key
@@ -254,7 +266,7 @@ impl PushWorker {
         &self,
         push: &ClaimedPush,
         device: &GatewayDevice,
-        notification: parley_protocol::push::PushPayload,
+        notification: PushNotification,
     ) -> Result<Request, PushSettle> {
         let Some((url, key)) = self.gateway.as_deref() else {
             // Registered while a gateway was configured; it is not now.

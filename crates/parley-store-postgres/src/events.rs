@@ -30,20 +30,16 @@ use std::sync::Arc;
 /// Stores an event (`$1` conversation, `$2` seq, `$3` type, `$4` body,
 /// `$5` its time in ms, `$6` its actor or '') and, in the same statement,
 /// one pending webhook delivery per active webhook listing its type and,
-/// for a `message.created`, one pending push per subscription of every
-/// other current member, merged into the pending push of the same
-/// subscription and conversation (protocol.md §12): no extra round trip
-/// for a send, and no event without its deliveries.
+/// for a `message.created`, one push fan-out row (the push worker expands
+/// it per subscription: `push.rs`) (protocol.md §12): no extra round trip
+/// for a send, one row however large the group, and no event without its
+/// deliveries.
 pub const INSERT_EVENT: &str = "WITH stored AS (
        INSERT INTO events (conversation_id, seq, type, body) VALUES ($1, $2, $3, $4)),
      pushes AS (
        INSERT INTO outbox (id, channel, target, event_type, body, status, attempts, created_at, next_attempt_at, topic, seq)
-       SELECT 'psh_' || replace(gen_random_uuid()::text, '-', ''), 'push', s.id, $3, $4, 'pending', 0, $5, $5, $1, $2
-       FROM members m JOIN push_subscriptions s ON s.user_id = m.user_id
-       WHERE $3 = 'message.created' AND EXISTS (SELECT 1 FROM push_subscriptions)
-         AND m.conversation_id = $1 AND m.active AND m.user_id <> $6
-       ON CONFLICT (target, topic) WHERE channel = 'push'
-       DO UPDATE SET seq = greatest(outbox.seq, excluded.seq), body = excluded.body)
+       SELECT 'pfo_' || replace(gen_random_uuid()::text, '-', ''), 'push_fanout', $6, $3, $4, 'pending', 0, $5, $5, $1, $2
+       WHERE $3 = 'message.created' AND EXISTS (SELECT 1 FROM push_subscriptions))
      INSERT INTO outbox (id, channel, target, event_type, body, status, attempts, created_at, next_attempt_at)
      SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), 'webhook', w.id, $3, $4, 'pending', 0, $5, $5
      FROM webhook_events e JOIN webhooks w ON w.id = e.webhook_id

@@ -132,6 +132,7 @@ impl WriteTx<'_> {
             );
             tokio::try_join!(attach, count)?;
         }
+        self.index_message(conv, seq, text).await?;
         self.insert_links(conv, seq, message_id, text).await
     }
 
@@ -150,6 +151,8 @@ impl WriteTx<'_> {
             &[&conv, &seq],
         )
         .await?;
+        self.unindex_message(conv, seq).await?;
+        self.index_message(conv, seq, text).await?;
         self.insert_links(conv, seq, message_id, text).await
     }
 
@@ -179,6 +182,7 @@ impl WriteTx<'_> {
     /// delete). The conversation is locked.
     pub async fn detach(&self, conv: &str, seq: u64, remove: bool) -> StoreResult<()> {
         let seq = seq_param(seq);
+        self.unindex_message(conv, seq).await?;
         execute(
             &self.tx,
             "UPDATE media SET attached = greatest(attached - 1, 0), removed = removed OR $3

@@ -18,7 +18,19 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/0007_notification_prefs.sql")),
     (8, include_str!("../migrations/0008_webhooks_outbox.sql")),
     (9, include_str!("../migrations/0009_push.sql")),
+    (10, include_str!("../migrations/0010_email_digests.sql")),
+    (11, include_str!("../migrations/0011_push_fanout.sql")),
+    (12, include_str!("../migrations/0012_push_read.sql")),
+    (13, include_str!("../migrations/0013_do_not_disturb.sql")),
+    (
+        SEARCH_VERSION,
+        include_str!("../migrations/0014_search.sql"),
+    ),
 ];
+
+/// The migration that creates the search index; the messages stored
+/// before it are indexed in its transaction.
+const SEARCH_VERSION: i64 = 14;
 
 /// Key of the advisory lock that serialises migrators ("parley" in ASCII).
 const LOCK_KEY: i64 = 0x7061_726c_6579;
@@ -45,6 +57,9 @@ pub async fn migrate(client: &mut Client) -> Result<usize, tokio_postgres::Error
             continue;
         }
         tx.batch_execute(sql).await?;
+        if *version == SEARCH_VERSION {
+            crate::search::backfill(&tx).await?;
+        }
         tx.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
             &[version, &parley_protocol::Timestamp::now().millis()],

@@ -7,8 +7,9 @@ use crate::{PostgresStore, in_tx};
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use parley_domain::notifications as rules;
+use parley_protocol::Timestamp;
 use parley_protocol::notifications::{
-    EmailPreference, NotificationPrefs, NotificationPrefsPatch, PushPreference,
+    EmailPreference, NotificationPrefs, NotificationPrefsPatch, PushPreference, QuietHours,
 };
 use parley_store::{NotificationStore, StoreResult};
 
@@ -18,16 +19,31 @@ pub(crate) async fn load<C: GenericClient>(
     lock: bool,
 ) -> StoreResult<NotificationPrefs> {
     let sql = if lock {
-        "SELECT push, email, previews FROM notification_prefs WHERE user_id = $1 FOR UPDATE"
+        "SELECT push, email, previews, dnd_until, quiet_from, quiet_to, quiet_time_zone
+         FROM notification_prefs WHERE user_id = $1 FOR UPDATE"
     } else {
-        "SELECT push, email, previews FROM notification_prefs WHERE user_id = $1"
+        "SELECT push, email, previews, dnd_until, quiet_from, quiet_to, quiet_time_zone
+         FROM notification_prefs WHERE user_id = $1"
     };
     match query_opt(c, sql, &[&user]).await? {
-        Some(r) => Ok(NotificationPrefs {
-            push: col_parsed(&r, 0, "push preference", PushPreference::parse)?,
-            email: col_parsed(&r, 1, "email preference", EmailPreference::parse)?,
-            previews: col(&r, 2)?,
-        }),
+        Some(r) => {
+            let quiet: (Option<String>, Option<String>, Option<String>) =
+                (col(&r, 4)?, col(&r, 5)?, col(&r, 6)?);
+            Ok(NotificationPrefs {
+                push: col_parsed(&r, 0, "push preference", PushPreference::parse)?,
+                email: col_parsed(&r, 1, "email preference", EmailPreference::parse)?,
+                previews: col(&r, 2)?,
+                dnd_until: col::<Option<i64>>(&r, 3)?.map(Timestamp),
+                quiet_hours: match quiet {
+                    (Some(from), Some(to), Some(time_zone)) => Some(QuietHours {
+                        from,
+                        to,
+                        time_zone,
+                    }),
+                    _ => None,
+                },
+            })
+        }
         None => Ok(NotificationPrefs::default()),
     }
 }
@@ -55,10 +71,22 @@ impl NotificationStore for PostgresStore {
             )
             .await?;
             let p = rules::apply(load(&w.tx, &user, true).await?, patch);
+            let q = p.quiet_hours.as_ref();
             execute(
                 &w.tx,
-                "UPDATE notification_prefs SET push = $2, email = $3, previews = $4 WHERE user_id = $1",
-                &[&user, &p.push.as_str(), &p.email.as_str(), &p.previews],
+                "UPDATE notification_prefs SET push = $2, email = $3, previews = $4, dnd_until = $5,
+                   quiet_from = $6, quiet_to = $7, quiet_time_zone = $8
+                 WHERE user_id = $1",
+                &[
+                    &user,
+                    &p.push.as_str(),
+                    &p.email.as_str(),
+                    &p.previews,
+                    &p.dnd_until.map(|t| t.millis()),
+                    &q.map(|q| q.from.as_str()),
+                    &q.map(|q| q.to.as_str()),
+                    &q.map(|q| q.time_zone.as_str()),
+                ],
             )
             .await?;
             Ok(p)

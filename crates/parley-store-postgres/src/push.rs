@@ -1,7 +1,9 @@
-//! Web Push on PostgreSQL. Pushes are written by the statement that
-//! stores their message (`events::INSERT_EVENT`); workers of every process
-//! claim due rows with `FOR UPDATE SKIP LOCKED` and a lease, then read the
-//! facts. A subscription's cap locks the user's subscriptions first, so
+//! Web Push on PostgreSQL. A message's pushes are one fan-out row written
+//! by the statement that stores it (`events::INSERT_EVENT`); before each
+//! claim, workers of every process expand due fan-out rows into one push
+//! per subscription, a chunk per transaction (the row locked with `SKIP
+//! LOCKED`, so two workers never expand one chunk twice), then claim due
+//! pushes with `FOR UPDATE SKIP LOCKED` and a lease, and read the facts. A subscription's cap locks the user's subscriptions first, so
 //! concurrent subscribes of one user keep at most the cap.
 
 use crate::rows::{self, col, col_u64, execute, query, query_opt, seq_param};
@@ -37,10 +39,28 @@ fn subscription(r: &tokio_postgres::Row) -> StoreResult<PushSubscription> {
     })
 }
 
+/// A read by `$1` of conversation `$2` up to `$3` at `$4`: a silent update
+/// for every subscription of theirs shown a notification for it at or
+/// before that seq (see the SQLite backend), and those records go.
+pub(crate) const ENQUEUE_READ_UPDATES: &str = "WITH shown AS (
+       DELETE FROM push_notified WHERE user_id = $1 AND conversation_id = $2 AND seq <= $3
+       RETURNING subscription_id)
+     INSERT INTO outbox (id, channel, target, event_type, body, status, attempts, created_at, next_attempt_at, topic, seq)
+     SELECT 'prd_' || replace(gen_random_uuid()::text, '-', ''), 'push_read', subscription_id, 'read', '', 'pending', 0, $4, $4, $2, $3
+     FROM shown
+     ON CONFLICT (target, topic) WHERE channel = 'push_read'
+     DO UPDATE SET seq = greatest(outbox.seq, excluded.seq)";
+
 async fn delete_subscription<C: GenericClient>(c: &C, id: &str) -> StoreResult<()> {
     execute(
         c,
-        "DELETE FROM outbox WHERE channel = 'push' AND target = $1",
+        "DELETE FROM outbox WHERE channel IN ('push', 'push_read') AND target = $1",
+        &[&id],
+    )
+    .await?;
+    execute(
+        c,
+        "DELETE FROM push_notified WHERE subscription_id = $1",
         &[&id],
     )
     .await?;
@@ -109,6 +129,76 @@ async fn facts<C: GenericClient>(
         unread_count,
         pending_since,
     })
+}
+
+/// Members expanded per transaction.
+const FANOUT_CHUNK: i64 = 500;
+/// Chunks expanded per claim.
+const FANOUT_CHUNKS_PER_CLAIM: usize = 40;
+
+impl PostgresStore {
+    /// Expands the next chunk of one due fan-out row (see the SQLite
+    /// backend's `expand_fanout`); `false` when none is due or free.
+    async fn expand_fanout(&self, now: i64) -> StoreResult<bool> {
+        in_tx!(self, move |w, _out| async {
+            let Some(f) = query_opt(
+                &w.tx,
+                "SELECT id, target, topic, seq, body, created_at, fanout_cursor FROM outbox
+                 WHERE channel = 'push_fanout' AND status = 'pending' AND next_attempt_at <= $1
+                 ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+                &[&now],
+            )
+            .await?
+            else {
+                return Ok(false);
+            };
+            let id: String = col(&f, 0)?;
+            let sender: String = col(&f, 1)?;
+            let conv: String = col(&f, 2)?;
+            let seq: i64 = col(&f, 3)?;
+            let body: String = col(&f, 4)?;
+            let at: i64 = col(&f, 5)?;
+            let cursor: String = col::<Option<String>>(&f, 6)?.unwrap_or_default();
+            let chunk = rows::strings(
+                &w.tx,
+                "SELECT user_id FROM members WHERE conversation_id = $1 AND user_id > $2
+                 ORDER BY user_id LIMIT $3",
+                &[&conv, &cursor, &FANOUT_CHUNK],
+            )
+            .await?;
+            if let Some(last) = chunk.last() {
+                execute(
+                    &w.tx,
+                    "INSERT INTO outbox
+                       (id, channel, target, event_type, body, status, attempts, created_at, next_attempt_at, topic, seq)
+                     SELECT 'psh_' || replace(gen_random_uuid()::text, '-', ''), 'push', s.id, 'message.created',
+                            $4, 'pending', 0, $5, $5, $1, $3
+                     FROM members m JOIN push_subscriptions s ON s.user_id = m.user_id
+                     WHERE m.conversation_id = $1 AND m.user_id > $6 AND m.user_id <= $7
+                       AND m.active AND m.user_id <> $2
+                     ON CONFLICT (target, topic) WHERE channel = 'push'
+                     DO UPDATE SET body = CASE WHEN excluded.seq > outbox.seq THEN excluded.body ELSE outbox.body END,
+                                   seq = greatest(outbox.seq, excluded.seq)",
+                    &[&conv, &sender, &seq, &body, &at, &cursor, last],
+                )
+                .await?;
+            }
+            match chunk.last() {
+                Some(last) if chunk.len() as i64 == FANOUT_CHUNK => {
+                    execute(
+                        &w.tx,
+                        "UPDATE outbox SET fanout_cursor = $2 WHERE id = $1",
+                        &[&id, last],
+                    )
+                    .await?;
+                }
+                _ => {
+                    execute(&w.tx, "DELETE FROM outbox WHERE id = $1", &[&id]).await?;
+                }
+            }
+            Ok(true)
+        })
+    }
 }
 
 #[async_trait]
@@ -232,6 +322,11 @@ impl PushStore for PostgresStore {
         lease_until: Timestamp,
         limit: u32,
     ) -> StoreResult<Vec<ClaimedPush>> {
+        for _ in 0..FANOUT_CHUNKS_PER_CLAIM {
+            if !self.expand_fanout(now.millis()).await? {
+                break;
+            }
+        }
         let c = self.client().await?;
         // One statement, its own transaction: due rows no other worker
         // holds; a row claimed and committed meanwhile fails the re-checked
@@ -240,12 +335,12 @@ impl PushStore for PostgresStore {
             &c,
             "WITH due AS (
                SELECT id FROM outbox
-               WHERE channel = 'push' AND status = 'pending' AND next_attempt_at <= $1
+               WHERE channel IN ('push', 'push_read') AND status = 'pending' AND next_attempt_at <= $1
                ORDER BY next_attempt_at LIMIT $3
                FOR UPDATE SKIP LOCKED)
              UPDATE outbox o SET next_attempt_at = $2
              FROM due WHERE o.id = due.id AND o.next_attempt_at <= $1
-             RETURNING o.id, o.target, o.topic, o.attempts, o.seq, o.created_at",
+             RETURNING o.id, o.target, o.topic, o.attempts, o.seq, o.created_at, o.channel = 'push_read'",
             &[&now.millis(), &lease_until.millis(), &i64::from(limit)],
         )
         .await?;
@@ -258,6 +353,7 @@ impl PushStore for PostgresStore {
                 .map_err(|_| StoreError::Internal("negative attempts".into()))?;
             let seq = col_u64(r, 4)?;
             let since: i64 = col(r, 5)?;
+            let read_update: bool = col(r, 6)?;
             let Some(sub) = query_opt(
                 &c,
                 "SELECT user_id, endpoint, p256dh, auth, platform, token
@@ -279,6 +375,7 @@ impl PushStore for PostgresStore {
                 gateway: gateway(col(&sub, 4)?, col(&sub, 5)?),
                 retries,
                 seq,
+                read_update,
                 facts,
             });
         }
@@ -293,8 +390,21 @@ impl PushStore for PostgresStore {
         now: Timestamp,
     ) -> StoreResult<()> {
         let c = self.client().await?;
+        if settle == PushSettle::Delivered {
+            execute(
+                &c,
+                "INSERT INTO push_notified (subscription_id, conversation_id, user_id, seq)
+                 SELECT o.target, o.topic, p.user_id, $2
+                 FROM outbox o JOIN push_subscriptions p ON p.id = o.target
+                 WHERE o.id = $1 AND o.channel = 'push'
+                 ON CONFLICT (subscription_id, conversation_id)
+                 DO UPDATE SET seq = greatest(push_notified.seq, excluded.seq)",
+                &[&id, &seq_param(seq)],
+            )
+            .await?;
+        }
         match settle {
-            PushSettle::Done => {
+            PushSettle::Done | PushSettle::Delivered => {
                 let gone = execute(
                     &c,
                     "DELETE FROM outbox WHERE id = $1 AND seq = $2",
@@ -352,7 +462,8 @@ impl PushStore for PostgresStore {
         let c = self.client().await?;
         let r = query_opt(
             &c,
-            "SELECT min(next_attempt_at) FROM outbox WHERE channel = 'push' AND status = 'pending'",
+            "SELECT min(next_attempt_at) FROM outbox
+             WHERE channel IN ('push', 'push_fanout', 'push_read') AND status = 'pending'",
             &[],
         )
         .await?;

@@ -50,6 +50,15 @@ impl WriteTx<'_> {
             )
             .await?;
         }
+        if plan.read > me.read_seq {
+            // Devices shown a notification for what is now read close it.
+            execute(
+                &self.tx,
+                crate::push::ENQUEUE_READ_UPDATES,
+                &[&user, &id, &seq_param(plan.read), &at.millis()],
+            )
+            .await?;
+        }
         let hidden = rows::block_partners(&self.tx, user).await?;
         let recipients = receipt_recipients(&self.members_of(id).await?, user, &hidden);
         out.extend(delivery::receipt(

@@ -191,6 +191,13 @@ async fn push() {
     conforms(async |f: &Factory| conformance::push::run(f).await).await;
 }
 
+/// Digests: racing enqueues under the per-user advisory lock, claims with
+/// FOR UPDATE SKIP LOCKED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digests() {
+    conforms(async |f: &Factory| conformance::digests::run(f).await).await;
+}
+
 /// Support inboxes: every decision under row locks, one open conversation
 /// per customer and inbox by the unique index (the suite races opens,
 /// routings and claims on one store's pool of 16 connections).
@@ -585,4 +592,9 @@ async fn search_matches_sqlite() {
             }
         })
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search() {
+    conforms(async |f: &Factory| conformance::search::run(f).await).await;
 }

@@ -1,6 +1,7 @@
 //! Media: uploads, attachments and links (`parley_store::MediaStore`).
 //! The writer attaches in the send's transaction ([`WriterState::attach`])
-//! and detaches in a tombstone's ([`WriterState::detach`]).
+//! and detaches in a tombstone's ([`WriterState::detach`]); the search
+//! index follows the same three steps (`search.rs`).
 
 use crate::rows::{db_err, opt_u64_col, parsed, require_member, seq_param, u64_col};
 use crate::{SqliteStore, WriterState};
@@ -81,6 +82,7 @@ impl WriterState {
                 .execute([&m.id])
                 .map_err(db_err)?;
         }
+        self.index_message(conv, seq, text)?;
         self.insert_links(conv, seq, message_id, text)
     }
 
@@ -97,6 +99,8 @@ impl WriterState {
             .map_err(db_err)?
             .execute(params![conv, seq_param(seq)])
             .map_err(db_err)?;
+        self.unindex_message(conv, seq)?;
+        self.index_message(conv, seq, text)?;
         self.insert_links(conv, seq, message_id, text)
     }
 
@@ -130,6 +134,7 @@ impl WriterState {
     /// tombstone); `remove` also deletes the media outright (an admin
     /// delete).
     pub(crate) fn detach(&self, conv: &str, seq: u64, remove: bool) -> StoreResult<()> {
+        self.unindex_message(conv, seq)?;
         let seq = seq_param(seq);
         self.conn
             .prepare_cached(

@@ -16,7 +16,19 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../migrations/0009_notification_prefs.sql")),
     (10, include_str!("../migrations/0010_webhooks_outbox.sql")),
     (11, include_str!("../migrations/0011_push.sql")),
+    (12, include_str!("../migrations/0012_email_digests.sql")),
+    (13, include_str!("../migrations/0013_push_fanout.sql")),
+    (14, include_str!("../migrations/0014_push_read.sql")),
+    (15, include_str!("../migrations/0015_do_not_disturb.sql")),
+    (
+        SEARCH_VERSION,
+        include_str!("../migrations/0016_search.sql"),
+    ),
 ];
+
+/// The migration that creates the search index; the messages stored
+/// before it are indexed in its transaction.
+const SEARCH_VERSION: i64 = 16;
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<usize> {
     migrate_up_to(conn, i64::MAX)
@@ -43,6 +55,9 @@ fn migrate_up_to(conn: &mut Connection, last: i64) -> rusqlite::Result<usize> {
             continue;
         }
         tx.execute_batch(sql)?;
+        if *version == SEARCH_VERSION {
+            crate::search::backfill(&tx)?;
+        }
         tx.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
             rusqlite::params![version, parley_protocol::Timestamp::now().millis()],
@@ -79,6 +94,46 @@ mod tests {
             .map(|t| t.join().expect("thread").expect("migrate"))
             .sum();
         assert_eq!(applied, MIGRATIONS.len());
+    }
+
+    /// Messages stored before search existed are indexed by the migration
+    /// that creates the index; tombstones and system notices are not.
+    #[test]
+    fn the_search_migration_indexes_older_messages() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = Connection::open(dir.path().join("old.db")).expect("open");
+        migrate_up_to(&mut conn, SEARCH_VERSION - 1).expect("migrate");
+        for (seq, kind, text, deleted) in [
+            (1, "text", Some("我家在上海东边 Hello"), 0),
+            (2, "text", None, 1),
+            (3, "system", Some("hello from the system"), 0),
+            (4, "media", Some("hello caption"), 0),
+        ] {
+            conn.execute(
+                "INSERT INTO messages (id, conversation_id, seq, sender_id, kind, text, created_at, deleted)
+                 VALUES (?1, 'c', ?2, 'u', ?3, ?4, 0, ?5)",
+                rusqlite::params![format!("m{seq}"), seq, kind, text, deleted],
+            )
+            .expect("insert old message");
+        }
+        assert_eq!(
+            migrate(&mut conn).expect("migrate"),
+            MIGRATIONS.len() - (SEARCH_VERSION as usize - 1)
+        );
+        let found = |q: &str| -> Vec<String> {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT m.id FROM message_search JOIN messages m ON m.rowid = message_search.rowid
+                     WHERE message_search MATCH ?1 ORDER BY m.seq",
+                )
+                .expect("prepare");
+            stmt.query_map([q], |r| r.get(0))
+                .expect("query")
+                .collect::<Result<_, _>>()
+                .expect("rows")
+        };
+        assert_eq!(found("hello"), ["m1", "m4"]);
+        assert_eq!(found("\"上海\""), ["m1"]);
     }
 
     /// A database from before migration 4 keeps every event, readable by

@@ -1,6 +1,7 @@
 //! Web Push on SQLite. Every write runs on the writer, so a subscription's
-//! cap, a claim and a settle are decided alone; pushes are written with
-//! their message by `events.rs` ([`ENQUEUE_PUSHES`]).
+//! cap, a claim and a settle are decided alone; a message's pushes are
+//! written with it by `events.rs` as one fan-out row ([`ENQUEUE_PUSHES`]),
+//! expanded per subscription before each claim.
 
 use crate::SqliteStore;
 use crate::rows::{self, db_err, seq_param, u64_col};
@@ -11,19 +12,103 @@ use parley_protocol::push::{GatewayDevice, GatewayPlatform, PushSubscription};
 use parley_store::{ClaimedPush, NewSubscription, PushSettle, PushStore, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
 
-/// One pending push per subscription of every other current member, for a
-/// `message.created` (`?1` the conversation, `?2` the sender, `?3` the
-/// seq, `?4` the stored event, `?5` its time); merged into the pending
-/// push of the same subscription and conversation. The `EXISTS` is
-/// evaluated once: a server nobody subscribed on skips the member scan.
+/// A `message.created`'s pushes, as one row written with the message (`?1`
+/// the conversation, `?2` the sender, `?3` the seq, `?4` the stored event,
+/// `?5` its time): the push worker expands it ([`expand_fanout`]), so a
+/// send to a large group writes one row, not one per subscription. The
+/// `EXISTS` is evaluated once: a server nobody subscribed on writes none.
 pub(crate) const ENQUEUE_PUSHES: &str = "INSERT INTO outbox
      (id, channel, target, event_type, body, status, attempts, created_at, next_attempt_at, topic, seq)
-     SELECT 'psh_' || lower(hex(randomblob(16))), 'push', s.id, 'message.created', ?4, 'pending', 0, ?5, ?5, ?1, ?3
-     FROM members m JOIN push_subscriptions s ON s.user_id = m.user_id
-     WHERE EXISTS (SELECT 1 FROM push_subscriptions)
-       AND m.conversation_id = ?1 AND m.active = 1 AND m.user_id <> ?2
-     ON CONFLICT (target, topic) WHERE channel = 'push'
-     DO UPDATE SET seq = max(seq, excluded.seq), body = excluded.body";
+     SELECT 'pfo_' || lower(hex(randomblob(16))), 'push_fanout', ?2, 'message.created', ?4, 'pending', 0, ?5, ?5, ?1, ?3
+     WHERE EXISTS (SELECT 1 FROM push_subscriptions)";
+
+/// Members expanded per writer job: small enough that a send queued
+/// behind one waits a few milliseconds at most.
+const FANOUT_CHUNK: i64 = 500;
+/// Chunks expanded per claim.
+const FANOUT_CHUNKS_PER_CLAIM: usize = 40;
+
+/// Expands the next chunk of one due fan-out row: the next members (by
+/// user id after the row's cursor, along the members' primary key) get one
+/// pending push per subscription, merged into the pending push of the
+/// same subscription and conversation; the row goes once every member is
+/// covered. `false` when no fan-out row is due.
+fn expand_fanout(conn: &Connection, now: i64) -> StoreResult<bool> {
+    type Fanout = (String, String, String, i64, String, i64, Option<String>);
+    let row: Option<Fanout> = conn
+        .prepare_cached(
+            "SELECT id, target, topic, seq, body, created_at, fanout_cursor FROM outbox
+             WHERE channel = 'push_fanout' AND status = 'pending' AND next_attempt_at <= ?1
+             ORDER BY next_attempt_at LIMIT 1",
+        )
+        .map_err(db_err)?
+        .query_row([now], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })
+        .optional()
+        .map_err(db_err)?;
+    let Some((id, sender, conv, seq, body, at, cursor)) = row else {
+        return Ok(false);
+    };
+    let cursor = cursor.unwrap_or_default();
+    let chunk = rows::strings(
+        conn,
+        "SELECT user_id FROM members WHERE conversation_id = ?1 AND user_id > ?2
+         ORDER BY user_id LIMIT ?3",
+        params![conv, cursor, FANOUT_CHUNK],
+    )?;
+    if let Some(last) = chunk.last() {
+        conn.prepare_cached(
+            "INSERT INTO outbox
+               (id, channel, target, event_type, body, status, attempts, created_at, next_attempt_at, topic, seq)
+             SELECT 'psh_' || lower(hex(randomblob(16))), 'push', s.id, 'message.created', ?4, 'pending', 0, ?5, ?5, ?1, ?3
+             FROM members m JOIN push_subscriptions s ON s.user_id = m.user_id
+             WHERE m.conversation_id = ?1 AND m.user_id > ?6 AND m.user_id <= ?7
+               AND m.active = 1 AND m.user_id <> ?2
+             ON CONFLICT (target, topic) WHERE channel = 'push'
+             DO UPDATE SET body = CASE WHEN excluded.seq > seq THEN excluded.body ELSE body END,
+                           seq = max(seq, excluded.seq)",
+        )
+        .map_err(db_err)?
+        .execute(params![conv, sender, seq, body, at, cursor, last])
+        .map_err(db_err)?;
+    }
+    match chunk.last() {
+        Some(last) if chunk.len() as i64 == FANOUT_CHUNK => {
+            conn.prepare_cached("UPDATE outbox SET fanout_cursor = ?2 WHERE id = ?1")
+                .map_err(db_err)?
+                .execute(params![id, last])
+                .map_err(db_err)?;
+        }
+        _ => {
+            conn.prepare_cached("DELETE FROM outbox WHERE id = ?1")
+                .map_err(db_err)?
+                .execute([&id])
+                .map_err(db_err)?;
+        }
+    }
+    Ok(true)
+}
+
+/// A read by `?1` of conversation `?2` up to `?3` at `?4`: a silent update
+/// for every subscription of theirs that was shown a notification for it
+/// at or before that seq (merged per subscription and conversation), and
+/// those records go ([`NOTIFIED_READ`]). Run with the watermark move.
+pub(crate) const ENQUEUE_READ_UPDATES: &str = "INSERT INTO outbox
+     (id, channel, target, event_type, body, status, attempts, created_at, next_attempt_at, topic, seq)
+     SELECT 'prd_' || lower(hex(randomblob(16))), 'push_read', n.subscription_id, 'read', '', 'pending', 0, ?4, ?4, ?2, ?3
+     FROM push_notified n WHERE n.user_id = ?1 AND n.conversation_id = ?2 AND n.seq <= ?3
+     ON CONFLICT (target, topic) WHERE channel = 'push_read' DO UPDATE SET seq = max(seq, excluded.seq)";
+pub(crate) const NOTIFIED_READ: &str =
+    "DELETE FROM push_notified WHERE user_id = ?1 AND conversation_id = ?2 AND seq <= ?3";
 
 /// The columns [`subscription`] reads.
 const SUBSCRIPTION_COLS: &str = "id, endpoint, created_at, platform, token";
@@ -60,7 +145,13 @@ fn by_endpoint(conn: &Connection, endpoint: &str) -> StoreResult<Option<PushSubs
 }
 
 fn delete_subscription(conn: &Connection, id: &str) -> StoreResult<()> {
-    conn.prepare_cached("DELETE FROM outbox WHERE channel = 'push' AND target = ?1")
+    conn.prepare_cached(
+        "DELETE FROM outbox WHERE channel IN ('push', 'push_read') AND target = ?1",
+    )
+    .map_err(db_err)?
+    .execute([id])
+    .map_err(db_err)?;
+    conn.prepare_cached("DELETE FROM push_notified WHERE subscription_id = ?1")
         .map_err(db_err)?
         .execute([id])
         .map_err(db_err)?;
@@ -248,16 +339,28 @@ impl PushStore for SqliteStore {
         lease_until: Timestamp,
         limit: u32,
     ) -> StoreResult<Vec<ClaimedPush>> {
+        // Messages' fan-out rows first, a chunk per writer job, so sends
+        // interleave with a large expansion.
+        for _ in 0..FANOUT_CHUNKS_PER_CLAIM {
+            if !self
+                .write(move |s, _| expand_fanout(&s.conn, now.millis()))
+                .await?
+            {
+                break;
+            }
+        }
         self.write(move |s, _| {
-            let claimed: Vec<(String, String, String, u32, u64, i64)> = {
+            type Claimed = (String, String, String, u32, u64, i64, bool);
+            let claimed: Vec<Claimed> = {
                 let mut stmt = s
                     .conn
                     .prepare_cached(
                         "UPDATE outbox SET next_attempt_at = ?2 WHERE id IN (
                            SELECT id FROM outbox
-                           WHERE channel = 'push' AND status = 'pending' AND next_attempt_at <= ?1
+                           WHERE channel IN ('push', 'push_read') AND status = 'pending'
+                             AND next_attempt_at <= ?1
                            ORDER BY next_attempt_at LIMIT ?3)
-                         RETURNING id, target, topic, attempts, seq, created_at",
+                         RETURNING id, target, topic, attempts, seq, created_at, channel = 'push_read'",
                     )
                     .map_err(db_err)?;
                 let rows = stmt
@@ -269,13 +372,14 @@ impl PushStore for SqliteStore {
                             r.get(3)?,
                             u64_col(r, 4)?,
                             r.get(5)?,
+                            r.get(6)?,
                         ))
                     })
                     .map_err(db_err)?;
                 rows.collect::<Result<Vec<_>, _>>().map_err(db_err)?
             };
             let mut out = Vec::with_capacity(claimed.len());
-            for (id, target, conv, retries, seq, since) in claimed {
+            for (id, target, conv, retries, seq, since, read_update) in claimed {
                 let sub = s
                     .conn
                     .prepare_cached(
@@ -307,6 +411,7 @@ impl PushStore for SqliteStore {
                     gateway,
                     retries,
                     seq,
+                    read_update,
                     facts,
                 });
             }
@@ -324,8 +429,22 @@ impl PushStore for SqliteStore {
     ) -> StoreResult<()> {
         let id = id.to_string();
         self.write(move |s, _| {
+            if settle == PushSettle::Delivered {
+                s.conn
+                    .prepare_cached(
+                        "INSERT INTO push_notified (subscription_id, conversation_id, user_id, seq)
+                         SELECT o.target, o.topic, p.user_id, ?2
+                         FROM outbox o JOIN push_subscriptions p ON p.id = o.target
+                         WHERE o.id = ?1 AND o.channel = 'push'
+                         ON CONFLICT (subscription_id, conversation_id)
+                         DO UPDATE SET seq = max(seq, excluded.seq)",
+                    )
+                    .map_err(db_err)?
+                    .execute(params![id, seq_param(seq)])
+                    .map_err(db_err)?;
+            }
             match settle {
-                PushSettle::Done => {
+                PushSettle::Done | PushSettle::Delivered => {
                     let gone = s
                         .conn
                         .prepare_cached("DELETE FROM outbox WHERE id = ?1 AND seq = ?2")
@@ -381,7 +500,8 @@ impl PushStore for SqliteStore {
     async fn next_push_due(&self) -> StoreResult<Option<Timestamp>> {
         self.read(|c| {
             c.query_row(
-                "SELECT min(next_attempt_at) FROM outbox WHERE channel = 'push' AND status = 'pending'",
+                "SELECT min(next_attempt_at) FROM outbox
+                 WHERE channel IN ('push', 'push_fanout', 'push_read') AND status = 'pending'",
                 [],
                 |r| r.get::<_, Option<i64>>(0),
             )

@@ -28,6 +28,20 @@ impl WriterState {
             return Ok((me.read_seq, me.delivered_seq));
         };
         self.apply_watermarks(user, id, &plan, at, out)?;
+        if plan.read > me.read_seq {
+            // Devices shown a notification for what is now read close it.
+            let p = params![user, id, seq_param(plan.read), at.millis()];
+            self.conn
+                .prepare_cached(crate::push::ENQUEUE_READ_UPDATES)
+                .map_err(db_err)?
+                .execute(p)
+                .map_err(db_err)?;
+            self.conn
+                .prepare_cached(crate::push::NOTIFIED_READ)
+                .map_err(db_err)?
+                .execute(params![user, id, seq_param(plan.read)])
+                .map_err(db_err)?;
+        }
         Ok((plan.read, plan.delivered))
     }
 

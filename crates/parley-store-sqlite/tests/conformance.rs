@@ -78,6 +78,12 @@ async fn push() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digests() {
+    let (f, _dirs) = factory();
+    conformance::digests::run(&f).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media() {
     let (f, _dirs) = factory();
     conformance::media::run(&f).await;
@@ -101,4 +107,10 @@ async fn support() {
         })
     });
     conformance::support::run(&factory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search() {
+    let (f, _dirs) = factory();
+    conformance::search::run(&f).await;
 }

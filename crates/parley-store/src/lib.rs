@@ -3,7 +3,8 @@
 //! One trait per area ([`UserStore`], [`CredentialStore`],
 //! [`ConversationStore`], [`MessageStore`], [`ReceiptStore`],
 //! [`BlockStore`], [`ModerationStore`], [`MediaStore`], [`SupportStore`],
-//! [`NotificationStore`], [`WebhookStore`], [`PushStore`]), combined in [`Store`]. Each backend crate
+//! [`NotificationStore`], [`WebhookStore`], [`PushStore`], [`DigestStore`],
+//! [`SearchStore`]), combined in [`Store`]. Each backend crate
 //! (`parley-store-sqlite`, `parley-store-postgres`) implements every area
 //! in a file of its own. A new capability adds a trait here and a file per
 //! backend; nothing else grows.
@@ -24,6 +25,7 @@ pub mod conformance;
 pub mod conversations;
 pub mod credentials;
 pub mod delivery;
+pub mod digests;
 pub mod ids;
 pub mod media;
 pub mod messages;
@@ -31,6 +33,7 @@ pub mod moderation;
 pub mod notifications;
 pub mod push;
 pub mod receipts;
+pub mod search;
 pub mod support;
 pub mod users;
 pub mod webhooks;
@@ -39,12 +42,14 @@ pub use blocks::BlockStore;
 pub use conversations::{ActivityCursor, ConversationStore, Membership};
 pub use credentials::{CredentialStore, RefreshTokenRow, RotateOutcome};
 pub use delivery::{Delivery, DeliverySink};
+pub use digests::{ClaimedDigest, DigestItem, DigestSettle, DigestStore, DigestWindow};
 pub use media::{ListCursor, ListPage, MediaStore};
 pub use messages::{AfterCommit, HistoryPage, MessageStore, NewMessage};
 pub use moderation::ModerationStore;
 pub use notifications::NotificationStore;
 pub use push::{ClaimedPush, NewSubscription, PushSettle, PushStore, gateway_key};
 pub use receipts::ReceiptStore;
+pub use search::{SearchFound, SearchFoundPage, SearchStore};
 pub use support::SupportStore;
 pub use users::{NewUser, UserPatch, UserRow, UserStore};
 pub use webhooks::{
@@ -90,6 +95,8 @@ pub trait Store:
     + NotificationStore
     + WebhookStore
     + PushStore
+    + DigestStore
+    + SearchStore
 {
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;

@@ -50,17 +50,25 @@ pub struct ClaimedPush {
     pub gateway: Option<GatewayDevice>,
     /// Retries already made (a hold is not one).
     pub retries: u32,
-    /// The message seq this claim is for (a merge raises the row's).
+    /// The message seq this claim is for (a merge raises the row's); for
+    /// a read update, the read seq.
     pub seq: u64,
+    /// A silent update: the conversation was read up to `seq` after a
+    /// notification was shown on this subscription.
+    pub read_update: bool,
     pub facts: PushFacts,
 }
 
 /// How a claimed push ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PushSettle {
-    /// Delivered, dropped or given up: the row goes, unless a newer
-    /// message merged into it since the claim (then it is due at once).
+    /// Dropped or given up: the row goes, unless a newer message merged
+    /// into it since the claim (then it is due at once).
     Done,
+    /// As `Done`, and the subscription was shown a notification for the
+    /// conversation up to the claimed seq (a read past it sends a silent
+    /// update).
+    Delivered,
     /// Held (the subscriber is online): due again at this time.
     Hold(Timestamp),
     /// Retried at this time.

@@ -2,13 +2,21 @@
 // and opens the conversation when one is clicked. Registered only after
 // the user turns notifications on (Settings > Notifications), never on
 // first load. A push for a conversation replaces the one before it (the
-// tag), as the server's Topic does on the push service.
+// tag), as the server's Topic does on the push service; a `read` update
+// closes it.
 self.addEventListener('install', () => self.skipWaiting());
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
 
 self.addEventListener('push', (event) => {
   let data = null;
   try { data = event.data ? event.data.json() : null; } catch { data = null; }
+  if (data && data.type === 'read' && data.conversation_id) {
+    // Read on another device: its notification goes (a silent update,
+    // sent only to devices that were shown one).
+    event.waitUntil(self.registration.getNotifications({ tag: `conv:${data.conversation_id}` })
+      .then((shown) => shown.forEach((n) => n.close())));
+    return;
+  }
   if (!data || data.type !== 'message' || !data.conversation_id) return;
   const title = data.title || data.sender_name || 'New message';
   const more = data.unread_count > 1 ? ` (${data.unread_count} unread)` : '';

@@ -8,6 +8,7 @@ pub mod idle;
 pub mod latency;
 pub mod media;
 pub mod mix;
+pub mod push;
 pub mod reconnect;
 pub mod support;
 pub mod synapse;

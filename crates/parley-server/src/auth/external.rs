@@ -17,6 +17,10 @@ pub struct ExternalClaims {
     pub picture: Option<String>,
     #[serde(default)]
     pub roles: Option<Vec<String>>,
+    /// Where email digests go (protocol.md §12); an invalid one is
+    /// ignored.
+    #[serde(default)]
+    pub email: Option<String>,
     /// Seconds; a token issued before the user's latest ban is refused.
     #[serde(default)]
     pub iat: Option<i64>,

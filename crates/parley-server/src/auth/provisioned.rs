@@ -31,8 +31,13 @@ struct Entry {
 
 /// The profile a token asks for. JSON keeps the parts apart whatever
 /// characters they hold.
-pub fn profile(display_name: &str, avatar_url: Option<&str>, role: &str) -> String {
-    serde_json::json!([display_name, avatar_url, role]).to_string()
+pub fn profile(
+    display_name: &str,
+    avatar_url: Option<&str>,
+    role: &str,
+    email: Option<&str>,
+) -> String {
+    serde_json::json!([display_name, avatar_url, role, email]).to_string()
 }
 
 impl ProvisionedUsers {

@@ -6,6 +6,8 @@ mod auth;
 mod blocks;
 mod conversations;
 mod cursor;
+mod email;
+mod export;
 pub mod extract;
 mod media;
 mod messages;
@@ -13,6 +15,7 @@ mod notifications;
 mod openapi;
 mod ops;
 mod push;
+mod search;
 mod support;
 mod users;
 mod web;
@@ -74,6 +77,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::logout))
         .routes(routes!(users::me, users::update_me))
         .routes(routes!(notifications::prefs, notifications::update_prefs))
+        .routes(routes!(email::confirm, email::unsubscribe))
         .routes(routes!(push::vapid_public_key))
         .routes(routes!(push::subscribe, push::list, push::unsubscribe))
         .routes(routes!(users::user))
@@ -88,6 +92,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(conversations::read))
         .routes(routes!(conversations::mute))
+        .routes(routes!(export::export))
         .routes(routes!(messages::send, messages::history))
         .routes(routes!(messages::events))
         .routes(routes!(messages::get, messages::edit, messages::delete))
@@ -101,6 +106,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(media::media))
         .routes(routes!(media::files))
         .routes(routes!(media::links))
+        .routes(routes!(search::messages))
         .routes(routes!(blocks::block, blocks::list))
         .routes(routes!(blocks::unblock, blocks::status))
         .routes(routes!(support::create_inbox, support::list_inboxes))

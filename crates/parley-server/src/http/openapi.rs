@@ -9,11 +9,14 @@ use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFo
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
 
 /// Operations that take no credential (a Bearer token is not required).
-const PUBLIC: [&str; 4] = [
+/// The unsubscribe link is opened from a mail client, where the signed
+/// link itself is the credential (RFC 8058).
+const PUBLIC: [&str; 5] = [
     "/auth/register",
     "/auth/login",
     "/auth/refresh",
     "/auth/logout",
+    "/email/unsubscribe",
 ];
 
 fn error(description: &str) -> RefOr<utoipa::openapi::Response> {

@@ -5,23 +5,23 @@ use crate::app::AppState;
 use crate::auth::Auth;
 use crate::error::AppResult;
 use axum::extract::State;
-use parley_protocol::{ErrorBody, UpdateMeRequest, User, UserList};
+use parley_protocol::{ErrorBody, Me, UpdateMeRequest, User, UserList};
 use serde::Deserialize;
 
-#[utoipa::path(get, path = "/users/me", tag = "users", responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
-pub async fn me(State(state): State<AppState>, Auth(who): Auth) -> AppResult<axum::Json<User>> {
+#[utoipa::path(get, path = "/users/me", tag = "users", responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+pub async fn me(State(state): State<AppState>, Auth(who): Auth) -> AppResult<axum::Json<Me>> {
     Ok(axum::Json(state.services.users.me(&who.user_id).await?))
 }
 
 #[utoipa::path(patch, path = "/users/me", tag = "users", request_body = UpdateMeRequest,
-    responses((status = 200, body = User), (status = 400, body = ErrorBody),
+    responses((status = 200, body = Me), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody, description = "avatar_media_id is not the caller's upload"),
         (status = 413, body = ErrorBody)))]
 pub async fn update_me(
     State(state): State<AppState>,
     Auth(who): Auth,
     Json(req): Json<UpdateMeRequest>,
-) -> AppResult<axum::Json<User>> {
+) -> AppResult<axum::Json<Me>> {
     Ok(axum::Json(
         state.services.users.update_me(&who.user_id, req).await?,
     ))

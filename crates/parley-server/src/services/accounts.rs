@@ -17,7 +17,8 @@ use parley_domain::moderation as audit;
 use parley_protocol::{AuthResponse, RegisterRequest, Role, TicketResponse, Timestamp};
 use parley_store::ids::new_id;
 use parley_store::{
-    CredentialStore, ModerationStore, NewUser, RefreshTokenRow, RotateOutcome, UserRow, UserStore,
+    CredentialStore, DigestStore, ModerationStore, NewUser, RefreshTokenRow, RotateOutcome,
+    UserRow, UserStore,
 };
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -28,6 +29,8 @@ pub struct AccountsService {
     credentials: Arc<dyn CredentialStore>,
     /// For the security events of the audit log.
     moderation: Arc<dyn ModerationStore>,
+    /// The email address a platform token carries.
+    emails: Arc<dyn DigestStore>,
     gate: SessionGate,
     tokens: Tokens,
     passwords: Passwords,
@@ -61,6 +64,7 @@ impl AccountsService {
         users: Arc<dyn UserStore>,
         credentials: Arc<dyn CredentialStore>,
         moderation: Arc<dyn ModerationStore>,
+        emails: Arc<dyn DigestStore>,
         gate: SessionGate,
         c: AccountsConfig,
     ) -> Self {
@@ -68,6 +72,7 @@ impl AccountsService {
             users,
             credentials,
             moderation,
+            emails,
             gate,
             tokens: c.tokens,
             passwords: c.passwords,
@@ -341,7 +346,16 @@ impl AccountsService {
             .as_deref()
             .and_then(|p| input::avatar_url("picture", p, &self.avatar_policy).ok())
             .filter(|p| !p.is_empty());
-        let profile = provisioned::profile(&display_name, avatar_url.as_deref(), role.as_str());
+        let email = c
+            .email
+            .as_deref()
+            .and_then(|e| parley_domain::digest::address(e).ok().flatten());
+        let profile = provisioned::profile(
+            &display_name,
+            avatar_url.as_deref(),
+            role.as_str(),
+            email.as_deref(),
+        );
         if let Some(p) = self.provisioned.get(&c.sub, &profile) {
             return Ok(p);
         }
@@ -360,6 +374,11 @@ impl AccountsService {
                 created_at: Timestamp::now(),
             })
             .await?;
+        // The platform owns the address while its tokens carry one; a
+        // token without the claim leaves what the user set.
+        if email.is_some() {
+            self.emails.set_email_address(&user.id, email).await?;
+        }
         let principal = Principal {
             user_id: user.id,
             role: user.role,

@@ -12,6 +12,8 @@
 pub mod accounts;
 pub mod blocks;
 pub mod conversations;
+pub mod email;
+pub mod export;
 pub mod media;
 pub mod messages;
 pub mod moderation;
@@ -19,6 +21,7 @@ pub mod notifications;
 pub mod presence;
 pub mod push;
 pub mod receipts;
+pub mod search;
 pub mod sessions;
 pub mod support;
 pub mod typing;
@@ -55,6 +58,9 @@ pub struct Services {
     pub support: support::SupportService,
     pub webhooks: webhooks::WebhooksService,
     pub push: push::PushService,
+    pub email: email::EmailService,
+    pub search: search::SearchService,
+    pub export: export::ExportService,
     /// Only for [`Services::storage_ready`].
     health: std::sync::Arc<dyn parley_store::Store>,
 }
@@ -71,6 +77,7 @@ impl Services {
         accounts: accounts::AccountsConfig,
         media: media::MediaService,
         vapid: &parley_outbound::VapidKey,
+        unsubscribe: parley_outbound::SigningKey,
         support_store: std::sync::Arc<dyn parley_store::SupportStore>,
     ) -> Self {
         use std::time::Duration;
@@ -97,6 +104,7 @@ impl Services {
                 store.clone(),
                 store.clone(),
                 store.clone(),
+                store.clone(),
                 gate.clone(),
                 accounts,
             ),
@@ -107,6 +115,7 @@ impl Services {
                 fanout.clone(),
             ),
             users: users::UsersService::new(
+                store.clone(),
                 store.clone(),
                 store.clone(),
                 presence.clone(),
@@ -141,12 +150,20 @@ impl Services {
             ),
             notifications: notifications::NotificationsService::new(store.clone()),
             webhooks: webhooks::WebhooksService::new(store.clone(), config.outbound.clone()),
+            search: search::SearchService::new(store.clone(), limiter.clone()),
+            export: export::ExportService::new(
+                store.clone(),
+                store.clone(),
+                store.clone(),
+                limiter.clone(),
+            ),
             push: push::PushService::new(
                 store.clone(),
                 config.outbound.clone(),
                 vapid,
                 config.push.gateway.is_some(),
             ),
+            email: email::EmailService::new(store.clone(), store.clone(), unsubscribe),
             receipts: receipts::ReceiptsService::new(store.clone(), limiter),
             health: store,
             blocks,

@@ -1,8 +1,9 @@
-//! Notification preferences (protocol.md §12, "Preferences and mute").
-//! Deliveries (Web Push, the push gateway, email digests, webhooks) are
-//! not built yet; muting is the conversations area's.
+//! Notification preferences (protocol.md §12, "Preferences and mute"),
+//! with do not disturb (paused until a time, quiet hours); muting is the
+//! conversations area's, deliveries the push and digest workers'.
 
 use crate::error::AppResult;
+use parley_protocol::Timestamp;
 use parley_protocol::notifications::{NotificationPrefs, NotificationPrefsPatch};
 use parley_store::NotificationStore;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ impl NotificationsService {
         user: &str,
         patch: NotificationPrefsPatch,
     ) -> AppResult<NotificationPrefs> {
+        let patch = parley_domain::notifications::checked(patch, Timestamp::now().millis())?;
         Ok(self.store.update_notification_prefs(user, patch).await?)
     }
 }

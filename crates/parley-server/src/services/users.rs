@@ -9,8 +9,8 @@ use crate::error::{AppError, AppResult};
 use crate::ratelimit::{Action, Limiter};
 use parley_domain::input;
 use parley_domain::media as media_rules;
-use parley_protocol::{UpdateMeRequest, User};
-use parley_store::{ConversationStore, UserPatch, UserStore};
+use parley_protocol::{Me, UpdateMeRequest, User};
+use parley_store::{ConversationStore, DigestStore, UserPatch, UserStore};
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -18,6 +18,8 @@ pub struct UsersService {
     users: Arc<dyn UserStore>,
     /// Who shares a conversation with whom (the `contacts` directory).
     conversations: Arc<dyn ConversationStore>,
+    /// The caller's email address.
+    emails: Arc<dyn DigestStore>,
     presence: PresenceService,
     limiter: Limiter,
     directory: UserDirectory,
@@ -31,9 +33,11 @@ pub struct UsersService {
 const MAX_CONTACTS_SEARCHED: usize = 10_000;
 
 impl UsersService {
+    #[allow(clippy::too_many_arguments)] // one per store area and policy it uses
     pub fn new(
         users: Arc<dyn UserStore>,
         conversations: Arc<dyn ConversationStore>,
+        emails: Arc<dyn DigestStore>,
         presence: PresenceService,
         limiter: Limiter,
         directory: UserDirectory,
@@ -43,6 +47,7 @@ impl UsersService {
         UsersService {
             users,
             conversations,
+            emails,
             presence,
             limiter,
             directory,
@@ -52,7 +57,7 @@ impl UsersService {
     }
 
     /// The caller; `unauthenticated` if their account is gone.
-    pub async fn me(&self, me: &str) -> AppResult<User> {
+    pub async fn me(&self, me: &str) -> AppResult<Me> {
         let mut user = self
             .users
             .user_by_id(me)
@@ -60,7 +65,8 @@ impl UsersService {
             .ok_or(AppError::Unauthenticated("account no longer exists"))?
             .to_wire();
         self.presence.present(&mut user, &[]).await;
-        Ok(user)
+        let email = self.emails.email_address(me).await?;
+        Ok(Me { user, email })
     }
 
     /// A user's profile without presence (the gateway fills it in once the
@@ -69,7 +75,13 @@ impl UsersService {
         Ok(self.users.user_by_id(id).await?.map(|u| u.to_wire()))
     }
 
-    pub async fn update_me(&self, me: &str, mut req: UpdateMeRequest) -> AppResult<User> {
+    pub async fn update_me(&self, me: &str, mut req: UpdateMeRequest) -> AppResult<Me> {
+        // Checked before anything changes.
+        let email = req
+            .email
+            .take()
+            .map(|e| parley_domain::digest::address(&e))
+            .transpose()?;
         if let Some(media_id) = req.avatar_media_id.take() {
             if req.avatar_url.is_some() {
                 return Err(AppError::invalid(
@@ -110,7 +122,11 @@ impl UsersService {
             self.media.retire_avatar(me, old).await;
         }
         self.presence.present(&mut user, &[]).await;
-        Ok(user)
+        if let Some(address) = email {
+            self.emails.set_email_address(me, address).await?;
+        }
+        let email = self.emails.email_address(me).await?;
+        Ok(Me { user, email })
     }
 
     pub async fn get(&self, viewer: &str, id: &str) -> AppResult<User> {

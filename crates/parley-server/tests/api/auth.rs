@@ -4,7 +4,7 @@ use crate::helpers::*;
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use parley_server::config::Settings;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn register_login_refresh_logout() {
@@ -203,6 +203,55 @@ async fn external_hs256_jwt_provisions_users_and_checks_claims() {
         b64.encode(claims.to_string())
     );
     assert_code(app.client().with_token(&none).me().await, "unauthenticated");
+}
+
+/// The platform's `email` claim is the digest address (protocol.md §12):
+/// written on first sight and when it changes; an invalid one is ignored;
+/// a token without it leaves what the user set.
+#[tokio::test]
+async fn the_platform_jwt_email_claim_sets_the_address() {
+    let secret = "platform-shared-secret-platform-shared-secret";
+    let app = spawn_app_with(Settings {
+        rate_limits: Some("off".into()),
+        external_jwt_alg: Some("HS256".into()),
+        external_jwt_secret: Some(secret.into()),
+        ..Default::default()
+    })
+    .await;
+    let token = |email: Value| {
+        let mut claims = json!({"sub": "shop-user-7", "name": "Finn", "exp": now() + 300});
+        if !email.is_null() {
+            claims["email"] = email;
+        }
+        sign(claims, Algorithm::HS256, secret.as_bytes())
+    };
+    let email_of = |t: String| {
+        let c = app.client().with_token(&t);
+        async move {
+            let r = c.raw("GET", "/users/me", None).await.expect("me");
+            assert_eq!(r.status, 200, "{}", r.json);
+            r.json["email"].clone()
+        }
+    };
+    assert_eq!(
+        email_of(token(json!("finn@shop.example"))).await,
+        "finn@shop.example"
+    );
+    assert_eq!(
+        email_of(token(json!("finn.new@shop.example"))).await,
+        "finn.new@shop.example",
+        "a changed claim is written"
+    );
+    assert_eq!(
+        email_of(token(json!("not an address"))).await,
+        "finn.new@shop.example",
+        "an invalid claim is ignored"
+    );
+    assert_eq!(
+        email_of(token(Value::Null)).await,
+        "finn.new@shop.example",
+        "no claim, no change"
+    );
 }
 
 #[tokio::test]

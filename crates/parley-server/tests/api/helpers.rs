@@ -223,3 +223,8 @@ macro_rules! on_both_backends {
     )*};
 }
 pub(crate) use on_both_backends;
+
+/// `s` percent-encoded for a query string.
+pub fn query_escape(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}

@@ -1073,3 +1073,74 @@ async fn an_avatar_is_a_square_public_copy_of_the_users_own_image() {
     assert!(me["avatar_url"].is_null(), "{me}");
     assert_eq!(fetch(&app, &a, &newer, &[]).await.status, 404);
 }
+
+/// `has:image` and `has:file` (protocol.md §13) find messages by the kind
+/// of what they attach, with or without a caption, and forget it when the
+/// message is deleted.
+async fn search_finds_attachments_by_kind(backend: Backend) {
+    let app = spawn_app_with(parley_server::config::Settings {
+        database_url: backend.database_url(),
+        ..Default::default()
+    })
+    .await;
+    let (a, _) = app.user("sh_a").await;
+    let (_b, bu) = app.user("sh_b").await;
+    let c = app.direct(&a, &bu).await;
+    let r = upload(&app, &a, "beach.png", &png(40, 20), None).await;
+    assert_eq!(r.status, 201);
+    let image = r.json()["id"].as_str().expect("id").to_string();
+    let r = upload(&app, &a, "notes.txt", b"hello", None).await;
+    assert_eq!(r.status, 201);
+    let file = r.json()["id"].as_str().expect("id").to_string();
+    let photo = a
+        .send_message(
+            &c.id,
+            &SendMessageRequest {
+                client_id: "sh1".into(),
+                text: Some("holiday photo".into()),
+                attachments: Some(vec![image]),
+                reply_to: None,
+            },
+        )
+        .await
+        .expect("send")
+        .0;
+    let notes = send_with(&a, &c.id, "sh2", &[&file]).await;
+    a.send_text(&c.id, "a holiday without pictures")
+        .await
+        .expect("send");
+    let ids = |v: &Value| -> Vec<String> {
+        v["hits"]
+            .as_array()
+            .expect("hits")
+            .iter()
+            .map(|h| h["message"]["id"].as_str().expect("id").to_string())
+            .collect()
+    };
+    let search = |q: &'static str| {
+        let a = a.clone();
+        async move {
+            let (code, v) = status(
+                &a,
+                "GET",
+                &format!("/search/messages?q={}", query_escape(q)),
+                None,
+            )
+            .await;
+            assert_eq!(code, 200, "{v}");
+            v
+        }
+    };
+    assert_eq!(ids(&search("has:image").await), [photo.id.as_str()]);
+    assert_eq!(ids(&search("holiday has:image").await), [photo.id.as_str()]);
+    assert_eq!(ids(&search("has:file").await), [notes.id.as_str()]);
+    assert_eq!(ids(&search("holiday").await).len(), 2);
+    assert!(ids(&search("has:file has:image").await).is_empty());
+    a.delete_message(&photo.id).await.expect("delete");
+    assert!(
+        ids(&search("has:image").await).is_empty(),
+        "a tombstone attaches nothing"
+    );
+}
+
+on_both_backends!(search_finds_attachments_by_kind);

@@ -404,24 +404,27 @@ async fn an_online_recipient_is_held_and_a_read_drops_the_push(backend: Backend)
     );
     assert_eq!(dev.open(&got[0])["preview"], "are you there?");
 
-    // Read before the hold ends (on any device): never sent.
+    // Read before the hold ends (on any device): never sent. (The read
+    // also covers the message shown above: that one is closed.)
     let m = a.send_text(&d.id, "read me").await.expect("send");
     b.mark_read(&d.id, m.seq as i64).await.expect("read");
     tokio::time::sleep(Duration::from_millis(3500)).await;
+    let got = dev.pushes();
+    assert_eq!(got.len(), 2, "a message read in time is not pushed");
     assert_eq!(
-        dev.pushes().len(),
-        1,
-        "a message read in time is not pushed"
+        dev.open(&got[1])["type"],
+        "read",
+        "only the update closing the earlier one"
     );
 
     // Pending together: merged into one push, for the newest.
     for t in ["one", "two", "three"] {
         a.send_text(&d.id, t).await.expect("send");
     }
-    let got = dev.wait_pushes(2, "the merged push").await;
+    let got = dev.wait_pushes(3, "the merged push").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(dev.pushes().len(), 2, "three messages, one push");
-    let p = dev.open(&got[1]);
+    assert_eq!(dev.pushes().len(), 3, "three messages, one push");
+    let p = dev.open(&got[2]);
     assert_eq!(p["preview"], "three", "for the newest");
     assert_eq!(p["unread_count"], 3);
 }
@@ -761,7 +764,96 @@ async fn the_push_gateway_gets_signed_notifications(backend: Backend) {
     gone_after(&b).await;
 }
 
+/// Beyond §12: a read on one device sends a silent update to the devices
+/// that were shown a notification for the conversation, so they close it;
+/// never to a device that was shown none, never for a read that moves
+/// nothing.
+async fn a_read_elsewhere_closes_the_notification(backend: Backend) {
+    let app = spawn_app_with(settings(&backend, "30s")).await;
+    let (a, _) = app.user("pr_a").await;
+    let (b, bob) = app.user("pr_b").await;
+    let key = vapid_key(&b).await;
+    let phone = Device::new(Reply::Status(201)).await;
+    phone.subscribe(&b).await;
+    let d = app.direct(&a, &bob).await;
+    let m = a.send_text(&d.id, "are you there?").await.expect("send");
+    let shown = phone.wait_pushes(1, "the notification").await;
+    assert_eq!(phone.open(&shown[0])["type"], "message");
+    // Read on the laptop.
+    b.mark_read(&d.id, m.seq as i64).await.expect("read");
+    let got = phone.wait_pushes(2, "the silent update").await;
+    let r = &got[1];
+    assert_eq!(
+        phone.open(r),
+        json!({"type": "read", "conversation_id": d.id, "read_seq": m.seq})
+    );
+    assert_eq!(
+        r.header("topic"),
+        shown[0].header("topic"),
+        "the same Topic: a push service still holding the message push replaces it"
+    );
+    check_vapid(r, &key, &origin(&phone.rx));
+    // Reading again moves nothing; a conversation whose pushes were all
+    // dropped (muted) was shown nothing: no update for either.
+    b.mark_read(&d.id, m.seq as i64).await.expect("read again");
+    let e = a
+        .create_group("muted here", &[bob.id.clone(), app.user("pr_c").await.1.id])
+        .await
+        .expect("group");
+    let until = parley_protocol::Timestamp(parley_protocol::Timestamp::now().millis() + 3_600_000);
+    b.mute(&e.id, Some(until)).await.expect("mute");
+    let muted = a.send_text(&e.id, "quiet").await.expect("send");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    b.mark_read(&e.id, muted.seq as i64).await.expect("read");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(phone.pushes().len(), 2, "nothing more");
+    app.stop().await;
+}
+
+/// Do not disturb: while paused, or within the quiet hours, a message
+/// pushes nothing (not later either); once cleared, pushes flow again.
+async fn do_not_disturb_holds_pushes_back(backend: Backend) {
+    let app = spawn_app_with(settings(&backend, "30s")).await;
+    let (a, _) = app.user("pd_a").await;
+    let (b, bob) = app.user("pd_b").await;
+    let dev = Device::new(Reply::Status(201)).await;
+    dev.subscribe(&b).await;
+    let d = app.direct(&a, &bob).await;
+    let prefs = |body: Value| {
+        let b = b.clone();
+        async move {
+            let (code, v) = call(&b, "PATCH", "/users/me/notifications", Some(body)).await;
+            assert_eq!(code, 200, "{v}");
+        }
+    };
+    let now = parley_protocol::Timestamp::now().millis();
+    prefs(json!({"dnd_until": parley_protocol::Timestamp(now + 3_600_000)})).await;
+    a.send_text(&d.id, "paused").await.expect("send");
+    // Quiet hours around now, in UTC.
+    let hhmm = |ms: i64| {
+        let t = parley_protocol::Timestamp(ms).to_string();
+        t[11..16].to_string()
+    };
+    prefs(json!({"dnd_until": null,
+                 "quiet_hours": {"from": hhmm(now - 3_600_000), "to": hhmm(now + 3_600_000), "time_zone": "UTC"}}))
+    .await;
+    a.send_text(&d.id, "quiet").await.expect("send");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(
+        dev.pushes().is_empty(),
+        "nothing while do not disturb holds"
+    );
+    prefs(json!({"quiet_hours": null})).await;
+    a.send_text(&d.id, "back").await.expect("send");
+    let got = dev.wait_pushes(1, "the push after").await;
+    assert_eq!(dev.open(&got[0])["preview"], "back");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(dev.pushes().len(), 1, "the held-back ones never follow");
+}
+
 on_both_backends!(
+    do_not_disturb_holds_pushes_back,
+    a_read_elsewhere_closes_the_notification,
     subscriptions_are_checked_and_owned,
     the_push_gateway_gets_signed_notifications,
     an_offline_recipient_gets_the_push_at_once,

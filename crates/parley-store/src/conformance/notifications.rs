@@ -4,7 +4,7 @@
 
 use super::*;
 use parley_protocol::notifications::{
-    EmailPreference, NotificationPrefs, NotificationPrefsPatch, PushPreference,
+    EmailPreference, NotificationPrefs, NotificationPrefsPatch, PushPreference, QuietHours,
 };
 
 /// Every check of this area, each on a fresh store.
@@ -36,6 +36,7 @@ pub async fn preferences_default_then_patch(factory: &Factory) {
         push: PushPreference::Mentions,
         email: EmailPreference::Digest,
         previews: false,
+        ..Default::default()
     };
     assert_eq!(p, want);
     assert_eq!(f.store.notification_prefs(&u[0]).await.expect("read"), want);
@@ -59,9 +60,63 @@ pub async fn preferences_default_then_patch(factory: &Factory) {
         q,
         NotificationPrefs {
             email: EmailPreference::Off,
-            ..want
+            ..want.clone()
         }
     );
+    // Do-not-disturb round-trips and clears with an explicit null.
+    let quiet = QuietHours {
+        from: "22:00".into(),
+        to: "07:30".into(),
+        time_zone: "Europe/Berlin".into(),
+    };
+    let paused = f
+        .store
+        .update_notification_prefs(
+            &u[0],
+            NotificationPrefsPatch {
+                dnd_until: Some(Some(Timestamp(4_102_444_800_000))),
+                quiet_hours: Some(Some(quiet.clone())),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("pause");
+    assert_eq!(paused.dnd_until, Some(Timestamp(4_102_444_800_000)));
+    assert_eq!(paused.quiet_hours.as_ref(), Some(&quiet));
+    assert_eq!(paused.email, EmailPreference::Off, "untouched fields stay");
+    assert_eq!(
+        f.store.notification_prefs(&u[0]).await.expect("read"),
+        paused
+    );
+    let cleared = f
+        .store
+        .update_notification_prefs(
+            &u[0],
+            NotificationPrefsPatch {
+                dnd_until: Some(None),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("clear");
+    assert_eq!(cleared.dnd_until, None);
+    assert_eq!(
+        cleared.quiet_hours,
+        Some(quiet),
+        "only what is named changes"
+    );
+    let cleared = f
+        .store
+        .update_notification_prefs(
+            &u[0],
+            NotificationPrefsPatch {
+                quiet_hours: Some(None),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("clear");
+    assert_eq!(cleared.quiet_hours, None);
 }
 
 pub async fn concurrent_patches_of_different_fields_all_land(factory: &Factory) {
@@ -96,7 +151,8 @@ pub async fn concurrent_patches_of_different_fields_all_land(factory: &Factory) 
         NotificationPrefs {
             push: PushPreference::Off,
             email: EmailPreference::Off,
-            previews: false
+            previews: false,
+            ..Default::default()
         }
     );
 }

@@ -1,9 +1,11 @@
 //! Conformance: Web Push. The first server key stored wins everywhere;
 //! an endpoint is one subscription whoever registers it, at most 20 per
 //! user; a new message becomes one pending push per subscription of every
-//! other current member, written with it and merged per subscription and
-//! conversation; claims lease rows so no two hold one at once; settling
-//! keeps a row a newer message merged into.
+//! other current member, written with it (as one fan-out row the claims
+//! expand, in chunks, once however many claim at once) and merged per
+//! subscription and conversation; claims lease rows so no two hold one at
+//! once; settling keeps a row a newer message merged into; a read past
+//! a delivered push queues one silent update for that subscription.
 
 use super::*;
 use crate::{NewSubscription, PushSettle};
@@ -17,6 +19,7 @@ pub async fn run(factory: &Factory) {
     a_message_becomes_a_push_per_other_members_subscription(factory).await;
     pushes_of_one_conversation_merge_and_settling_keeps_a_merged_row(factory).await;
     claims_lease_rows_and_never_share_them(factory).await;
+    a_large_group_expands_to_each_subscription_once(factory).await;
     a_gone_subscription_takes_its_pushes(factory).await;
 }
 
@@ -288,6 +291,10 @@ pub async fn pushes_of_one_conversation_merge_and_settling_keeps_a_merged_row(fa
         .send_message(text(&d, &u[0], "c", "three"), None)
         .await
         .expect("send");
+    assert!(
+        claim_all(&f, soon(0)).await.is_empty(),
+        "the message merged into the leased row, which nobody else claims"
+    );
     f.store
         .settle_push(
             &claimed[0].id,
@@ -405,4 +412,141 @@ pub async fn a_gone_subscription_takes_its_pushes(factory: &Factory) {
         .expect("unsubscribe");
     assert!(f.store.subscriptions(&u[1]).await.expect("list").is_empty());
     assert!(claim_all(&f, soon(600_000)).await.is_empty());
+}
+
+pub async fn a_large_group_expands_to_each_subscription_once(factory: &Factory) {
+    let f = fresh(factory).await;
+    // 1,100 recipients (more than two chunks of members), one with 20
+    // subscriptions, some with none.
+    let names: Vec<String> = (0..1101).map(|i| format!("pf{i}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let u = users(&f.store, &refs).await;
+    let mut subs = std::collections::HashSet::new();
+    for (n, user) in u[1..].iter().enumerate() {
+        let count = match n {
+            7 => MAX_SUBSCRIPTIONS,
+            n if n % 10 == 3 => 0,
+            _ => 1,
+        };
+        for i in 0..count {
+            let (s, _) = f
+                .store
+                .subscribe(sub(
+                    user,
+                    &format!("https://push.example/f{n}-{i}"),
+                    i as i64,
+                ))
+                .await
+                .expect("subscribe");
+            subs.insert(s.id);
+        }
+    }
+    // The sender's own subscription gets nothing.
+    f.store
+        .subscribe(sub(&u[0], "https://push.example/sender", 0))
+        .await
+        .expect("subscribe");
+    let g = group(&f, &u[0], &u[1..]).await;
+    let (m, _) = f
+        .store
+        .send_message(text(&g, &u[0], "big", "to all"), None)
+        .await
+        .expect("send");
+    // Four claimers at once, until nothing is left.
+    let mut seen: Vec<String> = Vec::new();
+    loop {
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let s = f.store.clone();
+            tasks.push(tokio::spawn(async move {
+                let now = soon(0);
+                s.claim_pushes(now, Timestamp(now.millis() + 60_000), 100)
+                    .await
+                    .expect("claim")
+            }));
+        }
+        let mut got = 0;
+        for t in tasks {
+            for c in t.await.expect("task") {
+                assert_eq!(c.seq, m.seq);
+                seen.push(c.subscription_id);
+                got += 1;
+            }
+        }
+        if got == 0 {
+            break;
+        }
+    }
+    let distinct: std::collections::HashSet<String> = seen.iter().cloned().collect();
+    assert_eq!(seen.len(), distinct.len(), "no subscription pushed twice");
+    assert!(
+        distinct == subs,
+        "every other member's subscription, once: {} pushed of {}, {} not theirs",
+        distinct.intersection(&subs).count(),
+        subs.len(),
+        distinct.difference(&subs).count()
+    );
+}
+
+pub async fn a_read_after_a_shown_push_queues_one_silent_update(factory: &Factory) {
+    let f = fresh(factory).await;
+    let u = users(&f.store, &["pr1", "pr2"]).await;
+    let (shown, _) = f
+        .store
+        .subscribe(sub(&u[1], "https://push.example/shown", 1))
+        .await
+        .expect("subscribe");
+    f.store
+        .subscribe(sub(&u[1], "https://push.example/dropped", 2))
+        .await
+        .expect("subscribe");
+    let (d, _) = f
+        .store
+        .get_or_create_direct(&new_id(), &u[0], &u[1], Timestamp::now())
+        .await
+        .expect("direct");
+    let (m, _) = f
+        .store
+        .send_message(text(&d, &u[0], "a", "one"), None)
+        .await
+        .expect("send");
+    for c in claim_all(&f, soon(0)).await {
+        assert!(!c.read_update);
+        let settle = if c.subscription_id == shown.id {
+            PushSettle::Delivered
+        } else {
+            PushSettle::Done
+        };
+        f.store
+            .settle_push(&c.id, c.seq, settle, Timestamp::now())
+            .await
+            .expect("settle");
+    }
+    assert!(claim_all(&f, soon(0)).await.is_empty());
+    f.store
+        .mark_read(&u[1], &d, m.seq, Timestamp::now())
+        .await
+        .expect("read");
+    let updates = claim_all(&f, soon(0)).await;
+    assert_eq!(updates.len(), 1, "only the subscription that was shown it");
+    assert!(updates[0].read_update);
+    assert_eq!(updates[0].subscription_id, shown.id);
+    assert_eq!(updates[0].seq, m.seq);
+    f.store
+        .settle_push(
+            &updates[0].id,
+            updates[0].seq,
+            PushSettle::Done,
+            Timestamp::now(),
+        )
+        .await
+        .expect("settle");
+    f.store
+        .mark_read(&u[1], &d, m.seq, Timestamp::now())
+        .await
+        .expect("read again");
+    assert!(
+        claim_all(&f, soon(0)).await.is_empty(),
+        "one update per notification shown"
+    );
 }

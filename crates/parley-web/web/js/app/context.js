@@ -2,6 +2,7 @@
 // the few session actions they call back into.
 import { openNewChat } from '../features/list/new-chat.js';
 import { openNewGroup } from '../features/groups/new-group.js';
+import { openMessageSearch } from '../features/search/search-dialog.js';
 import { createSignedUrls } from '../features/media/signed-urls.js';
 
 export function createContext(s, toast) {
@@ -19,6 +20,17 @@ export function createContext(s, toast) {
     navigate: (cid) => s.router.go(cid ? { name: 'conversation', cid } : { name: 'list' }),
     openNewChat: () => openNewChat(ctx),
     openNewGroup: () => openNewGroup(ctx),
+    /** The message search, offering the open conversation as its scope. */
+    openMessageSearch: () => openMessageSearch(ctx, { conversationId: store.openConversationId || undefined }),
+    /** Opens a conversation at one of its messages (loading older pages to it). */
+    async openMessage(cid, messageId, seq) {
+      s.router.go({ name: 'conversation', cid });
+      for (let i = 0; i < 100; i += 1) {
+        const view = s.panes.current();
+        if (view && view.cid === cid && view.showMessage) { await view.showMessage(messageId, seq); return; }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
     signOut: () => s.signOut(),
     markReadSoon: () => s.receipts.markReadSoon(),
     /** The original of a reply, when not loaded (once per id). */

@@ -5,7 +5,7 @@
 // here). Shown through the service worker when there is one, with the
 // same tag as a Web Push for that conversation, so the two replace each
 // other instead of doubling up. A click brings the tab back to the
-// conversation.
+// conversation. Do not disturb (paused, or quiet hours) shows nothing.
 
 const PREVIEW_CHARS = 200;
 
@@ -28,17 +28,38 @@ function tone() {
   }
 }
 
+/** Minutes after midnight of `HH:MM`. */
+function minutes(hhmm) {
+  const [h, m] = String(hhmm).split(':').map(Number);
+  return h * 60 + m;
+}
+
+/** Whether do not disturb holds now for `prefs` (as the server decides). */
+export function doNotDisturb(prefs, now = new Date()) {
+  if (prefs.dnd_until && Date.parse(prefs.dnd_until) > now.getTime()) return true;
+  const q = prefs.quiet_hours;
+  if (!q) return false;
+  let local;
+  try {
+    local = new Intl.DateTimeFormat('en-GB', { timeZone: q.time_zone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(now);
+  } catch {
+    return false;
+  }
+  const [t, from, to] = [minutes(local), minutes(q.from), minutes(q.to)];
+  return from < to ? from <= t && t < to : t >= from || t < to;
+}
+
 export function createDesktopNotifier(s) {
-  // The previews preference, read again at most once a minute (the
-  // settings dialog may change it).
-  let previews = true;
+  // The preferences, read again at most once a minute (the settings
+  // dialog may change them).
+  let prefs = { previews: true };
   let readAt = 0;
-  async function previewsOn() {
+  async function currentPrefs() {
     if (Date.now() - readAt > 60_000) {
       readAt = Date.now();
-      previews = await s.api.notificationPrefs().then((p) => !!p.previews, () => previews);
+      prefs = await s.api.notificationPrefs().catch(() => prefs);
     }
-    return previews;
+    return prefs;
   }
 
   async function show(title, options, cid) {
@@ -63,10 +84,12 @@ export function createDesktopNotifier(s) {
       const { store } = s;
       const conv = store.conversation(ev.conversation_id);
       if (!conv || store.isMuted(conv)) return;
+      const p = await currentPrefs();
+      if (doNotDisturb(p)) return;
       const m = ev.data.message;
       const sender = store.displayName(m.sender_id);
       const title = store.titleOf(conv) || sender;
-      const text = (await previewsOn()) && m.text ? m.text.slice(0, PREVIEW_CHARS) : 'New message';
+      const text = p.previews && m.text ? m.text.slice(0, PREVIEW_CHARS) : 'New message';
       const body = conv.kind === 'direct' ? text : `${sender}: ${text}`;
       show(title, { body, tag: `conv:${ev.conversation_id}`, renotify: true, icon: '/favicon.svg',
         data: { conversation_id: ev.conversation_id, seq: ev.seq } }, ev.conversation_id)

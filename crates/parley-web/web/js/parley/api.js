@@ -270,6 +270,16 @@ export class ParleyClient {
 
   // ---- Messages ------------------------------------------------------
 
+  /** {conversation, exported_at, messages}: my view of a chat (protocol.md §13). */
+  exportConversation(id) {
+    return this.request('GET', `/conversations/${encodeURIComponent(id)}/export`, undefined, { query: { format: 'json' } });
+  }
+
+  /** {hits: [{message, conversation, snippet}], next_cursor} (protocol.md §13). */
+  searchMessages(q, { conversationId, cursor, limit = 20 } = {}) {
+    return this.request('GET', '/search/messages', undefined, { query: { q, conversation_id: conversationId, cursor, limit } });
+  }
+
   /** {messages, has_more}, ascending seq. opts: {before, after, limit} */
   messages(id, opts = {}) {
     return this.request('GET', `/conversations/${encodeURIComponent(id)}/messages`, undefined, { query: opts });

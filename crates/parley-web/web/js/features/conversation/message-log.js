@@ -70,6 +70,24 @@ export function createMessageLog(ctx, cid, { alive, actions }) {
     if (btn) btn.focus({ preventScroll: true });
   }
 
+  /** Scrolls to a message, loading older pages until it is there. */
+  async function showMessage(messageId, seq) {
+    const wait = (ms) => new Promise((r) => setTimeout(r, ms));
+    for (let i = 0; i < 200 && alive(); i += 1) {
+      if (log.querySelector(`.message[data-message-id="${CSS.escape(messageId)}"]`)) { jumpTo(messageId); return; }
+      const b = ctx.store.bucket(cid);
+      const list = ctx.store.messageList(cid);
+      if (b && b.loaded && list.length && (list[0].seq <= seq || !b.hasMoreBefore)) {
+        // Loaded as far back as it can be: wait for the render, then give up.
+        if (i > 20) break;
+      } else if (b && b.loaded && list.length) {
+        await history.loadOlder();
+      }
+      await wait(50);
+    }
+    ctx.toast('That message is no longer available.');
+  }
+
   function render() {
     const wasAtBottom = scroller.atBottom();
     // Anchor: the first element visible at the top, to keep it in place.
@@ -102,5 +120,5 @@ export function createMessageLog(ctx, cid, { alive, actions }) {
     if (scroller.atBottom()) { hidePill(); ctx.markReadSoon(); }
   }, { passive: true });
 
-  return { el, render, hidePill, loadNewest: history.loadNewest, atBottom: scroller.atBottom };
+  return { el, render, hidePill, showMessage, loadNewest: history.loadNewest, atBottom: scroller.atBottom };
 }

@@ -49,6 +49,7 @@ export function createConversationView(ctx, cid) {
     refresh() { log.loadNewest(); },
     focusComposer() { composer.focus({ preventScroll: true }); },
     isAtBottom: log.atBottom,
+    showMessage: (id, seq) => log.showMessage(id, seq),
     destroy() {
       destroyed = true;
       stopDrops();

@@ -89,10 +89,28 @@ function leaveButton(panel) {
   return h('button', { type: 'button', class: 'btn btn-danger', 'data-key': 'leave', onclick: leave }, 'Leave group');
 }
 
+/** "Export chat": my view of the chat as a JSON download (protocol.md §13). */
+function exportButton(panel) {
+  const run = async () => {
+    try {
+      const data = await panel.ctx.api.exportConversation(panel.cid);
+      const blob = new Blob([JSON.stringify(data, null, 2)], { type: 'application/json' });
+      const url = URL.createObjectURL(blob);
+      const a = h('a', { href: url, download: `parley-${panel.cid}.json`, hidden: true });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    } catch (e) { panel.fail(e, 'Could not export the chat.'); }
+  };
+  return h('button', { type: 'button', class: 'btn', 'data-key': 'export', onclick: run }, 'Export chat');
+}
+
 export function actionsSection(panel, conv) {
   const peer = panel.ctx.store.peerOf(conv);
   return h('div', { class: 'info-actions' },
     muteButton(panel, conv),
+    exportButton(panel),
     conv.kind === 'direct' && peer ? blockButton(panel, peer) : null,
     conv.kind === 'group' ? leaveButton(panel) : null);
 }

@@ -28,6 +28,7 @@ export function createListView(ctx) {
     h('div', { class: 'header-actions' },
       h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'New chat', title: 'New chat', onclick: () => ctx.openNewChat() }, icon('chat')),
       h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'New group', title: 'New group', onclick: () => ctx.openNewGroup() }, icon('group')),
+      h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Search messages', title: 'Search messages', onclick: () => ctx.openMessageSearch() }, icon('search')),
       isAgent(store.me) ? h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Support', title: 'Support dashboard', onclick: () => ctx.openSupport() }, icon('support')) : null,
       notificationsButton(ctx),
       signOutButton(ctx)));

@@ -1,5 +1,6 @@
 // Notification settings (protocol.md §12): what may notify this user
-// (`/users/me/notifications`: push all/mentions/off, previews) and, on
+// (`/users/me/notifications`: push all/mentions/off, previews, email
+// digests), the address digests go to (`PATCH /users/me {email}`) and, on
 // this device, Web Push. Push is turned on only by the button here, after
 // the browser's own permission prompt: never on first load.
 import { h, uid } from '../../util/dom.js';
@@ -69,26 +70,97 @@ export function openNotificationSettings(ctx) {
   const d = openDialog({ label: 'Notification settings', title: 'Notifications', className: 'notification-settings' });
   const pushId = uid('push');
   const previewsId = uid('previews');
+  const digestId = uid('digest');
+  const pauseId = uid('pause');
+  const quietId = uid('quiet');
+  const quietFromId = uid('quiet-from');
+  const quietToId = uid('quiet-to');
+  const emailId = uid('email');
   const push = h('select', { id: pushId, class: 'select-input', disabled: true },
     h('option', { value: 'all' }, 'All messages'),
     h('option', { value: 'mentions' }, 'Direct messages and mentions'),
     h('option', { value: 'off' }, 'Off'));
   const previews = h('input', { id: previewsId, type: 'checkbox', disabled: true });
+  const digest = h('input', { id: digestId, type: 'checkbox', disabled: true });
+  const email = h('input', {
+    id: emailId, type: 'email', autocomplete: 'email', maxlength: '254',
+    placeholder: 'you@example.com', disabled: true,
+  });
+  const saveEmail = h('button', { type: 'submit', class: 'btn', disabled: true }, 'Save address');
+  const emailForm = h('form', { class: 'field-row', novalidate: true }, email, saveEmail);
+  const pausedOption = h('option', { value: 'paused', hidden: true }, 'Paused');
+  const pause = h('select', { id: pauseId, class: 'select-input', disabled: true },
+    pausedOption,
+    h('option', { value: '' }, 'Not paused'),
+    h('option', { value: '1' }, 'For 1 hour'),
+    h('option', { value: '8' }, 'For 8 hours'),
+    h('option', { value: '24' }, 'For 24 hours'));
+  const pausedNote = h('p', { class: 'field-hint' });
+  const quiet = h('input', { id: quietId, type: 'checkbox', disabled: true });
+  const quietFrom = h('input', { id: quietFromId, type: 'time', value: '22:00', disabled: true });
+  const quietTo = h('input', { id: quietToId, type: 'time', value: '07:00', disabled: true });
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
   const status = h('p', { class: 'form-error', role: 'status' });
   const device = h('button', { type: 'button', class: 'btn btn-primary', disabled: true }, 'Turn on notifications on this device');
   const deviceNote = h('p', { class: 'field-hint' });
   d.body.append(
     h('div', { class: 'field' }, h('label', { for: pushId }, 'Notify me about'), push),
     h('div', { class: 'field field-inline' }, previews, h('label', { for: previewsId }, 'Show message text in notifications')),
+    h('h3', { class: 'dialog-subtitle' }, 'Do not disturb'),
+    h('div', { class: 'field' }, h('label', { for: pauseId }, 'Pause notifications'), pause),
+    pausedNote,
+    h('div', { class: 'field field-inline' }, quiet, h('label', { for: quietId }, 'Quiet hours every day')),
+    h('div', { class: 'field-row' },
+      h('label', { for: quietFromId }, 'From'), quietFrom,
+      h('label', { for: quietToId }, 'to'), quietTo),
+    h('h3', { class: 'dialog-subtitle' }, 'Email'),
+    h('div', { class: 'field field-inline' }, digest, h('label', { for: digestId }, 'Email me a digest of unread messages while I am away')),
+    h('div', { class: 'field' }, h('label', { for: emailId }, 'Email address'), emailForm),
     h('h3', { class: 'dialog-subtitle' }, 'This device'),
     deviceNote, device, status);
 
+  const renderDnd = (p) => {
+    const until = p.dnd_until ? new Date(p.dnd_until) : null;
+    const paused = !!until && until > new Date();
+    pausedOption.hidden = !paused;
+    pausedOption.textContent = paused
+      ? `Paused until ${until.toLocaleString([], { weekday: 'short', hour: '2-digit', minute: '2-digit' })}`
+      : 'Paused';
+    pause.value = paused ? 'paused' : '';
+    pausedNote.textContent = paused ? 'Messages arrive as usual; nothing notifies until then.' : '';
+    quiet.checked = !!p.quiet_hours;
+    if (p.quiet_hours) { quietFrom.value = p.quiet_hours.from; quietTo.value = p.quiet_hours.to; }
+    quietFrom.disabled = quietTo.disabled = !quiet.checked;
+  };
   api.notificationPrefs().then((p) => {
     push.value = p.push;
     previews.checked = !!p.previews;
+    digest.checked = p.email === 'digest';
+    renderDnd(p);
     push.disabled = false;
     previews.disabled = false;
+    digest.disabled = false;
+    pause.disabled = false;
+    quiet.disabled = false;
   }).catch((e) => { status.textContent = (e && e.message) || 'Could not load the settings'; });
+  api.me().then((me) => {
+    email.value = me.email || '';
+    email.disabled = false;
+    saveEmail.disabled = false;
+  }).catch(() => {});
+  emailForm.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    status.textContent = '';
+    saveEmail.disabled = true;
+    try {
+      const me = await api.updateMe({ email: email.value.trim() });
+      email.value = me.email || '';
+      ctx.toast(me.email ? 'Email address saved' : 'Email address removed');
+    } catch (e) {
+      status.textContent = (e && e.message) || 'Could not save the address';
+    }
+    saveEmail.disabled = false;
+  });
 
   const save = async (fields) => {
     status.textContent = '';
@@ -96,6 +168,8 @@ export function openNotificationSettings(ctx) {
       const p = await api.updateNotificationPrefs(fields);
       push.value = p.push;
       previews.checked = !!p.previews;
+      digest.checked = p.email === 'digest';
+      renderDnd(p);
       ctx.toast('Notification settings saved');
     } catch (e) {
       status.textContent = (e && e.message) || 'Could not save';
@@ -103,6 +177,18 @@ export function openNotificationSettings(ctx) {
   };
   push.addEventListener('change', () => save({ push: push.value }));
   previews.addEventListener('change', () => save({ previews: previews.checked }));
+  digest.addEventListener('change', () => save({ email: digest.checked ? 'digest' : 'off' }));
+  pause.addEventListener('change', () => {
+    if (pause.value === 'paused') return;
+    const hours = Number(pause.value);
+    save({ dnd_until: hours ? new Date(Date.now() + hours * 3600_000).toISOString() : null });
+  });
+  const saveQuiet = () => save({
+    quiet_hours: quiet.checked ? { from: quietFrom.value, to: quietTo.value, time_zone: zone } : null,
+  });
+  quiet.addEventListener('change', saveQuiet);
+  quietFrom.addEventListener('change', () => { if (quiet.checked) saveQuiet(); });
+  quietTo.addEventListener('change', () => { if (quiet.checked) saveQuiet(); });
 
   let on = false;
   const renderDevice = () => {

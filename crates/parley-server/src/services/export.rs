@@ -1,0 +1,185 @@
+//! Conversation export (protocol.md §13): the caller's view of a
+//! conversation, streamed a page at a time so memory stays flat however
+//! long the history is.
+
+use super::check_id;
+use crate::error::{AppError, AppResult};
+use crate::ratelimit::{Action, Limiter};
+use bytes::Bytes;
+use futures_util::Stream;
+use parley_domain::export::{self as rules, ExportFormat};
+use parley_protocol::{Conversation, Message, Timestamp};
+use parley_store::{ConversationStore, HistoryPage, MessageStore, UserStore};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Messages read per page of the export.
+const PAGE: u32 = 200;
+/// Display names remembered while exporting (a long group history names
+/// at most its members; the cap keeps a pathological one flat too).
+const NAMES_KEPT: usize = 10_000;
+
+#[derive(Clone)]
+pub struct ExportService {
+    messages: Arc<dyn MessageStore>,
+    conversations: Arc<dyn ConversationStore>,
+    users: Arc<dyn UserStore>,
+    limiter: Limiter,
+}
+
+/// An export ready to stream.
+pub struct Export {
+    pub format: ExportFormat,
+    pub conversation: Conversation,
+    pub body: std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>,
+}
+
+struct Cursor {
+    svc: ExportService,
+    viewer: String,
+    conv: Conversation,
+    format: ExportFormat,
+    after: u64,
+    started: bool,
+    wrote: bool,
+    done: bool,
+    names: HashMap<String, String>,
+}
+
+impl ExportService {
+    pub fn new(
+        messages: Arc<dyn MessageStore>,
+        conversations: Arc<dyn ConversationStore>,
+        users: Arc<dyn UserStore>,
+        limiter: Limiter,
+    ) -> Self {
+        ExportService {
+            messages,
+            conversations,
+            users,
+            limiter,
+        }
+    }
+
+    /// `GET /conversations/{id}/export`: refusals (format, visibility,
+    /// rate) come before the first byte; the body then pages through the
+    /// history in seq order, tombstones included.
+    pub async fn export(
+        &self,
+        viewer: &str,
+        conv: &str,
+        format: Option<&str>,
+    ) -> AppResult<Export> {
+        let format = ExportFormat::parse(format)?;
+        check_id(conv, "conversation")?;
+        self.limiter.spend(Action::History, viewer).await?;
+        let conversation = self.conversations.conversation(viewer, conv).await?;
+        let cursor = Cursor {
+            svc: self.clone(),
+            viewer: viewer.to_string(),
+            conv: conversation.clone(),
+            format,
+            after: 0,
+            started: false,
+            wrote: false,
+            done: false,
+            names: HashMap::new(),
+        };
+        let body = futures_util::stream::unfold(cursor, |mut c| async move {
+            if c.done {
+                return None;
+            }
+            match c.next_chunk().await {
+                Ok(chunk) => Some((Ok(Bytes::from(chunk)), c)),
+                Err(e) => {
+                    // The status line is sent: all that is left is to cut
+                    // the body short, which the client sees as an error.
+                    tracing::warn!(error = %e, "export stopped");
+                    c.done = true;
+                    Some((Err(std::io::Error::other("export stopped")), c))
+                }
+            }
+        });
+        Ok(Export {
+            format,
+            conversation,
+            body: Box::pin(body),
+        })
+    }
+}
+
+impl Cursor {
+    async fn next_chunk(&mut self) -> AppResult<String> {
+        let mut out = String::new();
+        if !self.started {
+            self.started = true;
+            if self.format == ExportFormat::Json {
+                out.push_str("{\"conversation\":");
+                out.push_str(&json(&self.conv)?);
+                out.push_str(",\"exported_at\":");
+                out.push_str(&json(&Timestamp::now())?);
+                out.push_str(",\"messages\":[");
+            }
+        }
+        let page = self
+            .svc
+            .messages
+            .messages(
+                &self.viewer,
+                &self.conv.id,
+                HistoryPage::After(self.after),
+                PAGE,
+            )
+            .await?;
+        if self.format == ExportFormat::Text {
+            self.learn_names(&page.messages).await?;
+        }
+        for m in &page.messages {
+            match self.format {
+                ExportFormat::Json => {
+                    if self.wrote {
+                        out.push(',');
+                    }
+                    self.wrote = true;
+                    out.push_str(&json(m)?);
+                }
+                ExportFormat::Text => {
+                    let name = self.names.get(&m.sender_id).map_or("", String::as_str);
+                    out.push_str(&rules::text_lines(m, name));
+                }
+            }
+            self.after = m.seq;
+        }
+        if !page.has_more || page.messages.is_empty() {
+            self.done = true;
+            if self.format == ExportFormat::Json {
+                out.push_str("]}");
+            }
+        }
+        Ok(out)
+    }
+
+    async fn learn_names(&mut self, page: &[Message]) -> AppResult<()> {
+        let mut missing: Vec<String> = page
+            .iter()
+            .filter(|m| !self.names.contains_key(&m.sender_id))
+            .map(|m| m.sender_id.clone())
+            .collect();
+        missing.sort();
+        missing.dedup();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if self.names.len() > NAMES_KEPT {
+            self.names.clear();
+        }
+        for u in self.svc.users.users_by_ids(&missing).await? {
+            self.names.insert(u.id, u.display_name);
+        }
+        Ok(())
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> AppResult<String> {
+    serde_json::to_string(v).map_err(|e| AppError::Internal(e.to_string()))
+}
