@@ -21,6 +21,8 @@
 //!   log's entries.
 //! - [`receipts`]: watermarks, message status, who hears a receipt.
 //! - [`export`]: the export formats and the text export's lines.
+//! - [`retention`]: when a message expires, what a tombstone keeps, the
+//!   redaction of its events.
 //! - [`search`]: index tokens (words, CJK pairs), the query grammar, snippets.
 //! - [`digest`]: who gets an email digest, what it lists and says.
 //! - [`webhooks`]: what a webhook may list, the retry schedule and the
@@ -40,6 +42,7 @@ pub mod moderation;
 pub mod notifications;
 pub mod push;
 pub mod receipts;
+pub mod retention;
 pub mod search;
 pub mod support;
 pub mod users;

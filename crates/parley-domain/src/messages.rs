@@ -272,7 +272,7 @@ pub fn edit(
             edited_at: at,
             message_id: row.id.clone(),
             seq: row.seq,
-            text: text.to_string(),
+            text: Some(text.to_string()),
         }),
     ))
 }

@@ -146,7 +146,8 @@ pub struct MessageEdited {
     pub edited_at: Timestamp,
     pub message_id: String,
     pub seq: u64,
-    pub text: String,
+    /// The new text; `null` once retention expired the message (§13).
+    pub text: Option<String>,
 }
 
 /// `message.deleted`.
@@ -442,7 +443,7 @@ mod tests {
                     edited_at: at,
                     message_id: "m1".into(),
                     seq: 7,
-                    text: "new".into(),
+                    text: Some("new".into()),
                 }),
                 "message.edited",
                 json!({"message_id": "m1", "seq": 7, "text": "new", "edited_at": at}),

@@ -248,7 +248,8 @@ impl WriteTx<'_> {
         self.relink(&row.conversation_id, row.seq, &row.id, row.text.as_deref())
             .await?;
         let conv = row.conversation_id.clone();
-        self.append_event(&conv, at, event, out).await?;
+        let seq = self.append_event(&conv, at, event, out).await?;
+        self.record_edit(&conv, &row.id, seq).await?;
         views::message_view(&self.tx, actor, &row, None).await
     }
 

@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         SEARCH_VERSION,
         include_str!("../migrations/0014_search.sql"),
     ),
+    (15, include_str!("../migrations/0015_retention.sql")),
 ];
 
 /// The migration that creates the search index; the messages stored

@@ -598,3 +598,8 @@ async fn search_matches_sqlite() {
 async fn search() {
     conforms(async |f: &Factory| conformance::search::run(f).await).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention() {
+    conforms(async |f: &Factory| conformance::retention::run(f).await).await;
+}

@@ -23,6 +23,7 @@ mod moderation;
 mod notifications;
 mod push;
 mod receipts;
+mod retention;
 mod rows;
 mod search;
 mod support;

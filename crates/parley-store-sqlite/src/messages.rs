@@ -175,7 +175,8 @@ impl WriterState {
         row.text = Some(text.to_string());
         row.edited_at = Some(at.millis());
         self.relink(&row.conversation_id, row.seq, &row.id, row.text.as_deref())?;
-        self.append_event(&row.conversation_id, at, event, out)?;
+        let seq = self.append_event(&row.conversation_id, at, event, out)?;
+        self.record_edit(&row.conversation_id, &row.id, seq)?;
         views::message_view(&self.conn, actor, &row, None)
     }
 

@@ -24,6 +24,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         SEARCH_VERSION,
         include_str!("../migrations/0016_search.sql"),
     ),
+    (17, include_str!("../migrations/0017_retention.sql")),
 ];
 
 /// The migration that creates the search index; the messages stored

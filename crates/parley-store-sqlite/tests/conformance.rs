@@ -114,3 +114,9 @@ async fn search() {
     let (f, _dirs) = factory();
     conformance::search::run(&f).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention() {
+    let (f, _dirs) = factory();
+    conformance::retention::run(&f).await;
+}

@@ -33,6 +33,7 @@ pub mod moderation;
 pub mod notifications;
 pub mod push;
 pub mod receipts;
+pub mod retention;
 pub mod search;
 pub mod support;
 pub mod users;
@@ -49,6 +50,7 @@ pub use moderation::ModerationStore;
 pub use notifications::NotificationStore;
 pub use push::{ClaimedPush, NewSubscription, PushSettle, PushStore, gateway_key};
 pub use receipts::ReceiptStore;
+pub use retention::{Expired, RetentionStore};
 pub use search::{SearchFound, SearchFoundPage, SearchStore};
 pub use support::SupportStore;
 pub use users::{NewUser, UserPatch, UserRow, UserStore};
@@ -97,6 +99,7 @@ pub trait Store:
     + PushStore
     + DigestStore
     + SearchStore
+    + RetentionStore
 {
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;

@@ -2,7 +2,7 @@
 //! whatever the database, one suite per area ([`users`],
 //! [`conversations`], [`messages`], [`receipts`], [`blocks`],
 //! [`moderation`], [`media`], [`support`], [`notifications`],
-//! [`webhooks`], [`push`], [`digests`]). A backend's
+//! [`webhooks`], [`push`], [`digests`], [`search`], [`retention`]). A backend's
 //! tests call each area's `run` from a `#[tokio::test]` of its own (so one
 //! failing area does not hide the others) with a factory for fresh, empty
 //! stores and a handle on the deliveries they emit.
@@ -18,6 +18,7 @@ pub mod moderation;
 pub mod notifications;
 pub mod push;
 pub mod receipts;
+pub mod retention;
 pub mod search;
 pub mod support;
 pub mod users;
