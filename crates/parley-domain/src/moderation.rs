@@ -36,6 +36,10 @@ pub enum AuditAction {
     ApiKeyCreate,
     /// A webhook whose deliveries failed for days was turned off.
     WebhookDisable,
+    /// A retention pass tombstoned messages (on demand, or hourly).
+    RetentionRun,
+    /// An admin set or cleared a conversation's own retention.
+    RetentionSet,
 }
 
 impl AuditAction {
@@ -47,6 +51,8 @@ impl AuditAction {
             AuditAction::RefreshTokenReuse => "auth.refresh_token_reused",
             AuditAction::ApiKeyCreate => "api_key.create",
             AuditAction::WebhookDisable => "webhook.disable",
+            AuditAction::RetentionRun => "retention.run",
+            AuditAction::RetentionSet => "conversation.retention",
         }
     }
 }

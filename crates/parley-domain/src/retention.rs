@@ -15,7 +15,9 @@
 //! ever looks past it (never a scan of the whole history).
 
 use crate::error::{DomainError, DomainResult};
+use crate::moderation::{AuditAction, NewAuditEntry};
 use parley_protocol::{Event, EventData, Message, Timestamp};
+use serde_json::json;
 
 pub const DAY_MS: i64 = 86_400_000;
 
@@ -95,6 +97,33 @@ pub fn check_enabled(default_days: Option<u32>, any_conversation_days: bool) -> 
         Err(DomainError::Conflict(
             "retention is off (set retention.message_days or a conversation's retention)",
         ))
+    }
+}
+
+/// The audit entry of a pass that tombstoned messages (`actor`: the admin
+/// who ran it, `None` for the hourly job or the command line).
+pub fn run_audit(actor: Option<&str>, pass: Pass, tombstoned: u64) -> NewAuditEntry {
+    NewAuditEntry {
+        actor_id: actor.map(str::to_string),
+        action: AuditAction::RetentionRun,
+        target_type: "server",
+        target_id: "retention".into(),
+        details: json!({
+            "now": pass.now,
+            "message_days": pass.default_days,
+            "tombstoned": tombstoned,
+        }),
+    }
+}
+
+/// The audit entry of a conversation's retention set (`Some`) or cleared.
+pub fn setting_audit(actor: &str, conversation: &str, days: Option<u32>) -> NewAuditEntry {
+    NewAuditEntry {
+        actor_id: Some(actor.to_string()),
+        action: AuditAction::RetentionSet,
+        target_type: "conversation",
+        target_id: conversation.to_string(),
+        details: json!({ "message_days": days }),
     }
 }
 

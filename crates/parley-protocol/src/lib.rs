@@ -18,6 +18,7 @@ pub mod media;
 pub mod notifications;
 pub mod push;
 pub mod rest;
+pub mod retention;
 pub mod search;
 pub mod support;
 pub mod time;

@@ -102,6 +102,18 @@ enum AdminCommand {
         #[command(flatten)]
         settings: Box<Settings>,
     },
+    /// Retention (protocol.md §13): run one pass now, or with --dry-run
+    /// only count the messages it would make tombstones.
+    Retention {
+        /// Count, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// As if the time were this (RFC 3339, not earlier than now).
+        #[arg(long)]
+        now: Option<String>,
+        #[command(flatten)]
+        settings: Box<Settings>,
+    },
     /// Lift a ban (credentials issued before it stay refused).
     Unban {
         #[arg(long)]
@@ -117,6 +129,14 @@ fn load(cli_config: Option<&PathBuf>, flags: Settings) -> anyhow::Result<Config>
         None => Settings::default(),
     };
     Ok(Config::from_settings(flags.over(file)?)?)
+}
+
+/// The configuration of a `parley admin` command: the server's, without
+/// the hourly retention pass (a dry run must change nothing).
+fn load_admin(cli_config: Option<&PathBuf>, flags: Settings) -> anyhow::Result<Config> {
+    let mut config = load(cli_config, flags)?;
+    config.retention_job = false;
+    Ok(config)
 }
 
 /// Parses the command line and runs what it asks for.
@@ -184,7 +204,7 @@ async fn admin(cli_config: Option<&PathBuf>, cmd: AdminCommand) -> anyhow::Resul
             role,
             settings,
         } => {
-            let config = load(cli_config, *settings)?;
+            let config = load_admin(cli_config, *settings)?;
             anyhow::ensure!(
                 password_stdin,
                 "pass --password-stdin and write the password to standard input"
@@ -210,7 +230,7 @@ async fn admin(cli_config: Option<&PathBuf>, cmd: AdminCommand) -> anyhow::Resul
             Ok(())
         }
         AdminCommand::CreateApiKey { name, settings } => {
-            let config = load(cli_config, *settings)?;
+            let config = load_admin(cli_config, *settings)?;
             let state = crate::build_state(config).await?;
             let (key, label) = state
                 .services
@@ -228,7 +248,7 @@ async fn admin(cli_config: Option<&PathBuf>, cmd: AdminCommand) -> anyhow::Resul
             reason,
             settings,
         } => {
-            let state = crate::build_state(load(cli_config, *settings)?).await?;
+            let state = crate::build_state(load_admin(cli_config, *settings)?).await?;
             let changed = state
                 .services
                 .moderation
@@ -264,7 +284,7 @@ async fn admin(cli_config: Option<&PathBuf>, cmd: AdminCommand) -> anyhow::Resul
                 max_chats_per_agent,
                 ..Default::default()
             };
-            let state = crate::build_state(load(cli_config, *settings)?).await?;
+            let state = crate::build_state(load_admin(cli_config, *settings)?).await?;
             let inbox = state.services.support.create_inbox(Role::Admin, req).await;
             state.jobs.shutdown(std::time::Duration::from_secs(2)).await;
             let inbox = inbox.map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -278,7 +298,7 @@ async fn admin(cli_config: Option<&PathBuf>, cmd: AdminCommand) -> anyhow::Resul
             max_chats,
             settings,
         } => {
-            let state = crate::build_state(load(cli_config, *settings)?).await?;
+            let state = crate::build_state(load_admin(cli_config, *settings)?).await?;
             let done = state
                 .services
                 .support
@@ -289,8 +309,37 @@ async fn admin(cli_config: Option<&PathBuf>, cmd: AdminCommand) -> anyhow::Resul
             println!("{id} is an agent of {inbox}");
             Ok(())
         }
+        AdminCommand::Retention {
+            dry_run,
+            now,
+            settings,
+        } => {
+            let now = match now.as_deref() {
+                None => None,
+                Some(raw) => Some(
+                    parley_protocol::Timestamp::parse(raw)
+                        .context("--now must be an RFC 3339 time")?,
+                ),
+            };
+            let state = crate::build_state(load_admin(cli_config, *settings)?).await?;
+            let retention = &state.services.retention;
+            let result = if dry_run {
+                retention.dry_run(now).await
+            } else {
+                retention.run_at(None, now).await
+            }
+            .map_err(|e| anyhow::anyhow!("{e}"));
+            state.jobs.shutdown(std::time::Duration::from_secs(2)).await;
+            let n = result?;
+            if dry_run {
+                println!("{n} message(s) would become tombstones");
+            } else {
+                println!("{n} message(s) became tombstones");
+            }
+            Ok(())
+        }
         AdminCommand::Unban { user, settings } => {
-            let state = crate::build_state(load(cli_config, *settings)?).await?;
+            let state = crate::build_state(load_admin(cli_config, *settings)?).await?;
             let changed = state
                 .services
                 .moderation

@@ -286,6 +286,12 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_EMAIL_AFTER")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email_after: Option<String>,
+    /// Days messages are kept (1-36500); older ones become tombstones, at
+    /// start and hourly (protocol.md §13). Unset or 0: kept forever
+    /// (conversations an admin gave their own retention excepted).
+    #[arg(long, env = "PARLEY_RETENTION_MESSAGE_DAYS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_message_days: Option<u32>,
 }
 
 /// A duration flag: a number with `ms`, `s`, `m` or `h`; a bare number is
@@ -455,6 +461,11 @@ pub struct Config {
     pub webhook_retry: parley_domain::webhooks::RetryPolicy,
     pub push: PushConfig,
     pub email: EmailConfig,
+    /// `retention.message_days`; `None`: off.
+    pub retention_message_days: Option<u32>,
+    /// Whether this process runs the hourly retention pass (the server
+    /// does; a `parley admin` command does not).
+    pub retention_job: bool,
 }
 
 /// Email digests (protocol.md §12).
@@ -609,6 +620,13 @@ impl Config {
         let webhook_retry = retry_policy(&s)?;
         let push = push_config(&s)?;
         let email = email_config(&s)?;
+        let retention_message_days = match s.retention_message_days {
+            None | Some(0) => None,
+            Some(days) => Some(
+                parley_domain::retention::check_days("retention_message_days", days)
+                    .map_err(|e| ConfigError(e.to_string()))?,
+            ),
+        };
         Ok(Config {
             listen,
             data_dir,
@@ -700,6 +718,8 @@ impl Config {
             webhook_retry,
             push,
             email,
+            retention_message_days,
+            retention_job: true,
         })
     }
 

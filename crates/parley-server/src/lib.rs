@@ -240,6 +240,10 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     jobs.spawn("media-sweeper", move |stop| media.run_sweeper(stop));
     let support = services.support.clone();
     jobs.spawn("support-routing", move |stop| support.run(stop));
+    if config.retention_job {
+        let retention = services.retention.clone();
+        jobs.spawn("retention", move |stop| retention.run(stop));
+    }
     let outbound = parley_outbound::Outbound::new(config.outbound.clone())
         .map_err(|e| anyhow::anyhow!("the outbound HTTP client: {e}"))?;
     let worker = outbox::OutboxWorker::new(

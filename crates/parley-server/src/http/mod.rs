@@ -15,6 +15,7 @@ mod notifications;
 mod openapi;
 mod ops;
 mod push;
+mod retention;
 mod search;
 mod support;
 mod users;
@@ -126,6 +127,8 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::delete_message))
         .routes(routes!(admin::ban, admin::unban))
         .routes(routes!(admin::audit))
+        .routes(routes!(retention::run))
+        .routes(routes!(retention::get, retention::set))
         .routes(routes!(webhooks::create, webhooks::list))
         .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
         .routes(routes!(webhooks::deliveries))

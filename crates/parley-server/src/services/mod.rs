@@ -21,6 +21,7 @@ pub mod notifications;
 pub mod presence;
 pub mod push;
 pub mod receipts;
+pub mod retention;
 pub mod search;
 pub mod sessions;
 pub mod support;
@@ -61,6 +62,7 @@ pub struct Services {
     pub email: email::EmailService,
     pub search: search::SearchService,
     pub export: export::ExportService,
+    pub retention: retention::RetentionService,
     /// Only for [`Services::storage_ready`].
     health: std::sync::Arc<dyn parley_store::Store>,
 }
@@ -137,6 +139,12 @@ impl Services {
                 limiter.clone(),
                 limits.message_chars,
                 limits.edit_window_secs as i64 * 1000,
+            ),
+            retention: retention::RetentionService::new(
+                store.clone(),
+                store.clone(),
+                media.clone(),
+                config.retention_message_days,
             ),
             media,
             support: support::SupportService::new(
