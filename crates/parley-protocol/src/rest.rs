@@ -526,7 +526,8 @@ pub struct AuditEntry {
     /// The admin; `null` for the operator's command line or the server.
     pub actor_id: Option<String>,
     /// `message.delete`, `user.ban`, `user.unban`,
-    /// `auth.refresh_token_reused`, `api_key.create`, `webhook.disable`.
+    /// `auth.refresh_token_reused`, `api_key.create`, `webhook.disable`,
+    /// `retention.run`, `conversation.retention`.
     pub action: String,
     pub target_type: String,
     pub target_id: String,

@@ -228,3 +228,17 @@ pub(crate) use on_both_backends;
 pub fn query_escape(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
+
+/// A platform JWT (HS256 with `secret`) for `sub` with one role, valid for
+/// ten minutes: how tests act as an admin or an agent.
+pub fn platform_token(secret: &str, sub: &str, role: &str) -> String {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+    let exp = parley_protocol::Timestamp::now().millis() / 1000 + 600;
+    let claims = serde_json::json!({"sub": sub, "exp": exp, "roles": [role]});
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("sign")
+}

@@ -27,6 +27,7 @@ mod push;
 mod realtime;
 mod receipts;
 mod receiver;
+mod retention;
 mod search;
 mod smtp;
 mod support;

@@ -1144,3 +1144,91 @@ async fn search_finds_attachments_by_kind(backend: Backend) {
 }
 
 on_both_backends!(search_finds_attachments_by_kind);
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                found.push(p);
+            }
+        }
+    }
+    found
+}
+
+/// Retention (protocol.md §13): the media of an expired message are
+/// deleted, bytes and thumbnail, and no longer served to anyone; media a
+/// live message still attaches stay.
+#[tokio::test]
+async fn retention_deletes_the_files_of_expired_messages() {
+    const SECRET: &str = "media-retention-secret-media-retention-secret";
+    let app = spawn_app_with(parley_server::config::Settings {
+        rate_limits: Some("off".into()),
+        external_jwt_alg: Some("HS256".into()),
+        external_jwt_secret: Some(SECRET.into()),
+        retention_message_days: Some(30),
+        ..Default::default()
+    })
+    .await;
+    let root = app
+        .client()
+        .with_token(&platform_token(SECRET, "media-ret-root", "admin"));
+    root.me().await.expect("admin");
+    let (a, _) = app.user("mret_a").await;
+    let (b, bu) = app.user("mret_b").await;
+    let c = app.direct(&a, &bu).await;
+    let r = upload(&app, &a, "old.png", &png(400, 300), None).await;
+    assert_eq!(r.status, 201);
+    let id = r.json()["id"].as_str().expect("id").to_string();
+    send_with(&a, &c.id, "mret-1", &[&id]).await;
+    let path = format!("/api/v1/media/{id}");
+    assert_eq!(fetch(&app, &b, &path, &[]).await.status, 200);
+    let media_dir = app.dir.path().join("media");
+    let stored = |id: &str| {
+        files_under(&media_dir)
+            .iter()
+            .filter(|p| p.to_string_lossy().contains(id))
+            .count()
+    };
+    assert!(stored(&id) >= 1, "the upload is on disk");
+
+    let later =
+        parley_protocol::Timestamp(parley_protocol::Timestamp::now().millis() + 31 * 86_400_000);
+    let body = json!({ "now": later.to_string() }).to_string();
+    let r = root
+        .raw("POST", "/admin/retention/run", Some(&body))
+        .await
+        .expect("run");
+    assert_eq!(
+        (r.status, &r.json["tombstoned"]),
+        (200, &json!(1)),
+        "{}",
+        r.json
+    );
+    for who in [&a, &b] {
+        assert_eq!(
+            fetch(&app, who, &path, &[]).await.status,
+            404,
+            "an expired message's media is gone for everyone"
+        );
+    }
+    assert_eq!(stored(&id), 0, "its bytes and thumbnail are deleted");
+    let (status, list) = {
+        let r = fetch(
+            &app,
+            &a,
+            &format!("/api/v1/conversations/{}/media", c.id),
+            &[],
+        )
+        .await;
+        (r.status, r.json())
+    };
+    assert_eq!(status, 200);
+    assert_eq!(list["media"], json!([]), "{list}");
+}

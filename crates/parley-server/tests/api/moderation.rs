@@ -4,7 +4,6 @@
 //! user whose external JWT carries `roles: ["admin"]`.
 
 use crate::helpers::*;
-use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use parley_protocol::ServerFrame;
 use parley_sdk::{Client, Gateway};
 use parley_server::config::Settings;
@@ -23,19 +22,9 @@ async fn app() -> TestApp {
     .await
 }
 
-fn now() -> i64 {
-    parley_protocol::Timestamp::now().millis() / 1000
-}
-
 /// A platform user with the admin role.
 async fn admin(app: &TestApp, sub: &str) -> (Client, String) {
-    let claims = json!({"sub": sub, "exp": now() + 600, "roles": ["admin"]});
-    let token = encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .expect("sign");
+    let token = platform_token(SECRET, sub, "admin");
     let c = app.client().with_token(&token);
     let me = c.me().await.expect("admin provisioned");
     assert_eq!(me.role, parley_protocol::Role::Admin);

@@ -13,7 +13,6 @@ use crate::receiver::{Receiver, Reply};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
-use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use parley_sdk::Client;
 use parley_server::config::Settings;
 use serde_json::{Value, json};
@@ -40,14 +39,7 @@ fn settings(backend: &Backend, schedule: &str) -> Settings {
 }
 
 fn token(role: &str) -> String {
-    let exp = parley_protocol::Timestamp::now().millis() / 1000 + 600;
-    let claims = json!({"sub": unique(role), "exp": exp, "roles": [role]});
-    encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(JWT_SECRET.as_bytes()),
-    )
-    .expect("sign")
+    platform_token(JWT_SECRET, &unique(role), role)
 }
 
 async fn admin(base_url: &str) -> Client {

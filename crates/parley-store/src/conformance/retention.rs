@@ -71,7 +71,7 @@ pub async fn expired_messages_become_tombstones_without_events(factory: &Factory
             .expirable_conversations(pass, 10)
             .await
             .expect("list"),
-        [g.clone()]
+        vec![g.clone()]
     );
     f.captured.lock().expect("captured").clear();
     let done = f
@@ -134,7 +134,11 @@ pub async fn expired_messages_become_tombstones_without_events(factory: &Factory
         .await
         .expect("search");
     let found: Vec<_> = hits.hits.iter().map(|h| h.message.id.clone()).collect();
-    assert_eq!(found, [recent.clone()], "expired messages leave the index");
+    assert_eq!(
+        found,
+        vec![recent.clone()],
+        "expired messages leave the index"
+    );
     assert!(
         f.store
             .expirable_conversations(pass, 10)
@@ -234,7 +238,7 @@ pub async fn a_conversation_setting_wins_over_the_default(factory: &Factory) {
             .expirable_conversations(off, 10)
             .await
             .expect("list"),
-        [short.clone()],
+        vec![short.clone()],
         "with the default off only a conversation's own setting expires"
     );
     let on = Pass {
