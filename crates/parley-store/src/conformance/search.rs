@@ -19,6 +19,9 @@ pub async fn run(factory: &Factory) {
     cjk_substrings_are_found(factory).await;
     more_matching_terms_rank_higher_then_newer(factory).await;
     pages_neither_repeat_nor_skip_while_messages_arrive(factory).await;
+    for seed in [1, 7, 42] {
+        random_histories_find_exactly_what_history_shows(factory, seed).await;
+    }
 }
 
 fn q(s: &str) -> Query {
@@ -381,4 +384,160 @@ pub async fn positions_it_did_not_make_are_refused(factory: &Factory) {
             "{bad:?}: {err:?}"
         );
     }
+}
+
+/// A small deterministic generator (xorshift64*): the same histories on
+/// every backend and every run, without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n
+    }
+}
+
+/// Every message `viewer` may page through in `conv` (history is the
+/// protocol's definition of what a caller may see).
+async fn visible_history(f: &Fixture, viewer: &str, conv: &str) -> Vec<parley_protocol::Message> {
+    let mut all = Vec::new();
+    let mut page = HistoryPage::After(0);
+    loop {
+        let Ok(p) = f.store.messages(viewer, conv, page, 100).await else {
+            return all;
+        };
+        let last = p.messages.last().map(|m| m.seq);
+        all.extend(p.messages);
+        match (p.has_more, last) {
+            (true, Some(seq)) => page = HistoryPage::After(seq),
+            _ => return all,
+        }
+    }
+}
+
+/// Random join, leave, rejoin, send, edit and delete histories over three
+/// groups: for every user and every word, the hits are exactly the
+/// messages with that word among those the user's history shows (every
+/// hit visible, every visible match found).
+pub async fn random_histories_find_exactly_what_history_shows(factory: &Factory, seed: u64) {
+    const WORDS: [&str; 5] = ["apple", "birch", "cedar", "delta", "ember"];
+    let f = fresh(factory).await;
+    let names: Vec<String> = (0..5).map(|i| format!("pr{seed}_{i}")).collect();
+    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let u = users(&f.store, &name_refs).await;
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut groups = Vec::new();
+    // Members of each group as the model tracks them (the owner stays).
+    let mut members: Vec<Vec<usize>> = Vec::new();
+    for g in 0..3 {
+        let others: Vec<String> = vec![u[(g + 1) % 5].clone(), u[(g + 2) % 5].clone()];
+        groups.push(group(&f, &u[g], &others).await);
+        members.push(vec![g, (g + 1) % 5, (g + 2) % 5]);
+    }
+    let mut sent: Vec<(usize, String, usize)> = Vec::new();
+    let (mut leaves, mut joins) = (0, 0);
+    for _ in 0..120 {
+        let g = rng.below(3);
+        let conv = &groups[g];
+        match rng.below(10) {
+            0 | 1 => {
+                let who = rng.below(5);
+                if members[g].contains(&who) {
+                    if who != g {
+                        f.store
+                            .remove_member(&u[who], conv, &u[who], Timestamp::now())
+                            .await
+                            .expect("leave");
+                        members[g].retain(|m| *m != who);
+                        leaves += 1;
+                    }
+                } else {
+                    f.store
+                        .add_members(
+                            &u[g],
+                            conv,
+                            std::slice::from_ref(&u[who]),
+                            100,
+                            Timestamp::now(),
+                        )
+                        .await
+                        .expect("join");
+                    members[g].push(who);
+                    joins += 1;
+                }
+            }
+            2 if !sent.is_empty() => {
+                let (sender, id, _) = sent[rng.below(sent.len())].clone();
+                let word = WORDS[rng.below(WORDS.len())];
+                // A sender who left may no longer edit: either answer is fine.
+                let _ = f
+                    .store
+                    .edit_message(
+                        &u[sender],
+                        &id,
+                        &format!("edited {word}"),
+                        i64::MAX / 2,
+                        Timestamp::now(),
+                    )
+                    .await;
+            }
+            3 if !sent.is_empty() => {
+                let (sender, id, _) = sent[rng.below(sent.len())].clone();
+                let _ = f
+                    .store
+                    .delete_message(&u[sender], &id, Timestamp::now())
+                    .await;
+            }
+            _ => {
+                let sender = members[g][rng.below(members[g].len())];
+                let a = WORDS[rng.below(WORDS.len())];
+                let b = WORDS[rng.below(WORDS.len())];
+                let id = send(&f, conv, &u[sender], &format!("{a} and {b}")).await;
+                sent.push((sender, id, g));
+            }
+        }
+    }
+    assert!(
+        leaves > 0 && joins > 0,
+        "seed {seed}: the history has leaves and joins"
+    );
+    let mut found = 0;
+    for (i, viewer) in u.iter().enumerate() {
+        let mut visible = Vec::new();
+        for conv in &groups {
+            visible.extend(visible_history(&f, viewer, conv).await);
+        }
+        for word in WORDS {
+            let mut want: Vec<String> = visible
+                .iter()
+                .filter(|m| {
+                    !m.deleted
+                        && m.text
+                            .as_deref()
+                            .is_some_and(|t| t.split(' ').any(|w| w == word))
+                })
+                .map(|m| m.id.clone())
+                .collect();
+            want.sort();
+            let page = f
+                .store
+                .search_messages(viewer, &q(word), None, None, 100)
+                .await
+                .expect("search");
+            assert!(page.next.is_none() || page.hits.len() == 100);
+            let mut got: Vec<String> = page.hits.iter().map(|h| h.message.id.clone()).collect();
+            got.sort();
+            found += got.len();
+            assert_eq!(
+                got, want,
+                "seed {seed}: user {i} searching {word:?} finds exactly the visible matches"
+            );
+        }
+    }
+    assert!(
+        found > 50,
+        "seed {seed}: searches found something ({found})"
+    );
 }
