@@ -2,6 +2,7 @@
 //! reads as a line of the text export (also the support transcript).
 
 use crate::error::{DomainError, DomainResult};
+use crate::moderation::{AuditAction, NewAuditEntry};
 use parley_protocol::{Message, MessageKind};
 
 /// `?format=`.
@@ -32,11 +33,29 @@ impl ExportFormat {
         }
     }
 
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportFormat::Json => "json",
+            ExportFormat::Text => "text",
+        }
+    }
+
     pub fn content_type(self) -> &'static str {
         match self {
             ExportFormat::Json => "application/json",
             ExportFormat::Text => "text/plain; charset=utf-8",
         }
+    }
+}
+
+/// The audit entry of an admin's export of a whole conversation.
+pub fn compliance_audit(admin: &str, conversation: &str, format: ExportFormat) -> NewAuditEntry {
+    NewAuditEntry {
+        actor_id: Some(admin.to_string()),
+        action: AuditAction::ConversationExport,
+        target_type: "conversation",
+        target_id: conversation.to_string(),
+        details: serde_json::json!({ "format": format.as_str() }),
     }
 }
 

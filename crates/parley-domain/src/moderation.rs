@@ -40,6 +40,8 @@ pub enum AuditAction {
     RetentionRun,
     /// An admin set or cleared a conversation's own retention.
     RetentionSet,
+    /// An admin exported a whole conversation (the compliance export).
+    ConversationExport,
 }
 
 impl AuditAction {
@@ -53,6 +55,7 @@ impl AuditAction {
             AuditAction::WebhookDisable => "webhook.disable",
             AuditAction::RetentionRun => "retention.run",
             AuditAction::RetentionSet => "conversation.retention",
+            AuditAction::ConversationExport => "conversation.export",
         }
     }
 }

@@ -11,6 +11,7 @@
 //! its internal types into these, and the SDK and load generator speak them.
 #![forbid(unsafe_code)]
 
+pub mod compliance;
 pub mod error;
 pub mod events;
 pub mod gateway;

@@ -23,6 +23,7 @@
 
 mod blocks;
 mod commit;
+mod compliance;
 mod conversations;
 mod credentials;
 mod digests;

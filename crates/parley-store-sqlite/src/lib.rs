@@ -12,6 +12,7 @@
 
 mod blocks;
 mod checkpoint;
+mod compliance;
 mod conversations;
 mod credentials;
 mod digests;

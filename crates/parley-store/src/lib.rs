@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod blocks;
+pub mod compliance;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod conversations;
@@ -40,6 +41,7 @@ pub mod users;
 pub mod webhooks;
 
 pub use blocks::BlockStore;
+pub use compliance::ComplianceStore;
 pub use conversations::{ActivityCursor, ConversationStore, Membership};
 pub use credentials::{CredentialStore, RefreshTokenRow, RotateOutcome};
 pub use delivery::{Delivery, DeliverySink};
@@ -100,6 +102,7 @@ pub trait Store:
     + DigestStore
     + SearchStore
     + RetentionStore
+    + ComplianceStore
 {
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;

@@ -128,6 +128,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::ban, admin::unban))
         .routes(routes!(admin::audit))
         .routes(routes!(retention::run))
+        .routes(routes!(export::compliance))
         .routes(routes!(retention::get, retention::set))
         .routes(routes!(webhooks::create, webhooks::list))
         .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))

@@ -1,15 +1,20 @@
 //! Conversation export (protocol.md §13): the caller's view of a
-//! conversation, streamed a page at a time so memory stays flat however
-//! long the history is.
+//! conversation, or for an admin the whole conversation (the compliance
+//! export), streamed a page at a time so memory stays flat however long
+//! the history is.
 
 use super::check_id;
+use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
 use crate::ratelimit::{Action, Limiter};
 use bytes::Bytes;
 use futures_util::Stream;
 use parley_domain::export::{self as rules, ExportFormat};
-use parley_protocol::{Conversation, Message, Timestamp};
-use parley_store::{ConversationStore, HistoryPage, MessageStore, UserStore};
+use parley_domain::moderation::require_admin;
+use parley_protocol::{Message, Timestamp};
+use parley_store::{
+    ComplianceStore, ConversationStore, HistoryPage, MessageStore, ModerationStore, UserStore,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -24,20 +29,32 @@ pub struct ExportService {
     messages: Arc<dyn MessageStore>,
     conversations: Arc<dyn ConversationStore>,
     users: Arc<dyn UserStore>,
+    compliance: Arc<dyn ComplianceStore>,
+    audit: Arc<dyn ModerationStore>,
     limiter: Limiter,
 }
 
 /// An export ready to stream.
 pub struct Export {
     pub format: ExportFormat,
-    pub conversation: Conversation,
+    pub conversation_id: String,
     pub body: std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>,
+}
+
+/// Whose view an export pages through.
+enum Reader {
+    /// A member's (or support reader's): what history shows them.
+    Viewer(String),
+    /// An admin's compliance export: every message from the first seq.
+    Compliance,
 }
 
 struct Cursor {
     svc: ExportService,
-    viewer: String,
-    conv: Conversation,
+    reader: Reader,
+    conv_id: String,
+    /// The JSON of the `conversation` field.
+    header: String,
     format: ExportFormat,
     after: u64,
     started: bool,
@@ -51,12 +68,16 @@ impl ExportService {
         messages: Arc<dyn MessageStore>,
         conversations: Arc<dyn ConversationStore>,
         users: Arc<dyn UserStore>,
+        compliance: Arc<dyn ComplianceStore>,
+        audit: Arc<dyn ModerationStore>,
         limiter: Limiter,
     ) -> Self {
         ExportService {
             messages,
             conversations,
             users,
+            compliance,
+            audit,
             limiter,
         }
     }
@@ -74,10 +95,42 @@ impl ExportService {
         check_id(conv, "conversation")?;
         self.limiter.spend(Action::History, viewer).await?;
         let conversation = self.conversations.conversation(viewer, conv).await?;
+        Ok(self.stream(
+            Reader::Viewer(viewer.to_string()),
+            &conversation.id,
+            json(&conversation)?,
+            format,
+        ))
+    }
+
+    /// `GET /admin/conversations/{id}/export`: the whole conversation for
+    /// an admin (every message from seq 1, tombstones included, whoever
+    /// the members are), recorded in the audit log before the first byte.
+    pub async fn compliance_export(
+        &self,
+        who: &Principal,
+        conv: &str,
+        format: Option<&str>,
+    ) -> AppResult<Export> {
+        require_admin(who.role)?;
+        let format = ExportFormat::parse(format)?;
+        check_id(conv, "conversation")?;
+        let conversation = self.compliance.compliance_conversation(conv).await?;
+        self.audit
+            .append_audit(
+                rules::compliance_audit(&who.user_id, conv, format),
+                Timestamp::now(),
+            )
+            .await?;
+        Ok(self.stream(Reader::Compliance, conv, json(&conversation)?, format))
+    }
+
+    fn stream(&self, reader: Reader, conv: &str, header: String, format: ExportFormat) -> Export {
         let cursor = Cursor {
             svc: self.clone(),
-            viewer: viewer.to_string(),
-            conv: conversation.clone(),
+            reader,
+            conv_id: conv.to_string(),
+            header,
             format,
             after: 0,
             started: false,
@@ -100,11 +153,11 @@ impl ExportService {
                 }
             }
         });
-        Ok(Export {
+        Export {
             format,
-            conversation,
+            conversation_id: conv.to_string(),
             body: Box::pin(body),
-        })
+        }
     }
 }
 
@@ -115,26 +168,36 @@ impl Cursor {
             self.started = true;
             if self.format == ExportFormat::Json {
                 out.push_str("{\"conversation\":");
-                out.push_str(&json(&self.conv)?);
+                out.push_str(&self.header);
                 out.push_str(",\"exported_at\":");
                 out.push_str(&json(&Timestamp::now())?);
                 out.push_str(",\"messages\":[");
             }
         }
-        let page = self
-            .svc
-            .messages
-            .messages(
-                &self.viewer,
-                &self.conv.id,
-                HistoryPage::After(self.after),
-                PAGE,
-            )
-            .await?;
+        let (messages, more) = match &self.reader {
+            Reader::Viewer(viewer) => {
+                let page = self
+                    .svc
+                    .messages
+                    .messages(viewer, &self.conv_id, HistoryPage::After(self.after), PAGE)
+                    .await?;
+                (page.messages, page.has_more)
+            }
+            Reader::Compliance => {
+                let mut found = self
+                    .svc
+                    .compliance
+                    .compliance_messages(&self.conv_id, self.after, PAGE + 1)
+                    .await?;
+                let more = found.len() > PAGE as usize;
+                found.truncate(PAGE as usize);
+                (found, more)
+            }
+        };
         if self.format == ExportFormat::Text {
-            self.learn_names(&page.messages).await?;
+            self.learn_names(&messages).await?;
         }
-        for m in &page.messages {
+        for m in &messages {
             match self.format {
                 ExportFormat::Json => {
                     if self.wrote {
@@ -150,7 +213,7 @@ impl Cursor {
             }
             self.after = m.seq;
         }
-        if !page.has_more || page.messages.is_empty() {
+        if !more || messages.is_empty() {
             self.done = true;
             if self.format == ExportFormat::Json {
                 out.push_str("]}");

@@ -163,6 +163,8 @@ impl Services {
                 store.clone(),
                 store.clone(),
                 store.clone(),
+                store.clone(),
+                store.clone(),
                 limiter.clone(),
             ),
             push: push::PushService::new(

@@ -15,17 +15,18 @@ struct Download {
 }
 
 async fn export(app: &TestApp, c: &parley_sdk::Client, conv: &str, format: &str) -> Download {
-    let token = c.token().expect("token");
     let q = if format.is_empty() {
         String::new()
     } else {
         format!("?format={format}")
     };
+    download(app, c, &format!("/conversations/{conv}/export{q}")).await
+}
+
+async fn download(app: &TestApp, c: &parley_sdk::Client, path: &str) -> Download {
+    let token = c.token().expect("token");
     let r = reqwest::Client::new()
-        .get(format!(
-            "{}/api/v1/conversations/{conv}/export{q}",
-            app.base_url
-        ))
+        .get(format!("{}/api/v1{path}", app.base_url))
         .bearer_auth(token)
         .send()
         .await
@@ -189,7 +190,104 @@ async fn a_long_history_streams_whole(backend: Backend) {
     assert_eq!(t.body.lines().count(), n);
 }
 
+/// The admin (compliance) export: the whole conversation, history a late
+/// member does not see included, for admins only, audited.
+async fn admins_export_whole_conversations(backend: Backend) {
+    const SECRET: &str = "export-admin-secret-export-admin-secret";
+    let app = spawn_app_with(Settings {
+        external_jwt_alg: Some("HS256".into()),
+        external_jwt_secret: Some(SECRET.into()),
+        ..settings(&backend)
+    })
+    .await;
+    let root = app
+        .client()
+        .with_token(&platform_token(SECRET, &unique("ex-root"), "admin"));
+    root.me().await.expect("admin");
+    let (a, au) = app.user("exa_a").await;
+    let (_, bu) = app.user("exa_b").await;
+    let (_, cu) = app.user("exa_c").await;
+    let (d, du) = app.user("exa_d").await;
+    let g = a
+        .create_group("Audit me", &[bu.id.clone(), cu.id.clone()])
+        .await
+        .expect("group");
+    a.send_text(&g.id, "before dora").await.expect("send");
+    let gone = a.send_text(&g.id, "withdrawn").await.expect("send");
+    a.delete_message(&gone.id).await.expect("delete");
+    a.add_members(&g.id, std::slice::from_ref(&du.id))
+        .await
+        .expect("add");
+    a.send_text(&g.id, "after dora").await.expect("send");
+
+    let mine = export(&app, &d, &g.id, "").await;
+    assert!(
+        !mine.body.contains("before dora"),
+        "a late member's own export starts at their join"
+    );
+
+    let path = format!("/admin/conversations/{}/export", g.id);
+    let whole = download(&app, &root, &path).await;
+    assert_eq!(whole.status, 200, "{}", whole.body);
+    assert!(whole.content_type.starts_with("application/json"));
+    assert_eq!(
+        whole.disposition,
+        format!("attachment; filename=\"parley-{}.json\"", g.id)
+    );
+    let v: Value = serde_json::from_str(&whole.body).expect("json");
+    let mut members: Vec<String> = v["conversation"]["member_ids"]
+        .as_array()
+        .expect("member_ids")
+        .iter()
+        .filter_map(|m| m.as_str().map(str::to_string))
+        .collect();
+    members.sort();
+    let mut want = vec![au.id, bu.id.clone(), cu.id.clone(), du.id.clone()];
+    want.sort();
+    assert_eq!(members, want);
+    let messages = v["messages"].as_array().expect("messages");
+    let texts: Vec<Value> = messages.iter().map(|m| m["text"].clone()).collect();
+    assert_eq!(
+        texts,
+        [
+            Value::from("before dora"),
+            Value::Null,
+            Value::from("after dora")
+        ],
+        "every message from the first seq, tombstones included"
+    );
+    let seqs: Vec<u64> = messages.iter().filter_map(|m| m["seq"].as_u64()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in seq order");
+    assert!(messages.iter().all(|m| m.get("status").is_none()));
+
+    let text = download(&app, &root, &format!("{path}?format=text")).await;
+    assert_eq!(text.status, 200);
+    assert!(text.body.contains("before dora") && text.body.contains("(message deleted)"));
+
+    for (who, path, code) in [
+        (&a, path.clone(), 403),
+        (&root, "/admin/conversations/nope/export".to_string(), 404),
+        (&root, format!("{path}?format=xml"), 400),
+    ] {
+        let r = download(&app, who, &path).await;
+        assert_eq!(r.status, code, "{path}: {}", r.body);
+    }
+    let audit = root
+        .raw("GET", "/admin/audit", None)
+        .await
+        .expect("audit")
+        .json;
+    let exports = audit["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["action"] == "conversation.export" && e["target_id"] == g.id.as_str())
+        .count();
+    assert_eq!(exports, 2, "each admin export is audited: {audit}");
+}
+
 on_both_backends!(
     exports_the_callers_view_as_json_and_text,
     a_long_history_streams_whole,
+    admins_export_whole_conversations,
 );
