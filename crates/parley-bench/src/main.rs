@@ -8,7 +8,7 @@ use parley_bench::ceiling::fanout::FanoutServer;
 use parley_bench::report::{Report, ratio_note};
 use parley_bench::server::{Server, ServerSpec};
 use parley_bench::workloads::{
-    cluster, group, idle, media, mix, push, reconnect, support, synapse,
+    cluster, group, idle, media, mix, push, reconnect, search, support, synapse,
 };
 use std::path::PathBuf;
 use std::time::Duration;
@@ -241,6 +241,24 @@ enum Workload {
         sends: usize,
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
+    },
+    /// Message search (§13): seeded messages, then search p50/p99 per
+    /// query kind and the index's share of the database.
+    Search {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long, default_value_t = 100_000)]
+        messages: usize,
+        #[arg(long, default_value_t = 20)]
+        groups: usize,
+        /// Searches timed per query kind.
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// The server's PostgreSQL URL (read with `psql` for the index size).
+        #[arg(long)]
+        postgres_url: Option<String>,
     },
     /// The Synapse comparison shape, with Synapse's recorded figures beside.
     PeerSynapseShape {
@@ -587,6 +605,28 @@ async fn run(workload: Workload) -> anyhow::Result<Vec<Report>> {
             vec![
                 on_server(&target, async |s| {
                     push::run(&parley_bench::backend::Backend::parley(s), &opts).await
+                })
+                .await?,
+            ]
+        }
+        Workload::Search {
+            target,
+            messages,
+            groups,
+            queries,
+            concurrency,
+            postgres_url,
+        } => {
+            let opts = search::SearchOpts {
+                messages,
+                groups,
+                queries,
+                concurrency,
+                postgres_url,
+            };
+            vec![
+                on_server(&target, async |s| {
+                    search::run(&parley_bench::backend::Backend::parley(s), &opts).await
                 })
                 .await?,
             ]

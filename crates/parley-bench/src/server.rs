@@ -39,6 +39,13 @@ pub struct Server {
     _dir: Option<tempfile::TempDir>,
 }
 
+impl Server {
+    /// The data directory of a server the bench started.
+    pub fn data_dir(&self) -> Option<&std::path::Path> {
+        self._dir.as_ref().map(|d| d.path())
+    }
+}
+
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")

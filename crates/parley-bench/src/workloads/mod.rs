@@ -10,6 +10,7 @@ pub mod media;
 pub mod mix;
 pub mod push;
 pub mod reconnect;
+pub mod search;
 pub mod support;
 pub mod synapse;
 pub mod throughput;
