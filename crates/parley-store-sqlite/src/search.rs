@@ -130,7 +130,12 @@ impl Position {
     }
 }
 
-/// One page of hits (rowids), best first.
+/// One page of hits (rowids), best first. With a MATCH, `CROSS JOIN`
+/// keeps the index as the outer loop: left to itself, SQLite's planner
+/// starts from the conversation's messages when `conversation_id` is given
+/// and re-runs the MATCH once per message, which made a common word within
+/// one conversation 50 times slower than across all of them (2.4 s at 100k
+/// messages, bench/results/2026-12-06-search.md).
 fn ranked(
     c: &Connection,
     viewer: &str,
@@ -146,8 +151,8 @@ fn ranked(
         sql.push_str(
             "SELECT m.rowid, -bm25(message_search) AS score, m.created_at AS at, m.id AS mid
              FROM message_search
-             JOIN messages m ON m.rowid = message_search.rowid
-             JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.user_id = ?1 AND mb.active = 1
+             CROSS JOIN messages m ON m.rowid = message_search.rowid
+             CROSS JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.user_id = ?1 AND mb.active = 1
              WHERE message_search MATCH ?2",
         );
     } else {
