@@ -256,7 +256,8 @@ enum Workload {
         queries: usize,
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
-        /// The server's PostgreSQL URL (read with `psql` for the index size).
+        /// The server's PostgreSQL URL (read with `psql`: `ANALYZE` before the
+        /// timed queries, then the index size).
         #[arg(long)]
         postgres_url: Option<String>,
     },

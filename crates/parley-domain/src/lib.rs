@@ -13,6 +13,7 @@
 //! - [`users`]: search names, usernames for external users, refresh-token
 //!   rotation.
 //! - [`conversations`]: direct and group conversations, members, roles.
+//! - [`chat_state`]: pinned and archived chats, per member.
 //! - [`messages`]: the stored message and its wire form; send, edit,
 //!   delete, react.
 //! - [`media`]: the upload allow-list and limits, who may read an upload,
@@ -31,6 +32,7 @@
 //!   same for REST and the gateway.
 #![forbid(unsafe_code)]
 
+pub mod chat_state;
 pub mod conversations;
 pub mod digest;
 pub mod error;

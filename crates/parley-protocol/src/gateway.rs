@@ -165,6 +165,13 @@ pub enum ServerFrame {
         reference: Option<String>,
         resync: Vec<String>,
     },
+    /// The user pinned, unpinned, archived or unarchived a chat on one of
+    /// their devices (sent to all of them).
+    #[serde(rename = "chat.state")]
+    ChatState {
+        #[serde(flatten)]
+        state: crate::chat_state::ChatState,
+    },
     #[serde(rename = "support.queue")]
     SupportQueue {
         conversation_id: String,

@@ -11,6 +11,7 @@
 //! its internal types into these, and the SDK and load generator speak them.
 #![forbid(unsafe_code)]
 
+pub mod chat_state;
 pub mod compliance;
 pub mod error;
 pub mod events;
@@ -25,6 +26,7 @@ pub mod support;
 pub mod time;
 pub mod webhooks;
 
+pub use chat_state::ChatState;
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use gateway::{ClientFrame, ServerFrame};
 pub use media::{Media, MediaKind};

@@ -9,10 +9,11 @@ mod http;
 use crate::endpoint::{BaseUrl, with_query};
 use crate::error::Result;
 use http::NO_BODY;
+use parley_protocol::chat_state::{ArchiveRequest, ChatStateList, PinRequest};
 use parley_protocol::{
     AddMembersRequest, AuthResponse, BlockList, BlockRequest, BlockStatus, ChangeRoleRequest,
-    Conversation, ConversationList, CreateConversationRequest, EditMessageRequest, EventPage,
-    LoginRequest, Member, MemberList, MemberRole, Message, MessageContext, MessagePage,
+    ChatState, Conversation, ConversationList, CreateConversationRequest, EditMessageRequest,
+    EventPage, LoginRequest, Member, MemberList, MemberRole, Message, MessageContext, MessagePage,
     MuteRequest, MuteResponse, ReactionResponse, ReadRequest, ReadResponse, ReceiptList,
     RefreshRequest, RegisterRequest, SendMessageRequest, TicketResponse, Timestamp, UnreadSummary,
     UpdateConversationRequest, UpdateMeRequest, User, UserList,
@@ -284,6 +285,31 @@ impl Client {
             &MuteRequest { until },
         )
         .await
+    }
+
+    /// `PUT /conversations/{id}/pin {pinned}`.
+    pub async fn pin_chat(&self, id: &str, pinned: bool) -> Result<ChatState> {
+        self.send_json(
+            Method::PUT,
+            &["conversations", id, "pin"],
+            &PinRequest { pinned },
+        )
+        .await
+    }
+
+    /// `PUT /conversations/{id}/archive {archived}`.
+    pub async fn archive_chat(&self, id: &str, archived: bool) -> Result<ChatState> {
+        self.send_json(
+            Method::PUT,
+            &["conversations", id, "archive"],
+            &ArchiveRequest { archived },
+        )
+        .await
+    }
+
+    /// `GET /users/me/chats`: the caller's pinned and archived chats.
+    pub async fn chat_states(&self) -> Result<ChatStateList> {
+        self.get(&["users", "me", "chats"], &[]).await
     }
 
     // ------------------------------------------------------------ messages

@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 mod blocks;
+mod chat_state;
 mod commit;
 mod compliance;
 mod conversations;

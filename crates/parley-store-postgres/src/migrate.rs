@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0014_search.sql"),
     ),
     (15, include_str!("../migrations/0015_retention.sql")),
+    (16, include_str!("../migrations/0016_chat_states.sql")),
 ];
 
 /// The migration that creates the search index; the messages stored

@@ -164,6 +164,11 @@ async fn blocks() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_state() {
+    conforms(async |f: &Factory| conformance::chat_state::run(f).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moderation() {
     conforms(async |f: &Factory| conformance::moderation::run(f).await).await;
 }

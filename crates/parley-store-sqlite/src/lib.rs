@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 mod blocks;
+mod chat_state;
 mod checkpoint;
 mod compliance;
 mod conversations;

@@ -25,6 +25,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0016_search.sql"),
     ),
     (17, include_str!("../migrations/0017_retention.sql")),
+    (18, include_str!("../migrations/0018_chat_states.sql")),
 ];
 
 /// The migration that creates the search index; the messages stored

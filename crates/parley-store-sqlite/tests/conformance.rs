@@ -54,6 +54,12 @@ async fn blocks() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_state() {
+    let (f, _dirs) = factory();
+    conformance::chat_state::run(&f).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moderation() {
     let (f, _dirs) = factory();
     conformance::moderation::run(&f).await;

@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod blocks;
+pub mod chat_state;
 pub mod compliance;
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -41,6 +42,7 @@ pub mod users;
 pub mod webhooks;
 
 pub use blocks::BlockStore;
+pub use chat_state::ChatStateStore;
 pub use compliance::ComplianceStore;
 pub use conversations::{ActivityCursor, ConversationStore, Membership};
 pub use credentials::{CredentialStore, RefreshTokenRow, RotateOutcome};
@@ -94,6 +96,7 @@ pub trait Store:
     + MessageStore
     + ReceiptStore
     + BlockStore
+    + ChatStateStore
     + ModerationStore
     + MediaStore
     + NotificationStore

@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod blocks;
+mod chat_state;
 mod conversations;
 mod cursor;
 mod email;
@@ -93,6 +94,9 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(conversations::read))
         .routes(routes!(conversations::mute))
+        .routes(routes!(chat_state::pin))
+        .routes(routes!(chat_state::archive))
+        .routes(routes!(chat_state::list))
         .routes(routes!(export::export))
         .routes(routes!(messages::send, messages::history))
         .routes(routes!(messages::events))

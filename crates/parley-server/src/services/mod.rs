@@ -11,6 +11,7 @@
 
 pub mod accounts;
 pub mod blocks;
+pub mod chat_state;
 pub mod conversations;
 pub mod email;
 pub mod export;
@@ -48,6 +49,7 @@ pub struct Services {
     pub accounts: accounts::AccountsService,
     pub users: users::UsersService,
     pub blocks: blocks::BlocksService,
+    pub chat_state: chat_state::ChatStateService,
     pub presence: presence::PresenceService,
     pub typing: typing::TypingService,
     pub conversations: conversations::ConversationsService,
@@ -174,6 +176,11 @@ impl Services {
                 config.push.gateway.is_some(),
             ),
             email: email::EmailService::new(store.clone(), store.clone(), unsubscribe),
+            chat_state: chat_state::ChatStateService::new(
+                store.clone(),
+                fanout.clone(),
+                limiter.clone(),
+            ),
             receipts: receipts::ReceiptsService::new(store.clone(), limiter),
             health: store,
             blocks,

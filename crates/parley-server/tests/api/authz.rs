@@ -48,6 +48,16 @@ async fn non_members_get_not_found_everywhere() {
             Some(r#"{"until":null}"#.into()),
         ),
         (
+            "PUT",
+            format!("/conversations/{c}/pin"),
+            Some(r#"{"pinned":true}"#.into()),
+        ),
+        (
+            "PUT",
+            format!("/conversations/{c}/archive"),
+            Some(r#"{"archived":true}"#.into()),
+        ),
+        (
             "POST",
             format!("/conversations/{c}/messages"),
             Some(r#"{"client_id":"x","text":"hi"}"#.into()),

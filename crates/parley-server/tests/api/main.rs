@@ -5,6 +5,7 @@ mod auth;
 mod authz;
 mod bad_input;
 mod blocking;
+mod chat_state;
 mod cluster;
 mod conversations;
 mod digests;

@@ -1,6 +1,6 @@
 //! The storage conformance suite: behaviour every [`Store`] must show,
 //! whatever the database, one suite per area ([`users`],
-//! [`conversations`], [`messages`], [`receipts`], [`blocks`],
+//! [`conversations`], [`messages`], [`receipts`], [`blocks`], [`chat_state`],
 //! [`moderation`], [`media`], [`support`], [`notifications`],
 //! [`webhooks`], [`push`], [`digests`], [`search`], [`retention`]). A backend's
 //! tests call each area's `run` from a `#[tokio::test]` of its own (so one
@@ -10,6 +10,7 @@
 //! Each check panics with a message naming the broken rule.
 
 pub mod blocks;
+pub mod chat_state;
 pub mod conversations;
 pub mod digests;
 pub mod media;
