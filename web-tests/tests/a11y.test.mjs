@@ -105,6 +105,38 @@ for (const colorScheme of ['light', 'dark']) {
     await a.page.getByRole('menu').waitFor();
     await scan(a.page, 'message menu');
     await a.page.keyboard.press('Escape');
+    // The delete confirmation, and a chat row showing a draft.
+    await openConversation(a.page, 'Bob Keyboard');
+    const mine = messageByText(a.page, 'Yes, it is.');
+    await mine.hover();
+    await mine.getByRole('button', { name: 'Message actions' }).click();
+    await a.page.getByRole('menuitem', { name: 'Delete for everyone' }).click();
+    await a.page.getByRole('dialog', { name: 'Delete for everyone?' }).waitFor();
+    await scan(a.page, 'delete confirmation');
+    await screenshot(a.page, `delete-confirmation-${colorScheme}`);
+    await a.page.getByRole('dialog', { name: 'Delete for everyone?' }).getByRole('button', { name: 'Cancel' }).click();
+    await composer(a.page).fill('an unsent thought');
+    await openConversation(a.page, 'A11y review');
+    await eventually(async () => /Draft:/.test(await conversationRow(a.page, 'Bob Keyboard').textContent()), 'the draft in the row');
+    await scan(a.page, 'conversation list with a draft');
+    // A chat row's menu, a pinned row and the Archived list.
+    const bobRow = conversationRow(a.page, 'Bob Keyboard');
+    await bobRow.getByRole('button', { name: 'Chat actions' }).focus();
+    await a.page.keyboard.press('Enter');
+    await a.page.getByRole('menu', { name: 'Chat actions' }).waitFor();
+    await scan(a.page, 'chat menu');
+    await a.page.getByRole('menuitem', { name: 'Pin chat' }).click();
+    await eventually(async () => (await bobRow.locator('.pinned-icon').count()) === 1, 'pinned');
+    await scan(a.page, 'conversation list with a pinned chat');
+    await bobRow.getByRole('button', { name: 'Chat actions' }).click();
+    await a.page.getByRole('menuitem', { name: 'Archive chat' }).click();
+    await a.page.getByRole('button', { name: 'Archived' }).click();
+    await eventually(async () => (await bobRow.count()) === 1, 'the archived chat listed');
+    await scan(a.page, 'archived list');
+    await screenshot(a.page, `archived-${colorScheme}`);
+    await bobRow.getByRole('button', { name: 'Chat actions' }).click();
+    await a.page.getByRole('menuitem', { name: 'Unarchive chat' }).click();
+    await eventually(async () => (await a.page.getByRole('button', { name: 'Back to chats' }).count()) === 0, 'back to the chats once nothing is archived');
     a.expectClean();
     await a.context.close();
   });

@@ -135,10 +135,16 @@ test('reply, edit, delete and react in the browser', async () => {
 
   await edited.hover();
   await edited.getByRole('button', { name: 'Message actions' }).click();
-  await a.page.getByRole('menuitem', { name: 'Delete' }).click();
-  // A confirmation, if the client asks for one.
-  const confirm = a.page.getByRole('dialog').getByRole('button', { name: /^Delete/ });
-  if (await confirm.count()) await confirm.first().click();
+  await a.page.getByRole('menuitem', { name: 'Delete for everyone' }).click();
+  // A confirmation first: Cancel (focused) changes nothing.
+  const confirmDialog = a.page.getByRole('dialog', { name: 'Delete for everyone?' });
+  await confirmDialog.getByRole('button', { name: 'Cancel' }).click();
+  await sleep(300);
+  assert.equal(await a.page.locator('.message.deleted').count(), 0, 'cancelled: nothing deleted');
+  await edited.hover();
+  await edited.getByRole('button', { name: 'Message actions' }).click();
+  await a.page.getByRole('menuitem', { name: 'Delete for everyone' }).click();
+  await confirmDialog.getByRole('button', { name: 'Delete for everyone' }).click();
   await eventually(async () => (await a.page.locator('.message.deleted').count()) === 1, 'tombstone');
   assert.match(await a.page.locator('.message.deleted').textContent(), /This message was deleted/);
   stored = (await bob.call('GET', `/conversations/${conv.id}/messages`)).messages;

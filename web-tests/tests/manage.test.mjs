@@ -1,6 +1,6 @@
 // Managing conversations from the browser: a new group, rename, add and
 // remove members, mute, leave; block and unblock (a refused send shows as
-// failed with Retry); the filter box; the "New messages" pill.
+// failed with Retry); the filter box; "Scroll to latest" with its count.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -84,17 +84,21 @@ test('block refuses sends (failed, Retry) until unblocked; filter; new messages 
   await filter.fill('');
   await eventually(async () => (await conversationList(a.page).locator('li.conv-item').count()) === 2, 'both rows again');
 
-  // Scrolled up, a new message shows the pill instead of moving the view.
+  // Scrolled up, "Scroll to latest" shows; a new message adds to its count
+  // instead of moving the view.
   await openConversation(a.page, 'Bob Blocked');
   await messageByText(a.page, 'filler 60').waitFor();
+  const latest = a.page.locator('.scroll-latest');
+  assert.ok(await latest.isHidden(), 'at the newest: no button');
   await messageLog(a.page).evaluate((el) => { el.scrollTop = 0; });
-  await sleep(500);
+  await a.page.getByRole('button', { name: 'Scroll to latest' }).waitFor();
+  assert.equal(await latest.locator('.scroll-latest-count').isHidden(), true, 'nothing new yet');
   await bob.api.send(conv.id, 'are you there?');
-  const pill = a.page.locator('.new-messages-pill');
-  await eventually(async () => await pill.isVisible(), 'new messages pill');
-  await pill.click();
+  await a.page.getByRole('button', { name: 'Scroll to latest, 1 new message' }).waitFor();
+  assert.equal(await latest.locator('.scroll-latest-count').textContent(), '1');
+  await latest.click();
   await eventually(async () => messageLog(a.page).evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 40), 'scrolled to the newest');
-  await eventually(async () => await pill.isHidden(), 'pill gone');
+  await eventually(async () => await latest.isHidden(), 'button gone at the newest');
 
   // Block: a send is refused and shows as failed with Retry.
   await a.page.getByRole('button', { name: 'Conversation info' }).click();

@@ -77,6 +77,7 @@ export function wireGateway(s) {
   gateway.on('receipt', (f) => store.applyReceipt(f));
   gateway.on('typing', (f) => store.applyTyping(f));
   gateway.on('presence', (f) => store.applyPresence(f));
+  gateway.on('chat.state', (f) => store.setChatState(f));
   gateway.on('support.queue', (f) => store.setSupportPosition(f.conversation_id, f.position));
   gateway.on('session_expired', () => s.expired());
   gateway.on('synced', (f) => { onSynced(s, f, !syncedOnce); syncedOnce = true; });

@@ -29,7 +29,15 @@ export function loadLastStatuses({ api, store }) {
   }
 }
 
-/** Presence and statuses are not replayed by sync: refresh them. */
-export function refreshConversations({ api, store }) {
-  api.allConversations().then((list) => { for (const c of list) store.upsertConversation(c); }).catch(() => {});
+/** Pinned and archived chats (after the conversations, whose last seqs they read). */
+export function loadChatStates({ api, store }) {
+  return api.chatStates().then((r) => store.setChatStates(r.chats)).catch(() => {});
+}
+
+/** Presence, statuses and chat states are not replayed by sync: refresh them. */
+export function refreshConversations(s) {
+  const { api, store } = s;
+  api.allConversations()
+    .then((list) => { for (const c of list) store.upsertConversation(c); return loadChatStates(s); })
+    .catch(() => {});
 }

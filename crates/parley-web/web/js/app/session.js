@@ -14,7 +14,8 @@ import { createReceiptSender } from './receipts.js';
 import { wireGateway } from './gateway-events.js';
 import { createDesktopNotifier } from './desktop-notify.js';
 import { watchConnection } from './connection.js';
-import { loadLastStatuses } from './loaders.js';
+import { loadChatStates, loadLastStatuses } from './loaders.js';
+import { setFaviconBadge } from './favicon.js';
 
 /** Store changes re-render the views that depend on them. */
 function renderOnChange(s, layout) {
@@ -29,6 +30,7 @@ function renderOnChange(s, layout) {
     const queued = s.supportQueued || 0;
     if (queued > 0) document.title = `(${queued}) Support queue — Parley`;
     else document.title = total > 0 ? `(${total}) Parley` : 'Parley';
+    setFaviconBadge(total);
     if (store.openConversationId && dirty.has(`conv:${store.openConversationId}`)) s.receipts.markReadSoon();
   }));
 }
@@ -82,6 +84,7 @@ export function createSession(env, me) {
     build(s, root);
     try {
       store.setConversations(await api.allConversations());
+      loadChatStates(s);
       loadLastStatuses(s);
     } catch (e) {
       if (e.status === 401) return; // onSessionExpired already ended the session
@@ -92,7 +95,7 @@ export function createSession(env, me) {
     await s.router.start();
   }
 
-  /** Ends the session; with `clearOutbox`, this user's unsent messages are deleted. */
+  /** Ends the session; with `clearOutbox` (signing out), this user's unsent messages and drafts are deleted. */
   function stop({ clearOutbox = false } = {}) {
     if (stopped) return;
     stopped = true;
@@ -101,7 +104,10 @@ export function createSession(env, me) {
     for (const fn of s.cleanups) fn();
     gateway.stop();
     outbox.destroy({ clear: clearOutbox });
+    // Signing out (not an expired session) leaves no drafts on the device.
+    if (clearOutbox) store.forgetDrafts(); else store.flushDrafts();
     store.reset();
+    setFaviconBadge(0);
     if (location.hash) history.replaceState(null, '', location.pathname);
   }
 

@@ -267,6 +267,11 @@ export class ParleyClient {
   markRead(id, seq) { return this.request('POST', `/conversations/${encodeURIComponent(id)}/read`, { seq }); }
   /** until: ISO time, or null to unmute. */
   mute(id, until) { return this.request('PUT', `/conversations/${encodeURIComponent(id)}/mute`, { until }); }
+  /** Pinned and archived chats: {conversation_id, pinned_at, archived}. */
+  pinChat(id, pinned) { return this.request('PUT', `/conversations/${encodeURIComponent(id)}/pin`, { pinned }); }
+  archiveChat(id, archived) { return this.request('PUT', `/conversations/${encodeURIComponent(id)}/archive`, { archived }); }
+  /** {chats: [...]}: my pinned and archived chats. */
+  chatStates() { return this.request('GET', '/users/me/chats'); }
 
   // ---- Messages ------------------------------------------------------
 

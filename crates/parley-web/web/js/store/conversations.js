@@ -63,7 +63,13 @@ function conversationApi(store, state) {
     },
     conversation: (id) => conversations.get(id) || null,
     allConversations: () => conversations.values(),
-    sortedConversations: () => [...conversations.values()].sort((a, b) => activityOf(b) - activityOf(a)),
+    /** Pinned chats first (in pin order), then the rest, most recent first. */
+    sortedConversations: () => [...conversations.values()].sort((a, b) => {
+      const pa = store.pinnedAt(a.id);
+      const pb = store.pinnedAt(b.id);
+      if (pa || pb) return (pa || Infinity) - (pb || Infinity);
+      return activityOf(b) - activityOf(a);
+    }),
     titleOf(conv) {
       if (!conv) return '';
       if (conv.kind === 'direct') {

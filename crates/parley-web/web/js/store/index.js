@@ -7,6 +7,7 @@
 //   "users"           presence or profile changes
 //   "connection"      connection state
 //   "outbox"          pending sends changed
+//   "chats"           a chat was pinned, unpinned, archived or unarchived
 // Each slice keeps its own state and adds its readers and appliers to the
 // store (so `store.conversation(id)`, `store.statusOf(m)`, ...); a slice's
 // `events` are the appliers of the conversation events it owns.
@@ -19,8 +20,10 @@ import { createMessages } from './messages.js';
 import { createReceipts } from './receipts.js';
 import { createTyping } from './typing.js';
 import { createOutboxView } from './outbox.js';
+import { createDrafts } from './drafts.js';
+import { createChatStates } from './chat-states.js';
 
-const SLICES = [createUsers, createConversations, createMembers, createMessages, createReceipts, createTyping, createOutboxView];
+const SLICES = [createUsers, createConversations, createMembers, createMessages, createReceipts, createTyping, createOutboxView, createDrafts, createChatStates];
 
 export function createStore() {
   const store = new Emitter();
@@ -55,7 +58,8 @@ export function createStore() {
   store.setConnection = (state) => {
     if (store.connection === state) return;
     store.connection = state;
-    store.touch('connection');
+    // Presence shown anywhere depends on the connection (users.presenceOf).
+    store.touch('connection', 'users', 'list');
   };
 
   /**

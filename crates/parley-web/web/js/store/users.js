@@ -30,6 +30,18 @@ export function createUsers(store) {
         return 'Someone';
       },
 
+      /**
+       * A user's presence as this client may claim it. While the connection
+       * is down nobody is known to be online: only a last-seen time learnt
+       * earlier is shown, and the reconnect's refresh brings the truth.
+       */
+      presenceOf(u) {
+        const p = u && u.presence;
+        if (!p) return null;
+        if (store.connection === 'connected') return p;
+        return p.last_seen_at ? { state: 'unknown', last_seen_at: p.last_seen_at } : null;
+      },
+
       applyPresence(f) {
         const u = users.get(f.user_id);
         if (!u) return;

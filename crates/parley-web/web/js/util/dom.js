@@ -92,6 +92,8 @@ const ICONS = {
   expand: 'M7 14H5v5h5v-2H7zm-2-4h2V7h3V5H5zm12 7h-3v2h5v-5h-2zM14 5v2h3v3h2V5z',
   support: 'M12 1a9 9 0 0 0-9 9v7a3 3 0 0 0 3 3h3v-8H5v-2a7 7 0 0 1 14 0v2h-4v8h4v1h-7v2h6a3 3 0 0 0 3-3v-10a9 9 0 0 0-9-9z',
   download: 'M5 20h14v-2H5zM19 9h-4V3H9v6H5l7 7z',
+  pin: 'M16 3v2h-1v6l2 3v2h-4v5l-1 1-1-1v-5H7v-2l2-3V5H8V3z',
+  archive: 'M3 3h18v5H3zm1 6h16v11a1 1 0 0 1-1 1H5a1 1 0 0 1-1-1zm5 3v2h6v-2z',
   search: 'M15.5 14h-.8l-.3-.3A6.5 6.5 0 1 0 14 15.5l.3.3v.8l5 5 1.5-1.5zm-6 0a4.5 4.5 0 1 1 0-9 4.5 4.5 0 0 1 0 9z',
 };
 

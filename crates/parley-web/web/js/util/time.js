@@ -1,6 +1,8 @@
 // Time formatting for the UI (local time zone, browser locale).
 
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+// 'numeric' hours: the locale's own clock ("9:05 PM" in en-US, "21:05" in
+// en-GB), without the leading zero '2-digit' forces on 12-hour times.
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
 const weekdayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long' });
 const shortDateFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
 const dayMonthFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'long' });

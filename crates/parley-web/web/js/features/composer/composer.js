@@ -36,7 +36,7 @@ export function createComposer(ctx, cid, { onSend }) {
     textarea, sendBtn);
   const typing = createTypingNotifier(ctx, cid);
   const context = createContextBar(ctx, {
-    onCancel: (kind) => { if (kind === 'edit') textarea.value = ''; context.set(null); autoGrow(); updateSend(); textarea.focus(); },
+    onCancel: (kind) => { if (kind === 'edit') textarea.value = store.draftOf(cid); context.set(null); autoGrow(); updateSend(); textarea.focus(); },
   });
   const el = h('footer', { class: 'conv-footer' }, context.el, tray.el, blockedNote, form);
   acceptPaste(textarea, (files) => tray.add(files));
@@ -54,8 +54,15 @@ export function createComposer(ctx, cid, { onSend }) {
     textarea.style.height = `${Math.min(textarea.scrollHeight, 160)}px`;
   }
 
+  /** The text box as this conversation's draft (not while editing). */
+  function keepDraft() {
+    if (!context.state.editing) store.setDraft(cid, textarea.value);
+  }
+
+  /** After a send or an edit: an edit gives the draft back, a send clears it. */
   function clear() {
-    textarea.value = '';
+    if (context.state.editing) textarea.value = store.draftOf(cid);
+    else { textarea.value = ''; store.setDraft(cid, ''); }
     context.set(null);
     autoGrow();
     updateSend();
@@ -87,12 +94,13 @@ export function createComposer(ctx, cid, { onSend }) {
   textarea.addEventListener('input', () => {
     autoGrow();
     updateSend();
+    keepDraft();
     if (!context.state.editing) typing.input(textarea.value);
   });
   textarea.addEventListener('blur', () => typing.stop());
   textarea.addEventListener('keydown', (e) => onKey(e, context, {
     submit,
-    cancel: () => { if (context.state.editing) textarea.value = ''; context.set(null); autoGrow(); updateSend(); },
+    cancel: () => { if (context.state.editing) textarea.value = store.draftOf(cid); context.set(null); autoGrow(); updateSend(); },
   }));
   form.addEventListener('submit', (e) => { e.preventDefault(); submit(); textarea.focus(); });
 
@@ -106,7 +114,10 @@ export function createComposer(ctx, cid, { onSend }) {
     blockedNote.textContent = blockedNote.hidden ? '' : `You blocked ${store.titleOf(conv)}. Open conversation info to unblock.`;
   }
 
+  textarea.value = store.draftOf(cid);
   updateSend();
+  // The height needs the element in the document: after the view is placed.
+  if (textarea.value) requestAnimationFrame(autoGrow);
 
   return {
     el,
@@ -116,6 +127,7 @@ export function createComposer(ctx, cid, { onSend }) {
     addFiles: (files) => tray.add(files),
     startReply(m) { context.set('reply', m); textarea.focus(); },
     startEdit(m) {
+      keepDraft();
       context.set('edit', m);
       textarea.value = m.text || '';
       autoGrow();
@@ -123,6 +135,6 @@ export function createComposer(ctx, cid, { onSend }) {
       textarea.focus();
       textarea.setSelectionRange(textarea.value.length, textarea.value.length);
     },
-    destroy() { typing.stop(); tray.destroy(); },
+    destroy() { keepDraft(); store.flushDrafts(); typing.stop(); tray.destroy(); },
   };
 }

@@ -1,7 +1,7 @@
 // The conversation header: back, avatar, title, and the status line
 // (typing…, online, last seen, or the member count of a group).
 import { h, icon, avatar } from '../../util/dom.js';
-import { formatLastSeen } from '../../util/time.js';
+import { presenceLine } from './presence.js';
 import { openConversationInfo } from '../groups/conversation-info.js';
 
 function statusText(store, conv, peer, typing) {
@@ -9,12 +9,8 @@ function statusText(store, conv, peer, typing) {
     const n = conv.member_count || 0;
     return `${n} member${n === 1 ? '' : 's'}`;
   }
-  const presence = peer && peer.presence;
   if (typing.length) return 'typing…';
-  if (presence && presence.state === 'online') return 'online';
-  if (presence && presence.last_seen_at) return `last seen ${formatLastSeen(presence.last_seen_at)}`;
-  if (presence && presence.state === 'away') return 'away';
-  return '';
+  return presenceLine(store.presenceOf(peer));
 }
 
 export function createHeader(ctx, cid) {

@@ -1,6 +1,8 @@
-// What can be done with a message: the actions menu (reply, react, edit,
-// delete, message info) and reacting.
+// What can be done with a message: the actions menu (reply, react, copy,
+// edit, delete for everyone after a confirmation, message info) and
+// reacting.
 import { openMessageMenu } from '../../ui/menu.js';
+import { confirmDialog } from '../../ui/confirm.js';
 import { openMessageInfo } from './message-info.js';
 
 export const REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
@@ -12,9 +14,24 @@ export async function toggleReaction(ctx, m, emoji) {
   } catch (e) { ctx.toast(e.message || 'Could not react.'); }
 }
 
-async function deleteMessage(ctx, m, actions) {
+async function deleteForEveryone(ctx, m, actions) {
+  const own = m.sender_id === ctx.store.me.id;
+  const yes = await confirmDialog({
+    title: 'Delete for everyone?',
+    text: own ? 'The message is replaced by "This message was deleted" for everyone in the chat.'
+      : 'As an admin you delete this message for everyone in the group.',
+    action: 'Delete for everyone',
+  });
+  if (!yes) return;
   try { await ctx.api.deleteMessage(m.id); } catch (e) { ctx.toast(e.message || 'Could not delete the message.'); }
   actions.focusComposer();
+}
+
+async function copyText(ctx, m) {
+  try {
+    await navigator.clipboard.writeText(m.text);
+    ctx.toast('Message copied');
+  } catch { ctx.toast('Could not copy: the browser refused the clipboard.'); }
 }
 
 function menuItems(ctx, cid, m, actions) {
@@ -25,8 +42,9 @@ function menuItems(ctx, cid, m, actions) {
     { label: 'Reply', action: () => actions.reply(m) },
     { label: 'React', submenu: REACTIONS.map((e) => ({ label: e, action: () => toggleReaction(ctx, m, e) })) },
   ];
+  if (m.text) items.push({ label: 'Copy', action: () => copyText(ctx, m) });
   if (own && m.kind === 'text') items.push({ label: 'Edit', action: () => actions.edit(m) });
-  if (own || admin) items.push({ label: 'Delete', action: () => deleteMessage(ctx, m, actions) });
+  if (own || admin) items.push({ label: 'Delete for everyone', action: () => deleteForEveryone(ctx, m, actions) });
   if (own) items.push({ label: 'Message info', action: () => openMessageInfo(ctx, cid, m) });
   return items;
 }

@@ -1,8 +1,10 @@
 // The message log: renders the desired items by key (rebuilding only what
 // changed, patching ticks in place), keeps the scroll position sensible
 // (follow the newest when at the bottom or after my own send, else keep
-// the view still and show the "New messages" pill), loads history.
-import { h } from '../../util/dom.js';
+// the view still), shows "Scroll to latest" with the count of messages
+// that arrived meanwhile whenever the view is away from the newest, loads
+// history.
+import { h, icon } from '../../util/dom.js';
 import { ticks } from '../../ui/ticks.js';
 import { desiredItems } from './items.js';
 import { createScroller } from './scroll.js';
@@ -50,13 +52,26 @@ export function createMessageLog(ctx, cid, { alive, actions }) {
   const historyStatus = h('div', { class: 'history-status' });
   historyStatus._key = 'history';
   const log = h('div', { class: 'messages', role: 'log', 'aria-label': 'Messages', tabindex: '0', 'aria-live': 'polite' });
-  const pill = h('button', { type: 'button', class: 'new-messages-pill', hidden: true, onclick: () => { scroller.toBottom(true); hidePill(); } }, 'New messages');
-  const el = h('div', { class: 'messages-wrap' }, log, pill);
+  let unseen = 0; // messages from others appended while away from the newest
+  const unseenBadge = h('span', { class: 'scroll-latest-count', hidden: true });
+  const latestBtn = h('button', {
+    type: 'button', class: 'scroll-latest', hidden: true, 'aria-label': 'Scroll to latest', title: 'Scroll to latest',
+    onclick: () => { scroller.toBottom(true); hidePill(); },
+  }, icon('down'), unseenBadge);
+  const el = h('div', { class: 'messages-wrap' }, log, latestBtn);
   const scroller = createScroller(log, { alive, skip: (c) => c === historyStatus || c.classList.contains('day-separator') });
   const history = createHistory(ctx, cid, { alive, log, onStatus: renderHistoryStatus });
   const itemActions = { ...actions, jumpTo };
 
-  function hidePill() { pill.hidden = true; }
+  /** At the newest: no button, nothing unseen. */
+  function hidePill() { unseen = 0; showLatest(false); }
+
+  function showLatest(visible) {
+    latestBtn.hidden = !visible;
+    unseenBadge.hidden = unseen === 0;
+    unseenBadge.textContent = unseen ? String(unseen) : '';
+    latestBtn.setAttribute('aria-label', unseen ? `Scroll to latest, ${unseen} new message${unseen === 1 ? '' : 's'}` : 'Scroll to latest');
+  }
   function renderHistoryStatus() { historyStatus.textContent = history.statusText(); }
 
   function jumpTo(messageId) {
@@ -109,7 +124,7 @@ export function createMessageLog(ctx, cid, { alive, actions }) {
       hidePill();
     } else if (anchor) {
       scroller.restore(anchor);
-      if (appended && !newLast.own) pill.hidden = false;
+      if (appended && !newLast.own) { unseen += 1; showLatest(true); }
     } else if (wasAtBottom) {
       scroller.toBottom(false);
     }
@@ -117,7 +132,7 @@ export function createMessageLog(ctx, cid, { alive, actions }) {
 
   log.addEventListener('scroll', () => {
     if (log.scrollTop < 200) history.loadOlder();
-    if (scroller.atBottom()) { hidePill(); ctx.markReadSoon(); }
+    if (scroller.atBottom()) { hidePill(); ctx.markReadSoon(); } else if (latestBtn.hidden && log.scrollHeight - log.scrollTop - log.clientHeight > log.clientHeight / 2) showLatest(true);
   }, { passive: true });
 
   return { el, render, hidePill, showMessage, loadNewest: history.loadNewest, atBottom: scroller.atBottom };

@@ -1,7 +1,7 @@
 // The other sections of conversation info: the hero (avatar, title,
 // presence), renaming a group, and the actions (mute, block, leave).
 import { h, avatar, uid } from '../../util/dom.js';
-import { formatLastSeen } from '../../util/time.js';
+import { presenceLine } from '../conversation/presence.js';
 
 const FOREVER = '9999-12-31T00:00:00.000Z';
 
@@ -13,8 +13,7 @@ export function heroSection(store, conv) {
     avatar(title, conv.kind === 'direct' ? (peer && peer.avatar_url) : conv.avatar_url, peer ? peer.id : conv.id, 'lg'),
     h('p', { class: 'info-title' }, title),
     direct ? h('p', { class: 'info-sub' }, `@${peer.username}`) : h('p', { class: 'info-sub' }, `Group · ${conv.member_count} members`),
-    direct && peer.presence ? h('p', { class: 'info-sub' },
-      peer.presence.state === 'online' ? 'online' : (peer.presence.last_seen_at ? `last seen ${formatLastSeen(peer.presence.last_seen_at)}` : '')) : null,
+    direct && store.presenceOf(peer) ? h('p', { class: 'info-sub' }, presenceLine(store.presenceOf(peer))) : null,
     direct && peer.about ? h('p', { class: 'info-about' }, peer.about) : null);
 }
 

@@ -5,6 +5,7 @@ import { createProfileBox } from '../settings/profile.js';
 import { signOutButton } from '../settings/sign-out.js';
 import { notificationsButton } from '../settings/notifications.js';
 import { rowContent, rowSignature } from './row.js';
+import { chatMenuButton } from './chat-menu.js';
 
 function matches(store, conv, q) {
   if (!q) return true;
@@ -22,6 +23,18 @@ export function createListView(ctx) {
   const empty = h('p', { class: 'list-empty', hidden: true });
   const profile = createProfileBox(ctx);
   const rows = new Map(); // cid -> {li, button, sig}
+  // The main list, or the Archived list (entered from its row on top).
+  let showArchived = false;
+  const archivedCount = h('span', { class: 'archived-count', 'aria-hidden': 'true' });
+  const archivedEntry = h('button', {
+    type: 'button', class: 'archived-entry', hidden: true,
+    onclick: () => { showArchived = true; render(); archivedBack.focus(); },
+  }, icon('archive'), h('span', { class: 'archived-label' }, 'Archived'), archivedCount);
+  const archivedBack = h('button', {
+    type: 'button', class: 'icon-btn', 'aria-label': 'Back to chats', title: 'Back to chats',
+    onclick: () => { showArchived = false; render(); archivedEntry.focus(); },
+  }, icon('back'));
+  const archivedHeader = h('div', { class: 'archived-header', hidden: true }, archivedBack, h('h2', { class: 'archived-title' }, 'Archived'));
 
   const header = h('header', { class: 'sidebar-header' },
     profile.el,
@@ -38,7 +51,7 @@ export function createListView(ctx) {
     h('div', { class: 'search-box' },
       h('label', { for: searchId, class: 'visually-hidden' }, 'Search chats'),
       search),
-    h('nav', { 'aria-label': 'Conversations', class: 'conv-nav' }, list, empty));
+    h('nav', { 'aria-label': 'Conversations', class: 'conv-nav' }, archivedHeader, archivedEntry, list, empty));
 
   search.addEventListener('input', () => render());
   search.addEventListener('keydown', (e) => {
@@ -49,7 +62,7 @@ export function createListView(ctx) {
     let row = rows.get(conv.id);
     if (!row) {
       const button = h('button', { type: 'button', class: 'conv-row', onclick: () => ctx.navigate(conv.id) });
-      const li = h('li', { class: 'conv-item', 'data-conversation-id': conv.id }, button);
+      const li = h('li', { class: 'conv-item', 'data-conversation-id': conv.id }, button, chatMenuButton(ctx, conv.id));
       row = { li, button, sig: '' };
       rows.set(conv.id, row);
     }
@@ -67,7 +80,13 @@ export function createListView(ctx) {
   function render() {
     if (!store.me) return;
     const q = search.value.trim().toLowerCase();
-    const convs = store.sortedConversations().filter((c) => matches(store, c, q));
+    const all = store.sortedConversations();
+    const archived = all.filter((c) => store.isArchived(c));
+    if (showArchived && !archived.length) showArchived = false;
+    const convs = all.filter((c) => store.isArchived(c) === showArchived && matches(store, c, q));
+    archivedEntry.hidden = showArchived || !archived.length;
+    archivedCount.textContent = String(archived.length);
+    archivedHeader.hidden = !showArchived;
     const hadFocus = list.contains(document.activeElement) ? document.activeElement : null;
     const keep = new Set(convs.map((c) => c.id));
     for (const [id, row] of rows) if (!keep.has(id)) { row.li.remove(); rows.delete(id); }
@@ -79,7 +98,8 @@ export function createListView(ctx) {
     }
     if (hadFocus && !list.contains(document.activeElement) && hadFocus.isConnected) hadFocus.focus();
     empty.hidden = convs.length > 0;
-    empty.textContent = q ? 'No chats match your search.' : 'No chats yet. Use “New chat” to start one.';
+    empty.textContent = q ? 'No chats match your search.'
+      : archived.length ? 'Every chat is archived.' : 'No chats yet. Use “New chat” to start one.';
   }
 
   render();
@@ -91,6 +111,8 @@ export function createListView(ctx) {
     },
     /** Focus back on a conversation's row (or the filter box). */
     focusRow(cid) {
+      const conv = store.conversation(cid);
+      if (conv && store.isArchived(conv) !== showArchived) { showArchived = store.isArchived(conv); render(); }
       const btn = list.querySelector(`.conv-item[data-conversation-id="${CSS.escape(cid)}"] button`);
       if (btn) btn.focus(); else search.focus();
     },

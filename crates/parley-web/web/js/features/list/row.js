@@ -11,6 +11,8 @@ function previewOf(store, conv) {
     const text = conv.kind === 'direct' ? 'typing…' : `${store.displayName(typing[0])} is typing…`;
     return { typing: true, nodes: [text] };
   }
+  const draft = store.openConversationId === conv.id ? '' : store.draftOf(conv.id);
+  if (draft) return { nodes: [h('span', { class: 'draft-label' }, 'Draft:'), ' ', draft.split('\n')[0]] };
   const pending = store.pendingIn(conv.id);
   if (pending.length) {
     const p = pending[pending.length - 1];
@@ -30,11 +32,13 @@ function previewOf(store, conv) {
 export function rowContent(store, conv) {
   const title = store.titleOf(conv);
   const peer = store.peerOf(conv);
-  const online = peer && peer.presence && peer.presence.state === 'online';
+  const presence = store.presenceOf(peer);
+  const online = presence && presence.state === 'online';
   const pv = previewOf(store, conv);
   const time = conv.last_message ? conv.last_message.created_at : conv.created_at;
   const unread = conv.unread_count || 0;
   const muted = store.isMuted(conv);
+  const pinned = !!store.pinnedAt(conv.id);
   return [
     h('span', { class: 'conv-avatar' },
       avatar(title, conv.kind === 'direct' ? (peer && peer.avatar_url) : conv.avatar_url, conv.kind === 'direct' && peer ? peer.id : conv.id),
@@ -46,6 +50,7 @@ export function rowContent(store, conv) {
       h('span', { class: 'conv-bottom' },
         h('span', { class: `conv-preview${pv.typing ? ' is-typing' : ''}${pv.muted ? ' is-muted' : ''}` }, pv.nodes),
         muted ? h('span', { class: 'muted-icon', role: 'img', 'aria-label': 'muted' }, icon('muted')) : null,
+        pinned ? h('span', { class: 'pinned-icon', role: 'img', 'aria-label': 'pinned' }, icon('pin')) : null,
         unread ? h('span', { class: `unread-badge${muted ? ' muted' : ''}`, role: 'img', 'aria-label': `${unread} unread message${unread === 1 ? '' : 's'}` }, String(unread)) : null)),
   ];
 }
@@ -54,8 +59,8 @@ export function rowSignature(store, conv) {
   const peer = store.peerOf(conv);
   const lm = conv.last_message;
   const pending = store.pendingIn(conv.id).map((p) => p.client_id + p.state);
-  return JSON.stringify([store.titleOf(conv), conv.avatar_url, peer && peer.avatar_url, peer && peer.presence && peer.presence.state,
+  return JSON.stringify([store.titleOf(conv), conv.avatar_url, peer && peer.avatar_url, (store.presenceOf(peer) || {}).state,
     lm && [lm.id, lm.text, lm.deleted, lm.seq, lm.sender_id === store.me.id ? store.statusOf(lm) : '', conv.kind === 'group' ? store.displayName(lm.sender_id) : ''],
-    conv.unread_count, store.typingIn(conv.id), pending, conv.muted_until, store.openConversationId === conv.id,
+    conv.unread_count, store.typingIn(conv.id), pending, store.openConversationId === conv.id ? '' : store.draftOf(conv.id), conv.muted_until, store.pinnedAt(conv.id), store.openConversationId === conv.id,
     formatListTime(lm ? lm.created_at : conv.created_at)]);
 }
