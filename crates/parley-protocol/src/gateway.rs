@@ -172,6 +172,13 @@ pub enum ServerFrame {
         #[serde(flatten)]
         state: crate::chat_state::ChatState,
     },
+    /// The user starred, unstarred, deleted for themselves or restored a
+    /// message on one of their devices (sent to all of them).
+    #[serde(rename = "message.mark")]
+    MessageMark {
+        #[serde(flatten)]
+        mark: crate::message_marks::MessageMark,
+    },
     #[serde(rename = "support.queue")]
     SupportQueue {
         conversation_id: String,

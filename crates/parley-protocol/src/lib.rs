@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod gateway;
 pub mod media;
+pub mod message_marks;
 pub mod notifications;
 pub mod push;
 pub mod rest;

@@ -10,6 +10,9 @@ use crate::endpoint::{BaseUrl, with_query};
 use crate::error::Result;
 use http::NO_BODY;
 use parley_protocol::chat_state::{ArchiveRequest, ChatStateList, PinRequest};
+use parley_protocol::message_marks::{
+    HideRequest, MessageMark, MessageMarkList, StarRequest, StarredList,
+};
 use parley_protocol::{
     AddMembersRequest, AuthResponse, BlockList, BlockRequest, BlockStatus, ChangeRoleRequest,
     ChatState, Conversation, ConversationList, CreateConversationRequest, EditMessageRequest,
@@ -303,6 +306,43 @@ impl Client {
             Method::PUT,
             &["conversations", id, "archive"],
             &ArchiveRequest { archived },
+        )
+        .await
+    }
+
+    /// `PUT /messages/{id}/star {starred}`.
+    pub async fn star_message(&self, id: &str, starred: bool) -> Result<MessageMark> {
+        self.send_json(
+            Method::PUT,
+            &["messages", id, "star"],
+            &StarRequest { starred },
+        )
+        .await
+    }
+
+    /// `PUT /messages/{id}/hidden {hidden}`: delete for me (or undo it).
+    pub async fn hide_message(&self, id: &str, hidden: bool) -> Result<MessageMark> {
+        self.send_json(
+            Method::PUT,
+            &["messages", id, "hidden"],
+            &HideRequest { hidden },
+        )
+        .await
+    }
+
+    /// `GET /conversations/{id}/marks`: my starred and hidden messages there.
+    pub async fn message_marks(&self, id: &str) -> Result<MessageMarkList> {
+        self.get(&["conversations", id, "marks"], &[]).await
+    }
+
+    /// `GET /users/me/starred?cursor=&limit=`.
+    pub async fn starred(&self, cursor: Option<&str>, limit: Option<u32>) -> Result<StarredList> {
+        self.get(
+            &["users", "me", "starred"],
+            &[
+                ("cursor", cursor.map(str::to_owned)),
+                ("limit", limit.map(|l| l.to_string())),
+            ],
         )
         .await
     }

@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (15, include_str!("../migrations/0015_retention.sql")),
     (16, include_str!("../migrations/0016_chat_states.sql")),
+    (17, include_str!("../migrations/0017_message_marks.sql")),
 ];
 
 /// The migration that creates the search index; the messages stored

@@ -169,6 +169,11 @@ async fn chat_state() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_marks() {
+    conforms(async |f: &Factory| conformance::message_marks::run(f).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moderation() {
     conforms(async |f: &Factory| conformance::moderation::run(f).await).await;
 }

@@ -19,6 +19,7 @@ mod credentials;
 mod digests;
 mod events;
 mod media;
+mod message_marks;
 mod messages;
 mod migrate;
 mod moderation;

@@ -60,6 +60,12 @@ async fn chat_state() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_marks() {
+    let (f, _dirs) = factory();
+    conformance::message_marks::run(&f).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moderation() {
     let (f, _dirs) = factory();
     conformance::moderation::run(&f).await;

@@ -30,6 +30,7 @@ pub mod delivery;
 pub mod digests;
 pub mod ids;
 pub mod media;
+pub mod message_marks;
 pub mod messages;
 pub mod moderation;
 pub mod notifications;
@@ -49,6 +50,7 @@ pub use credentials::{CredentialStore, RefreshTokenRow, RotateOutcome};
 pub use delivery::{Delivery, DeliverySink};
 pub use digests::{ClaimedDigest, DigestItem, DigestSettle, DigestStore, DigestWindow};
 pub use media::{ListCursor, ListPage, MediaStore};
+pub use message_marks::MessageMarkStore;
 pub use messages::{AfterCommit, HistoryPage, MessageStore, NewMessage};
 pub use moderation::ModerationStore;
 pub use notifications::NotificationStore;
@@ -97,6 +99,7 @@ pub trait Store:
     + ReceiptStore
     + BlockStore
     + ChatStateStore
+    + MessageMarkStore
     + ModerationStore
     + MediaStore
     + NotificationStore

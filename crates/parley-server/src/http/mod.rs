@@ -11,6 +11,7 @@ mod email;
 mod export;
 pub mod extract;
 mod media;
+mod message_marks;
 mod messages;
 mod notifications;
 mod openapi;
@@ -97,6 +98,10 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(chat_state::pin))
         .routes(routes!(chat_state::archive))
         .routes(routes!(chat_state::list))
+        .routes(routes!(message_marks::star))
+        .routes(routes!(message_marks::hide))
+        .routes(routes!(message_marks::marks))
+        .routes(routes!(message_marks::starred))
         .routes(routes!(export::export))
         .routes(routes!(messages::send, messages::history))
         .routes(routes!(messages::events))

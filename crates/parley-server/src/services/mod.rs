@@ -16,6 +16,7 @@ pub mod conversations;
 pub mod email;
 pub mod export;
 pub mod media;
+pub mod message_marks;
 pub mod messages;
 pub mod moderation;
 pub mod notifications;
@@ -50,6 +51,7 @@ pub struct Services {
     pub users: users::UsersService,
     pub blocks: blocks::BlocksService,
     pub chat_state: chat_state::ChatStateService,
+    pub message_marks: message_marks::MessageMarksService,
     pub presence: presence::PresenceService,
     pub typing: typing::TypingService,
     pub conversations: conversations::ConversationsService,
@@ -176,6 +178,11 @@ impl Services {
                 config.push.gateway.is_some(),
             ),
             email: email::EmailService::new(store.clone(), store.clone(), unsubscribe),
+            message_marks: message_marks::MessageMarksService::new(
+                store.clone(),
+                fanout.clone(),
+                limiter.clone(),
+            ),
             chat_state: chat_state::ChatStateService::new(
                 store.clone(),
                 fanout.clone(),

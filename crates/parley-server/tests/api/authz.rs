@@ -74,6 +74,17 @@ async fn non_members_get_not_found_everywhere() {
         ("DELETE", format!("/messages/{mid}"), None),
         (
             "PUT",
+            format!("/messages/{mid}/star"),
+            Some(r#"{"starred":true}"#.into()),
+        ),
+        (
+            "PUT",
+            format!("/messages/{mid}/hidden"),
+            Some(r#"{"hidden":true}"#.into()),
+        ),
+        ("GET", format!("/conversations/{c}/marks"), None),
+        (
+            "PUT",
             format!("/messages/{mid}/reactions/%F0%9F%91%8D"),
             None,
         ),

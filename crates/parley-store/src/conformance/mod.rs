@@ -1,6 +1,6 @@
 //! The storage conformance suite: behaviour every [`Store`] must show,
 //! whatever the database, one suite per area ([`users`],
-//! [`conversations`], [`messages`], [`receipts`], [`blocks`], [`chat_state`],
+//! [`conversations`], [`messages`], [`receipts`], [`blocks`], [`chat_state`], [`message_marks`],
 //! [`moderation`], [`media`], [`support`], [`notifications`],
 //! [`webhooks`], [`push`], [`digests`], [`search`], [`retention`]). A backend's
 //! tests call each area's `run` from a `#[tokio::test]` of its own (so one
@@ -14,6 +14,7 @@ pub mod chat_state;
 pub mod conversations;
 pub mod digests;
 pub mod media;
+pub mod message_marks;
 pub mod messages;
 pub mod moderation;
 pub mod notifications;
