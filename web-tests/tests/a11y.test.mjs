@@ -104,7 +104,21 @@ for (const colorScheme of ['light', 'dark']) {
     await a.page.keyboard.press('Enter');
     await a.page.getByRole('menu').waitFor();
     await scan(a.page, 'message menu');
+    await a.page.getByRole('menuitem', { name: 'Star', exact: true }).click();
+    await eventually(async () => (await msg.locator('.starred-icon').count()) === 1, 'starred');
+    await a.page.getByRole('button', { name: 'Starred messages' }).click();
+    const starred = a.page.getByRole('dialog', { name: 'Starred messages' });
+    await eventually(async () => (await starred.locator('.search-hit').count()) === 1, 'the starred list');
+    await scan(a.page, 'starred messages dialog');
     await a.page.keyboard.press('Escape');
+    await starred.waitFor({ state: 'detached' });
+    await msg.hover();
+    await msg.getByRole('button', { name: 'Message actions' }).click();
+    await a.page.getByRole('menuitem', { name: 'Delete for me' }).click();
+    await a.page.locator('.toast').getByRole('button', { name: 'Undo' }).waitFor();
+    await scan(a.page, 'delete for me with Undo');
+    await a.page.locator('.toast').getByRole('button', { name: 'Undo' }).click();
+    await msg.waitFor();
     // The delete confirmation, and a chat row showing a draft.
     await openConversation(a.page, 'Bob Keyboard');
     const mine = messageByText(a.page, 'Yes, it is.');

@@ -13,7 +13,7 @@ export function createContext(s, toast) {
     api, store, gateway, outbox,
     /** Signed media URLs, shared by every element of the session. */
     signedUrls: createSignedUrls(api),
-    toast: (msg) => toast.show(msg),
+    toast: (msg, action) => toast.show(msg, action),
     openSupport: () => s.router.go({ name: 'support' }),
     /** The number of chats waiting in my inboxes' queues (for the tab title). */
     setSupportQueued(n) { if (s.supportQueued !== n) { s.supportQueued = n; store.touch('support'); } },

@@ -78,6 +78,7 @@ export function wireGateway(s) {
   gateway.on('typing', (f) => store.applyTyping(f));
   gateway.on('presence', (f) => store.applyPresence(f));
   gateway.on('chat.state', (f) => store.setChatState(f));
+  gateway.on('message.mark', (f) => store.setMark(f));
   gateway.on('support.queue', (f) => store.setSupportPosition(f.conversation_id, f.position));
   gateway.on('session_expired', () => s.expired());
   gateway.on('synced', (f) => { onSynced(s, f, !syncedOnce); syncedOnce = true; });

@@ -364,6 +364,14 @@ export class ParleyClient {
   react(id, emoji) { return this.request('PUT', `/messages/${encodeURIComponent(id)}/reactions/${encodeURIComponent(emoji)}`); }
   unreact(id, emoji) { return this.request('DELETE', `/messages/${encodeURIComponent(id)}/reactions/${encodeURIComponent(emoji)}`); }
   receipts(id) { return this.request('GET', `/messages/${encodeURIComponent(id)}/receipts`); }
+  /** Marks, mine only: {message_id, conversation_id, seq, starred, hidden}. */
+  starMessage(id, starred) { return this.request('PUT', `/messages/${encodeURIComponent(id)}/star`, { starred }); }
+  /** Delete for me (hidden: true), or undo it. */
+  hideMessage(id, hidden) { return this.request('PUT', `/messages/${encodeURIComponent(id)}/hidden`, { hidden }); }
+  /** {marks: [...]}: my starred and deleted-for-me messages in a chat. */
+  messageMarks(cid) { return this.request('GET', `/conversations/${encodeURIComponent(cid)}/marks`); }
+  /** {starred: [{message, starred_at}], next_cursor}: newest star first. */
+  starred(cursor, limit = 50) { return this.request('GET', '/users/me/starred', undefined, { query: { cursor: cursor || undefined, limit } }); }
 
   // ---- Blocks --------------------------------------------------------
 

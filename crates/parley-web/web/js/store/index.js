@@ -8,6 +8,7 @@
 //   "connection"      connection state
 //   "outbox"          pending sends changed
 //   "chats"           a chat was pinned, unpinned, archived or unarchived
+//   "starred"         a message was starred or unstarred
 // Each slice keeps its own state and adds its readers and appliers to the
 // store (so `store.conversation(id)`, `store.statusOf(m)`, ...); a slice's
 // `events` are the appliers of the conversation events it owns.
@@ -22,8 +23,9 @@ import { createTyping } from './typing.js';
 import { createOutboxView } from './outbox.js';
 import { createDrafts } from './drafts.js';
 import { createChatStates } from './chat-states.js';
+import { createMarks } from './marks.js';
 
-const SLICES = [createUsers, createConversations, createMembers, createMessages, createReceipts, createTyping, createOutboxView, createDrafts, createChatStates];
+const SLICES = [createUsers, createConversations, createMembers, createMessages, createReceipts, createTyping, createOutboxView, createDrafts, createChatStates, createMarks];
 
 export function createStore() {
   const store = new Emitter();

@@ -6,11 +6,19 @@ export function createToast() {
   let timer = null;
   return {
     el,
-    show(msg) {
-      el.textContent = msg;
+    /** `action`: {label, run}, a button in the toast (e.g. Undo) for a few seconds more. */
+    show(msg, action) {
+      const hide = () => { el.hidden = true; el.replaceChildren(); };
+      el.replaceChildren(h('span', null, msg));
+      if (action) {
+        el.appendChild(h('button', {
+          type: 'button', class: 'toast-action',
+          onclick: () => { clearTimeout(timer); hide(); action.run(); },
+        }, action.label));
+      }
       el.hidden = false;
       clearTimeout(timer);
-      timer = setTimeout(() => { el.hidden = true; el.textContent = ''; }, 4000);
+      timer = setTimeout(hide, action ? 6000 : 4000);
     },
     destroy() { clearTimeout(timer); },
   };

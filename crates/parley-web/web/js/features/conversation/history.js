@@ -21,8 +21,12 @@ export function createHistory(ctx, cid, { alive, log, onStatus }) {
 
   async function loadNewest() {
     try {
-      const page = await api.messages(cid, { limit: PAGE });
+      const [page, marks] = await Promise.all([
+        api.messages(cid, { limit: PAGE }),
+        api.messageMarks(cid).catch(() => null),
+      ]);
       if (!alive()) return;
+      if (marks) store.setMarks(cid, marks.marks);
       store.addMessages(cid, page.messages, { hasMoreBefore: page.has_more, newestPage: true });
     } catch (e) {
       if (alive()) ctx.toast(e.message || 'Could not load messages.');

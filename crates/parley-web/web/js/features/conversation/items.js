@@ -13,7 +13,7 @@ function sigOf(store, cid, m, pending) {
   }
   const q = m.reply_to ? store.findMessage(cid, m.reply_to) : null;
   return JSON.stringify([m.seq, m.text, m.deleted, m.edited_at, m.reactions, (m.attachments || []).map((a) => a.id),
-    q && [q.text, q.deleted], store.displayName(m.sender_id)]);
+    q && [q.text, q.deleted], store.displayName(m.sender_id), store.isStarred(cid, m.id)]);
 }
 
 function daySeparator(m, dk) {
@@ -48,7 +48,7 @@ export function desiredItems(ctx, cid, actions) {
       },
     });
   };
-  for (const m of msgs) push(m, false);
+  for (const m of msgs) if (!store.isHidden(cid, m.id)) push(m, false);
   for (const p of pend) push(p, true);
   return out;
 }

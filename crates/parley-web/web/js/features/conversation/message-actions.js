@@ -1,6 +1,6 @@
 // What can be done with a message: the actions menu (reply, react, copy,
-// edit, delete for everyone after a confirmation, message info) and
-// reacting.
+// star, edit, delete for me with an Undo, delete for everyone after a
+// confirmation, message info) and reacting.
 import { openMessageMenu } from '../../ui/menu.js';
 import { confirmDialog } from '../../ui/confirm.js';
 import { openMessageInfo } from './message-info.js';
@@ -27,6 +27,27 @@ async function deleteForEveryone(ctx, m, actions) {
   actions.focusComposer();
 }
 
+/** Delete for me: gone from this chat on all my devices, with an Undo. */
+async function deleteForMe(ctx, cid, m, actions) {
+  const { api, store } = ctx;
+  try {
+    store.setMark(await api.hideMessage(m.id, true));
+  } catch (e) { ctx.toast(e.message || 'Could not delete the message.'); return; }
+  actions.focusComposer();
+  ctx.toast('Message deleted for you', {
+    label: 'Undo',
+    run: () => api.hideMessage(m.id, false).then((mark) => store.setMark(mark))
+      .catch((e) => ctx.toast(e.message || 'Could not undo.')),
+  });
+}
+
+async function toggleStar(ctx, cid, m) {
+  const starred = ctx.store.isStarred(cid, m.id);
+  try {
+    ctx.store.setMark(await ctx.api.starMessage(m.id, !starred));
+  } catch (e) { ctx.toast(e.message || 'Could not star the message.'); }
+}
+
 async function copyText(ctx, m) {
   try {
     await navigator.clipboard.writeText(m.text);
@@ -43,7 +64,9 @@ function menuItems(ctx, cid, m, actions) {
     { label: 'React', submenu: REACTIONS.map((e) => ({ label: e, action: () => toggleReaction(ctx, m, e) })) },
   ];
   if (m.text) items.push({ label: 'Copy', action: () => copyText(ctx, m) });
+  items.push({ label: ctx.store.isStarred(cid, m.id) ? 'Unstar' : 'Star', action: () => toggleStar(ctx, cid, m) });
   if (own && m.kind === 'text') items.push({ label: 'Edit', action: () => actions.edit(m) });
+  items.push({ label: 'Delete for me', action: () => deleteForMe(ctx, cid, m, actions) });
   if (own || admin) items.push({ label: 'Delete for everyone', action: () => deleteForEveryone(ctx, m, actions) });
   if (own) items.push({ label: 'Message info', action: () => openMessageInfo(ctx, cid, m) });
   return items;

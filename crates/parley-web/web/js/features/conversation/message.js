@@ -84,6 +84,7 @@ export function messageEl(ctx, cid, m, { pending, first = true, actions }) {
     media,
     textOf(m, deleted, !!media),
     h('span', { class: 'message-meta' },
+      !pending && !deleted && store.isStarred(cid, m.id) ? h('span', { class: 'starred-icon', role: 'img', 'aria-label': 'starred' }, icon('star')) : null,
       !deleted && m.edited_at ? h('span', { class: 'edited' }, 'edited') : null,
       h('time', { datetime: time, title: formatFull(time) }, formatTime(time)),
       own && !deleted ? ticks(status) : null));

@@ -6,6 +6,7 @@ import { signOutButton } from '../settings/sign-out.js';
 import { notificationsButton } from '../settings/notifications.js';
 import { rowContent, rowSignature } from './row.js';
 import { chatMenuButton } from './chat-menu.js';
+import { openStarred } from '../conversation/starred-dialog.js';
 
 function matches(store, conv, q) {
   if (!q) return true;
@@ -42,6 +43,7 @@ export function createListView(ctx) {
       h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'New chat', title: 'New chat', onclick: () => ctx.openNewChat() }, icon('chat')),
       h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'New group', title: 'New group', onclick: () => ctx.openNewGroup() }, icon('group')),
       h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Search messages', title: 'Search messages', onclick: () => ctx.openMessageSearch() }, icon('search')),
+      h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Starred messages', title: 'Starred messages', onclick: () => openStarred(ctx) }, icon('star')),
       isAgent(store.me) ? h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Support', title: 'Support dashboard', onclick: () => ctx.openSupport() }, icon('support')) : null,
       notificationsButton(ctx),
       signOutButton(ctx)));

@@ -21,6 +21,7 @@ function previewOf(store, conv) {
   const m = conv.last_message;
   if (!m) return { nodes: [conv.kind === 'group' ? 'Group created' : 'No messages yet'], muted: true };
   if (m.deleted) return { nodes: [m.sender_id === store.me.id ? 'You deleted this message' : 'This message was deleted'], muted: true };
+  if (store.isHidden(conv.id, m.id)) return { nodes: ['You deleted this message for yourself'], muted: true };
   const own = m.sender_id === store.me.id;
   const nodes = [];
   if (own && m.kind !== 'system') nodes.push(ticks(store.statusOf(m)));
@@ -61,6 +62,6 @@ export function rowSignature(store, conv) {
   const pending = store.pendingIn(conv.id).map((p) => p.client_id + p.state);
   return JSON.stringify([store.titleOf(conv), conv.avatar_url, peer && peer.avatar_url, (store.presenceOf(peer) || {}).state,
     lm && [lm.id, lm.text, lm.deleted, lm.seq, lm.sender_id === store.me.id ? store.statusOf(lm) : '', conv.kind === 'group' ? store.displayName(lm.sender_id) : ''],
-    conv.unread_count, store.typingIn(conv.id), pending, store.openConversationId === conv.id ? '' : store.draftOf(conv.id), conv.muted_until, store.pinnedAt(conv.id), store.openConversationId === conv.id,
+    conv.unread_count, store.typingIn(conv.id), pending, store.openConversationId === conv.id ? '' : store.draftOf(conv.id), conv.muted_until, store.pinnedAt(conv.id), lm && store.isHidden(conv.id, lm.id), store.openConversationId === conv.id,
     formatListTime(lm ? lm.created_at : conv.created_at)]);
 }
