@@ -1,6 +1,6 @@
 // One message as the log shows it: a bubble with the sender (in groups),
 // the quoted original, the text, the time and my ticks; a failed send's
-// Retry / Discard; the actions button and the reactions.
+// Retry / Discard; the actions button (a long press on touch screens) and the reactions.
 import { linkify } from '../../util/linkify.js';
 import { h, icon, colorIndex } from '../../util/dom.js';
 import { formatTime, formatFull } from '../../util/time.js';
@@ -9,6 +9,7 @@ import { openActions, toggleReaction } from './message-actions.js';
 import { attachmentsEl, pendingAttachmentView } from '../media/attachment-view.js';
 import { openConversationLightbox } from '../media/lightbox.js';
 import { attachmentSummary } from '../media/summary.js';
+import { onLongPress } from '../../ui/long-press.js';
 
 function quoteOf(ctx, cid, m, actions) {
   if (!m.reply_to) return null;
@@ -96,6 +97,7 @@ export function messageEl(ctx, cid, m, { pending, first = true, actions }) {
       onclick: () => openActions(ctx, cid, m, btn, actions),
     }, icon('chevron'));
     bubble.appendChild(btn);
+    onLongPress(bubble, () => openActions(ctx, cid, m, btn, actions));
     if ((m.reactions || []).length) row.appendChild(reactionsBar(ctx, m));
   }
   return row;
