@@ -108,6 +108,31 @@ test('message times follow the locale\'s clock, without a leading zero in 12-hou
   }
 });
 
+test('a device can be set to a 12- or 24-hour clock, kept across reloads', async () => {
+  const { tag, annName, bob, withBob } = await people();
+  await bob.send(withBob.id, 'clock check');
+  const a = await openPage(env.browser, env.server, { locale: 'en-US', timezoneId: 'America/New_York' });
+  await signInUI(a.page, annName);
+  await openConversation(a.page, `Bob ${tag}`);
+  const time = async () => (await messageByText(a.page, 'clock check').locator('.message-meta time').textContent()).trim().replace(/\u202f/g, ' ');
+  assert.match(await time(), /^([1-9]|1[0-2]):[0-5]\d\s?[AP]M$/, 'en-US starts on its own 12-hour clock');
+  await a.page.getByRole('button', { name: 'Notification settings' }).click();
+  const dialog = a.page.getByRole('dialog', { name: 'Notification settings' });
+  await dialog.getByLabel('Clock').selectOption('24');
+  await eventually(async () => /^([01]\d|2[0-3]):[0-5]\d$/.test(await time()), 'the open chat redrawn on 24 hours');
+  const rowTime = (await conversationRow(a.page, `Bob ${tag}`).locator('.conv-time').textContent()).trim();
+  assert.match(rowTime, /^([01]\d|2[0-3]):[0-5]\d$/, `the list too: ${rowTime}`);
+  await a.page.keyboard.press('Escape');
+  await a.page.reload();
+  await openConversation(a.page, `Bob ${tag}`);
+  assert.match(await time(), /^([01]\d|2[0-3]):[0-5]\d$/, 'kept after a reload');
+  await a.page.getByRole('button', { name: 'Notification settings' }).click();
+  await a.page.getByRole('dialog', { name: 'Notification settings' }).getByLabel('Clock').selectOption('auto');
+  await eventually(async () => /[AP]M$/.test(await time()), 'back to the locale\'s clock');
+  a.expectClean();
+  await a.context.close();
+});
+
 test('the tab\'s icon carries the unread count', async () => {
   const { tag, annName, bob, withBob } = await people();
   const a = await openPage(env.browser, env.server);

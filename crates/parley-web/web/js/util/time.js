@@ -1,8 +1,35 @@
 // Time formatting for the UI (local time zone, browser locale).
 
 // 'numeric' hours: the locale's own clock ("9:05 PM" in en-US, "21:05" in
-// en-GB), without the leading zero '2-digit' forces on 12-hour times.
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
+// en-GB), without the leading zero '2-digit' forces on 12-hour times,
+// unless this device is set to a 12- or 24-hour clock (kept in
+// localStorage, like the browser's own per-device settings).
+const CLOCK_KEY = 'parley.clock';
+const CYCLES = { 12: 'h12', 24: 'h23' };
+
+function storedClock() {
+  try { return localStorage.getItem(CLOCK_KEY) || 'auto'; } catch { return 'auto'; }
+}
+
+function timeFormatFor(clock) {
+  const cycle = CYCLES[clock];
+  return new Intl.DateTimeFormat(undefined, cycle ? { hour: 'numeric', minute: '2-digit', hourCycle: cycle } : { hour: 'numeric', minute: '2-digit' });
+}
+
+let clock = storedClock();
+let timeFmt = timeFormatFor(clock);
+
+/** 'auto' (the locale's clock), '12' or '24'. */
+export function clockPreference() { return clock; }
+
+/** Sets this device's clock; the views re-render their times on their next update. */
+export function setClockPreference(value) {
+  clock = CYCLES[value] ? value : 'auto';
+  timeFmt = timeFormatFor(clock);
+  try {
+    if (clock === 'auto') localStorage.removeItem(CLOCK_KEY); else localStorage.setItem(CLOCK_KEY, clock);
+  } catch { /* private mode: this session only */ }
+}
 const weekdayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long' });
 const shortDateFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
 const dayMonthFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'long' });

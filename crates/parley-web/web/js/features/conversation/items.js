@@ -3,7 +3,7 @@
 // key (stable across renders) and a signature (its element is rebuilt only
 // when that changes).
 import { h } from '../../util/dom.js';
-import { formatDay, dayKey } from '../../util/time.js';
+import { formatDay, dayKey, formatTime } from '../../util/time.js';
 import { messageEl } from './message.js';
 
 function sigOf(store, cid, m, pending) {
@@ -13,7 +13,7 @@ function sigOf(store, cid, m, pending) {
   }
   const q = m.reply_to ? store.findMessage(cid, m.reply_to) : null;
   return JSON.stringify([m.seq, m.text, m.deleted, m.edited_at, m.reactions, (m.attachments || []).map((a) => a.id),
-    q && [q.text, q.deleted], store.displayName(m.sender_id), store.isStarred(cid, m.id)]);
+    q && [q.text, q.deleted], store.displayName(m.sender_id), store.isStarred(cid, m.id), formatTime(m.created_at)]);
 }
 
 function daySeparator(m, dk) {

@@ -5,6 +5,7 @@
 // the browser's own permission prompt: never on first load.
 import { h, uid } from '../../util/dom.js';
 import { openDialog } from '../../ui/dialog.js';
+import { clockPreference, setClockPreference } from '../../util/time.js';
 
 /** base64url (the VAPID key) to the bytes `applicationServerKey` wants. */
 function keyBytes(b64url) {
@@ -103,6 +104,18 @@ export function openNotificationSettings(ctx) {
   const status = h('p', { class: 'form-error', role: 'status' });
   const device = h('button', { type: 'button', class: 'btn btn-primary', disabled: true }, 'Turn on notifications on this device');
   const deviceNote = h('p', { class: 'field-hint' });
+  const clockId = uid('clock');
+  const clock = h('select', { id: clockId, class: 'select-input' },
+    h('option', { value: 'auto' }, 'As my language shows it'),
+    h('option', { value: '12' }, '12-hour (9:05 PM)'),
+    h('option', { value: '24' }, '24-hour (21:05)'));
+  clock.value = clockPreference();
+  clock.addEventListener('change', () => {
+    setClockPreference(clock.value);
+    // Every time on screen is drawn again.
+    for (const c of ctx.store.allConversations()) ctx.store.touch(`conv:${c.id}`);
+    ctx.store.touch('list');
+  });
   d.body.append(
     h('div', { class: 'field' }, h('label', { for: pushId }, 'Notify me about'), push),
     h('div', { class: 'field field-inline' }, previews, h('label', { for: previewsId }, 'Show message text in notifications')),
@@ -117,7 +130,9 @@ export function openNotificationSettings(ctx) {
     h('div', { class: 'field field-inline' }, digest, h('label', { for: digestId }, 'Email me a digest of unread messages while I am away')),
     h('div', { class: 'field' }, h('label', { for: emailId }, 'Email address'), emailForm),
     h('h3', { class: 'dialog-subtitle' }, 'This device'),
-    deviceNote, device, status);
+    deviceNote, device,
+    h('div', { class: 'field' }, h('label', { for: clockId }, 'Clock'), clock),
+    status);
 
   const renderDnd = (p) => {
     const until = p.dnd_until ? new Date(p.dnd_until) : null;
