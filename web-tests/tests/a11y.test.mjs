@@ -95,6 +95,11 @@ for (const colorScheme of ['light', 'dark']) {
     await a.page.keyboard.press('Escape');
     await search.waitFor({ state: 'detached' });
     await openConversation(a.page, 'A11y review');
+    await composer(a.page).pressSequentially('@');
+    await a.page.getByRole('listbox', { name: 'Mention a member' }).getByRole('option').first().waitFor();
+    await scan(a.page, 'mention suggestions');
+    await composer(a.page).press('Escape');
+    await composer(a.page).fill('');
     await a.page.getByRole('button', { name: 'Conversation info' }).click();
     await a.page.getByRole('dialog', { name: 'Conversation info' }).waitFor();
     await scan(a.page, 'group info');

@@ -15,6 +15,7 @@
 //! - [`conversations`]: direct and group conversations, members, roles.
 //! - [`chat_state`]: pinned and archived chats, per member.
 //! - [`message_marks`]: starred and deleted-for-me messages, per user.
+//! - [`mentions`]: which members a message's `@username`s name.
 //! - [`messages`]: the stored message and its wire form; send, edit,
 //!   delete, react.
 //! - [`media`]: the upload allow-list and limits, who may read an upload,
@@ -40,6 +41,7 @@ pub mod error;
 pub mod export;
 pub mod input;
 pub mod media;
+pub mod mentions;
 pub mod message_marks;
 pub mod messages;
 pub mod moderation;

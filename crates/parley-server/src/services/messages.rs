@@ -7,17 +7,19 @@ use crate::error::{AppError, AppResult};
 use crate::metrics;
 use crate::ratelimit::{Action, Limiter};
 use bytes::Bytes;
-use parley_domain::{input, media};
+use parley_domain::{input, media, mentions};
 use parley_protocol::{
     EventPage, Message, MessageContext, MessagePage, ReactionSummary, SendMessageRequest, Timestamp,
 };
 use parley_store::ids::new_id;
-use parley_store::{AfterCommit, HistoryPage, MessageStore, NewMessage};
+use parley_store::{AfterCommit, ConversationStore, HistoryPage, MessageStore, NewMessage};
 use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct MessagesService {
     store: Arc<dyn MessageStore>,
+    /// Who a text's `@username`s may name.
+    members: Arc<dyn ConversationStore>,
     typing: TypingService,
     limiter: Limiter,
     /// `limits.message_chars`.
@@ -29,6 +31,7 @@ pub struct MessagesService {
 impl MessagesService {
     pub fn new(
         store: Arc<dyn MessageStore>,
+        members: Arc<dyn ConversationStore>,
         typing: TypingService,
         limiter: Limiter,
         max_chars: usize,
@@ -36,6 +39,7 @@ impl MessagesService {
     ) -> Self {
         MessagesService {
             store,
+            members,
             typing,
             limiter,
             max_chars,
@@ -88,6 +92,12 @@ impl MessagesService {
                 "no such message in this conversation",
             ));
         }
+        let mentions = match &text {
+            Some(t) if mentions::may_mention(t) => {
+                self.mentions_in(sender, conversation_id, t).await
+            }
+            _ => Vec::new(),
+        };
         let msg = NewMessage {
             id: new_id(),
             conversation_id: conversation_id.to_string(),
@@ -96,7 +106,7 @@ impl MessagesService {
             kind: media::message_kind(&attachments),
             text,
             reply_to: req.reply_to,
-            mentions: Vec::new(),
+            mentions,
             attachments,
             at: Timestamp::now(),
         };
@@ -108,6 +118,27 @@ impl MessagesService {
             self.typing.stop_on_send(conversation_id, sender).await;
         }
         Ok(sent)
+    }
+
+    /// The members `text` mentions. Read before the send's own transaction:
+    /// a member leaving in between is still named, which notifies nobody
+    /// (pushes and digests go to members only). A caller who may not read
+    /// the members gets none; the send then refuses them on its own.
+    async fn mentions_in(&self, sender: &str, conv: &str, text: &str) -> Vec<String> {
+        let mut all: Vec<(String, String)> = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let Ok(page) = self.members.members(sender, conv, after.clone(), 200).await else {
+                return Vec::new();
+            };
+            let done = page.len() < 200;
+            after = page.last().map(|m| m.user_id.clone());
+            all.extend(page.into_iter().map(|m| (m.user_id, m.user.username)));
+            if done || after.is_none() {
+                break;
+            }
+        }
+        mentions::resolve(text, sender, &all)
     }
 
     pub async fn history(

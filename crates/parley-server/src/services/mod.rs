@@ -139,6 +139,7 @@ impl Services {
             ),
             messages: messages::MessagesService::new(
                 store.clone(),
+                store.clone(),
                 typing.clone(),
                 limiter.clone(),
                 limits.message_chars,

@@ -20,6 +20,7 @@ mod lifecycle;
 mod limits;
 mod media;
 mod media_s3;
+mod mentions;
 mod message_marks;
 mod messages;
 mod moderation;

@@ -9,6 +9,7 @@ import { createContextBar } from './context-bar.js';
 import { createTypingNotifier } from './typing.js';
 import { createAttachmentTray } from '../media/chips.js';
 import { attachButton, acceptPaste } from '../media/attach.js';
+import { createMentionPicker } from './mentions.js';
 
 /** Enter sends (not Shift+Enter, not while composing); Escape cancels a reply or an edit. */
 function onKey(e, context, { submit, cancel }) {
@@ -34,11 +35,13 @@ export function createComposer(ctx, cid, { onSend }) {
     attach.button, attach.input,
     h('label', { for: composerId, class: 'visually-hidden' }, 'Type a message'),
     textarea, sendBtn);
+  // Before the composer's own keys, so that Enter picks a member, not sends.
+  const mentions = createMentionPicker(ctx, cid, textarea);
   const typing = createTypingNotifier(ctx, cid);
   const context = createContextBar(ctx, {
     onCancel: (kind) => { if (kind === 'edit') textarea.value = store.draftOf(cid); context.set(null); autoGrow(); updateSend(); textarea.focus(); },
   });
-  const el = h('footer', { class: 'conv-footer' }, context.el, tray.el, blockedNote, form);
+  const el = h('footer', { class: 'conv-footer' }, context.el, tray.el, mentions.el, blockedNote, form);
   acceptPaste(textarea, (files) => tray.add(files));
 
   /** Send is possible with text, or with at least one attachment (not while editing). */

@@ -10,6 +10,7 @@ import { attachmentsEl, pendingAttachmentView } from '../media/attachment-view.j
 import { openConversationLightbox } from '../media/lightbox.js';
 import { attachmentSummary } from '../media/summary.js';
 import { onLongPress } from '../../ui/long-press.js';
+import { withMentions } from '../../util/mentions.js';
 
 function quoteOf(ctx, cid, m, actions) {
   if (!m.reply_to) return null;
@@ -51,11 +52,12 @@ function mediaOf(ctx, cid, m, pending) {
   return attachmentsEl(ctx, list, open);
 }
 
-/** The text, or the caption of attachments (none when empty). */
-function textOf(m, deleted, hasMedia) {
+/** The text, or the caption of attachments (none when empty), mentions highlighted. */
+function textOf(store, m, deleted, hasMedia) {
   if (deleted) return h('div', { class: 'message-text', dir: 'auto' }, 'This message was deleted');
   if (hasMedia && !m.text) return null;
-  return h('div', { class: 'message-text', dir: 'auto' }, linkify(m.text || ''));
+  const names = new Set((m.mentions || []).map((id) => store.user(id)?.username).filter(Boolean));
+  return h('div', { class: 'message-text', dir: 'auto' }, withMentions(linkify(m.text || ''), names));
 }
 
 /**
@@ -83,7 +85,7 @@ export function messageEl(ctx, cid, m, { pending, first = true, actions }) {
     showSender ? h('span', { class: `message-sender sc-${colorIndex(m.sender_id)}` }, store.displayName(m.sender_id)) : null,
     !deleted ? quoteOf(ctx, cid, pending ? { reply_to: m.reply_to } : m, actions) : null,
     media,
-    textOf(m, deleted, !!media),
+    textOf(store, m, deleted, !!media),
     h('span', { class: 'message-meta' },
       !pending && !deleted && store.isStarred(cid, m.id) ? h('span', { class: 'starred-icon', role: 'img', 'aria-label': 'starred' }, icon('star')) : null,
       !deleted && m.edited_at ? h('span', { class: 'edited' }, 'edited') : null,
