@@ -124,6 +124,17 @@ for (const colorScheme of ['light', 'dark']) {
     await scan(a.page, 'delete for me with Undo');
     await a.page.locator('.toast').getByRole('button', { name: 'Undo' }).click();
     await msg.waitFor();
+    await msg.hover();
+    await msg.getByRole('button', { name: 'Message actions' }).click();
+    await a.page.getByRole('menuitem', { name: 'React', exact: true }).click();
+    await a.page.getByRole('menuitem', { name: '👍' }).click();
+    await eventually(async () => (await msg.locator('.reaction').count()) === 1, 'reacted');
+    await msg.hover();
+    await msg.getByRole('button', { name: 'Message actions' }).click();
+    await a.page.getByRole('menuitem', { name: 'Who reacted' }).click();
+    await a.page.getByRole('dialog', { name: 'Reactions' }).getByRole('region').first().waitFor();
+    await scan(a.page, 'who reacted dialog');
+    await a.page.keyboard.press('Escape');
     // The delete confirmation, and a chat row showing a draft.
     await openConversation(a.page, 'Bob Keyboard');
     const mine = messageByText(a.page, 'Yes, it is.');

@@ -126,7 +126,7 @@ test('reply, edit, delete and react in the browser', async () => {
   await eventually(async () => /👍/.test((await edited.locator('.reactions').textContent()) ?? ''), 'live reaction');
   await question.hover();
   await question.getByRole('button', { name: 'Message actions' }).click();
-  await a.page.getByRole('menuitem', { name: 'React' }).click();
+  await a.page.getByRole('menuitem', { name: 'React', exact: true }).click();
   await a.page.getByRole('menuitem', { name: /❤/ }).or(a.page.getByRole('button', { name: /❤/ })).first().click();
   await eventually(async () => {
     const m = await bob.call('GET', `/messages/${stored[0].id}`);

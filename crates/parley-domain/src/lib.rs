@@ -15,6 +15,7 @@
 //! - [`conversations`]: direct and group conversations, members, roles.
 //! - [`chat_state`]: pinned and archived chats, per member.
 //! - [`message_marks`]: starred and deleted-for-me messages, per user.
+//! - [`reactors`]: who reacted to a message, grouped by emoji.
 //! - [`mentions`]: which members a message's `@username`s name.
 //! - [`messages`]: the stored message and its wire form; send, edit,
 //!   delete, react.
@@ -47,6 +48,7 @@ pub mod messages;
 pub mod moderation;
 pub mod notifications;
 pub mod push;
+pub mod reactors;
 pub mod receipts;
 pub mod retention;
 pub mod search;

@@ -20,6 +20,7 @@ pub mod media;
 pub mod message_marks;
 pub mod notifications;
 pub mod push;
+pub mod reactors;
 pub mod rest;
 pub mod retention;
 pub mod search;

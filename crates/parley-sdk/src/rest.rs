@@ -13,6 +13,7 @@ use parley_protocol::chat_state::{ArchiveRequest, ChatStateList, PinRequest};
 use parley_protocol::message_marks::{
     HideRequest, MessageMark, MessageMarkList, StarRequest, StarredList,
 };
+use parley_protocol::reactors::ReactionUsersList;
 use parley_protocol::{
     AddMembersRequest, AuthResponse, BlockList, BlockRequest, BlockStatus, ChangeRoleRequest,
     ChatState, Conversation, ConversationList, CreateConversationRequest, EditMessageRequest,
@@ -345,6 +346,11 @@ impl Client {
             ],
         )
         .await
+    }
+
+    /// `GET /messages/{id}/reactions`: who reacted, per emoji.
+    pub async fn reactors(&self, id: &str) -> Result<ReactionUsersList> {
+        self.get(&["messages", id, "reactions"], &[]).await
     }
 
     /// `GET /users/me/chats`: the caller's pinned and archived chats.

@@ -36,6 +36,7 @@ mod migrate;
 mod moderation;
 mod notifications;
 mod push;
+mod reactors;
 mod receipts;
 mod retention;
 mod rows;

@@ -174,6 +174,11 @@ async fn message_marks() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reactors() {
+    conforms(async |f: &Factory| conformance::reactors::run(f).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moderation() {
     conforms(async |f: &Factory| conformance::moderation::run(f).await).await;
 }

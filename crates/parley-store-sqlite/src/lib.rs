@@ -25,6 +25,7 @@ mod migrate;
 mod moderation;
 mod notifications;
 mod push;
+mod reactors;
 mod receipts;
 mod retention;
 mod rows;

@@ -66,6 +66,12 @@ async fn message_marks() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reactors() {
+    let (f, _dirs) = factory();
+    conformance::reactors::run(&f).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moderation() {
     let (f, _dirs) = factory();
     conformance::moderation::run(&f).await;

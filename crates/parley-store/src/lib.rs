@@ -35,6 +35,7 @@ pub mod messages;
 pub mod moderation;
 pub mod notifications;
 pub mod push;
+pub mod reactors;
 pub mod receipts;
 pub mod retention;
 pub mod search;
@@ -55,6 +56,7 @@ pub use messages::{AfterCommit, HistoryPage, MessageStore, NewMessage};
 pub use moderation::ModerationStore;
 pub use notifications::NotificationStore;
 pub use push::{ClaimedPush, NewSubscription, PushSettle, PushStore, gateway_key};
+pub use reactors::ReactorStore;
 pub use receipts::ReceiptStore;
 pub use retention::{Expired, RetentionStore};
 pub use search::{SearchFound, SearchFoundPage, SearchStore};
@@ -100,6 +102,7 @@ pub trait Store:
     + BlockStore
     + ChatStateStore
     + MessageMarkStore
+    + ReactorStore
     + ModerationStore
     + MediaStore
     + NotificationStore

@@ -17,6 +17,7 @@ mod notifications;
 mod openapi;
 mod ops;
 mod push;
+mod reactors;
 mod retention;
 mod search;
 mod support;
@@ -109,6 +110,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(messages::context))
         .routes(routes!(messages::add_reaction, messages::remove_reaction))
         .routes(routes!(messages::receipts))
+        .routes(routes!(reactors::list))
         .routes(routes!(media::upload))
         .routes(routes!(media::get))
         .routes(routes!(media::thumbnail))

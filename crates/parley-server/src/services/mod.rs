@@ -22,6 +22,7 @@ pub mod moderation;
 pub mod notifications;
 pub mod presence;
 pub mod push;
+pub mod reactors;
 pub mod receipts;
 pub mod retention;
 pub mod search;
@@ -52,6 +53,7 @@ pub struct Services {
     pub blocks: blocks::BlocksService,
     pub chat_state: chat_state::ChatStateService,
     pub message_marks: message_marks::MessageMarksService,
+    pub reactors: reactors::ReactorsService,
     pub presence: presence::PresenceService,
     pub typing: typing::TypingService,
     pub conversations: conversations::ConversationsService,
@@ -179,6 +181,7 @@ impl Services {
                 config.push.gateway.is_some(),
             ),
             email: email::EmailService::new(store.clone(), store.clone(), unsubscribe),
+            reactors: reactors::ReactorsService::new(store.clone(), limiter.clone()),
             message_marks: message_marks::MessageMarksService::new(
                 store.clone(),
                 fanout.clone(),

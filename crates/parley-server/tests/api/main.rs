@@ -27,6 +27,7 @@ mod moderation;
 mod notifications;
 mod ops;
 mod push;
+mod reactors;
 mod realtime;
 mod receipts;
 mod receiver;

@@ -1,6 +1,6 @@
 //! The storage conformance suite: behaviour every [`Store`] must show,
 //! whatever the database, one suite per area ([`users`],
-//! [`conversations`], [`messages`], [`receipts`], [`blocks`], [`chat_state`], [`message_marks`],
+//! [`conversations`], [`messages`], [`receipts`], [`blocks`], [`chat_state`], [`message_marks`], [`reactors`],
 //! [`moderation`], [`media`], [`support`], [`notifications`],
 //! [`webhooks`], [`push`], [`digests`], [`search`], [`retention`]). A backend's
 //! tests call each area's `run` from a `#[tokio::test]` of its own (so one
@@ -19,6 +19,7 @@ pub mod messages;
 pub mod moderation;
 pub mod notifications;
 pub mod push;
+pub mod reactors;
 pub mod receipts;
 pub mod retention;
 pub mod search;

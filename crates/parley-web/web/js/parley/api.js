@@ -364,6 +364,8 @@ export class ParleyClient {
   react(id, emoji) { return this.request('PUT', `/messages/${encodeURIComponent(id)}/reactions/${encodeURIComponent(emoji)}`); }
   unreact(id, emoji) { return this.request('DELETE', `/messages/${encodeURIComponent(id)}/reactions/${encodeURIComponent(emoji)}`); }
   receipts(id) { return this.request('GET', `/messages/${encodeURIComponent(id)}/receipts`); }
+  /** {message_id, reactions: [{emoji, count, me, user_ids}]}: who reacted. */
+  reactors(id) { return this.request('GET', `/messages/${encodeURIComponent(id)}/reactions`); }
   /** Marks, mine only: {message_id, conversation_id, seq, starred, hidden}. */
   starMessage(id, starred) { return this.request('PUT', `/messages/${encodeURIComponent(id)}/star`, { starred }); }
   /** Delete for me (hidden: true), or undo it. */

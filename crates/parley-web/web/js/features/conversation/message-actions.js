@@ -5,6 +5,7 @@ import { openMessageMenu } from '../../ui/menu.js';
 import { confirmDialog } from '../../ui/confirm.js';
 import { openMessageInfo } from './message-info.js';
 import { openForward } from './forward-dialog.js';
+import { openReactions } from './reactions-dialog.js';
 
 export const REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
 
@@ -64,6 +65,7 @@ function menuItems(ctx, cid, m, actions) {
     { label: 'Reply', action: () => actions.reply(m) },
     { label: 'React', submenu: REACTIONS.map((e) => ({ label: e, action: () => toggleReaction(ctx, m, e) })) },
   ];
+  if ((m.reactions || []).length) items.push({ label: 'Who reacted', action: () => openReactions(ctx, m) });
   if (m.text) items.push({ label: 'Copy', action: () => copyText(ctx, m) });
   if (m.text && m.kind !== 'system') items.push({ label: 'Forward', action: () => openForward(ctx, cid, m) });
   items.push({ label: ctx.store.isStarred(cid, m.id) ? 'Unstar' : 'Star', action: () => toggleStar(ctx, cid, m) });

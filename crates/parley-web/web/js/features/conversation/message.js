@@ -11,6 +11,7 @@ import { openConversationLightbox } from '../media/lightbox.js';
 import { attachmentSummary } from '../media/summary.js';
 import { onLongPress } from '../../ui/long-press.js';
 import { withMentions } from '../../util/mentions.js';
+import { whoText } from './reactions-dialog.js';
 
 function quoteOf(ctx, cid, m, actions) {
   if (!m.reply_to) return null;
@@ -33,10 +34,24 @@ function failedBar(ctx, m) {
 }
 
 function reactionsBar(ctx, m) {
-  return h('div', { class: 'reactions' }, m.reactions.map((r) => h('button', {
+  const chips = m.reactions.map((r) => h('button', {
     type: 'button', class: `reaction${r.me ? ' mine' : ''}`, 'aria-pressed': r.me ? 'true' : 'false',
-    title: r.me ? 'Remove your reaction' : 'React', onclick: () => toggleReaction(ctx, m, r.emoji),
-  }, h('span', { class: 'reaction-emoji' }, r.emoji), h('span', { class: 'reaction-count' }, String(r.count)))));
+    title: r.me ? 'Remove your reaction' : 'React', 'data-emoji': r.emoji, onclick: () => toggleReaction(ctx, m, r.emoji),
+  }, h('span', { class: 'reaction-emoji' }, r.emoji), h('span', { class: 'reaction-count' }, String(r.count))));
+  // Who reacted, as each chip's tooltip: asked once, when first pointed at.
+  let asked = false;
+  const explain = () => {
+    if (asked) return;
+    asked = true;
+    ctx.api.reactors(m.id).then((list) => {
+      for (const chip of chips) {
+        const r = list.reactions.find((x) => x.emoji === chip.dataset.emoji);
+        if (r) chip.title = `${whoText(ctx, r)} reacted with ${r.emoji}`;
+      }
+    }).catch(() => { asked = false; });
+  };
+  for (const chip of chips) { chip.addEventListener('pointerenter', explain); chip.addEventListener('focus', explain); }
+  return h('div', { class: 'reactions' }, chips);
 }
 
 function classesOf(own, deleted, failed) {
