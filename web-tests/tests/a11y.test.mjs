@@ -135,6 +135,10 @@ for (const colorScheme of ['light', 'dark']) {
     await a.page.getByRole('dialog', { name: 'Reactions' }).getByRole('region').first().waitFor();
     await scan(a.page, 'who reacted dialog');
     await a.page.keyboard.press('Escape');
+    await a.page.getByRole('button', { name: 'Emoji' }).click();
+    await a.page.getByRole('dialog', { name: 'Emoji' }).getByRole('region', { name: 'Smileys' }).waitFor();
+    await scan(a.page, 'emoji picker');
+    await a.page.keyboard.press('Escape');
     // The delete confirmation, and a chat row showing a draft.
     await openConversation(a.page, 'Bob Keyboard');
     const mine = messageByText(a.page, 'Yes, it is.');

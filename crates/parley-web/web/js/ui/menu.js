@@ -31,7 +31,7 @@ function position(el, button) {
 
 /**
  * @param {HTMLElement} button the menu button (gets aria-expanded)
- * @param {Array<{label: string, action?: Function, submenu?: Array}>} items
+ * @param {Array<{label: string, ariaLabel?: string, action?: Function, submenu?: Array}>} items
  */
 export function openMessageMenu(button, items, label = 'Message actions') {
   const wasOpenHere = current && current.button === button;
@@ -40,7 +40,7 @@ export function openMessageMenu(button, items, label = 'Message actions') {
   const render = (list, menuLabel, isEmoji) => {
     const el = h('div', { class: `menu${isEmoji ? ' menu-emoji' : ''}`, role: 'menu', 'aria-label': menuLabel });
     for (const it of list) {
-      const mi = h('button', { type: 'button', role: 'menuitem', class: 'menu-item', tabindex: '-1' }, it.label);
+      const mi = h('button', { type: 'button', role: 'menuitem', class: 'menu-item', tabindex: '-1', 'aria-label': it.ariaLabel }, it.label);
       mi.addEventListener('click', (e) => {
         e.stopPropagation();
         if (it.submenu) {

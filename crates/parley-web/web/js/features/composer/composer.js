@@ -10,6 +10,7 @@ import { createTypingNotifier } from './typing.js';
 import { createAttachmentTray } from '../media/chips.js';
 import { attachButton, acceptPaste } from '../media/attach.js';
 import { createMentionPicker } from './mentions.js';
+import { openEmojiPicker } from './emoji-picker.js';
 
 /** Enter sends (not Shift+Enter, not while composing); Escape cancels a reply or an edit. */
 function onKey(e, context, { submit, cancel }) {
@@ -31,8 +32,12 @@ export function createComposer(ctx, cid, { onSend }) {
   const blockedNote = h('p', { class: 'blocked-note', hidden: true });
   const tray = createAttachmentTray(ctx, { onChange: updateSend });
   const attach = attachButton((files) => tray.add(files));
+  const emojiBtn = h('button', {
+    type: 'button', class: 'icon-btn emoji-open-btn', 'aria-label': 'Emoji', title: 'Emoji',
+    onclick: () => openEmojiPicker({ onPick: insertAtCaret }),
+  }, icon('smile'));
   const form = h('form', { class: 'composer', 'aria-label': 'Message composer' },
-    attach.button, attach.input,
+    emojiBtn, attach.button, attach.input,
     h('label', { for: composerId, class: 'visually-hidden' }, 'Type a message'),
     textarea, sendBtn);
   // Before the composer's own keys, so that Enter picks a member, not sends.
@@ -92,6 +97,14 @@ export function createComposer(ctx, cid, { onSend }) {
     // A caption of only white space is no caption.
     outbox.add(cid, attachments.length && !text.trim() ? '' : text, replyTo ? replyTo.id : null, attachments);
     onSend();
+  }
+
+  /** An emoji at the caret (replacing a selection), as if typed. */
+  function insertAtCaret(text) {
+    const { selectionStart: a, selectionEnd: b, value } = textarea;
+    textarea.value = value.slice(0, a) + text + value.slice(b);
+    textarea.setSelectionRange(a + text.length, a + text.length);
+    textarea.dispatchEvent(new Event('input', { bubbles: true }));
   }
 
   textarea.addEventListener('input', () => {

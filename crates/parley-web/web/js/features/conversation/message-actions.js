@@ -6,6 +6,7 @@ import { confirmDialog } from '../../ui/confirm.js';
 import { openMessageInfo } from './message-info.js';
 import { openForward } from './forward-dialog.js';
 import { openReactions } from './reactions-dialog.js';
+import { openEmojiPicker } from '../composer/emoji-picker.js';
 
 export const REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
 
@@ -63,7 +64,10 @@ function menuItems(ctx, cid, m, actions) {
   const admin = conv && (conv.my_role === 'admin' || conv.my_role === 'owner') && conv.kind !== 'direct';
   const items = [
     { label: 'Reply', action: () => actions.reply(m) },
-    { label: 'React', submenu: REACTIONS.map((e) => ({ label: e, action: () => toggleReaction(ctx, m, e) })) },
+    { label: 'React', submenu: [
+      ...REACTIONS.map((e) => ({ label: e, action: () => toggleReaction(ctx, m, e) })),
+      { label: '+', ariaLabel: 'More emoji', action: () => openEmojiPicker({ label: 'React with', closeOnPick: true, onPick: (e) => toggleReaction(ctx, m, e) }) },
+    ] },
   ];
   if ((m.reactions || []).length) items.push({ label: 'Who reacted', action: () => openReactions(ctx, m) });
   if (m.text) items.push({ label: 'Copy', action: () => copyText(ctx, m) });
