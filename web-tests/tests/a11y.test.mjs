@@ -135,6 +135,12 @@ for (const colorScheme of ['light', 'dark']) {
     await a.page.getByRole('dialog', { name: 'Reactions' }).getByRole('region').first().waitFor();
     await scan(a.page, 'who reacted dialog');
     await a.page.keyboard.press('Escape');
+    await msg.hover();
+    await msg.getByRole('button', { name: 'Message actions' }).click();
+    await a.page.getByRole('menuitem', { name: 'Forward' }).click();
+    await a.page.getByRole('dialog', { name: 'Forward message' }).getByRole('checkbox').first().waitFor();
+    await scan(a.page, 'forward dialog');
+    await a.page.keyboard.press('Escape');
     await a.page.getByRole('button', { name: 'Emoji' }).click();
     await a.page.getByRole('dialog', { name: 'Emoji' }).getByRole('region', { name: 'Smileys' }).waitFor();
     await scan(a.page, 'emoji picker');

@@ -98,6 +98,16 @@ test('Delete for me hides a message on my devices only, with an Undo', async () 
   await messageByText(one.page, 'the last word').waitFor();
   assert.equal(await messageByText(one.page, 'forget me').count(), 0, 'still gone after a reload');
   assert.equal(await messageByText(b.page, 'forget me').count(), 1, 'Bob still has it');
+
+  // Delete for everyone (Bob's own message, by Bob) reaches both of Ann's devices as a tombstone.
+  const last = messageByText(b.page, 'the last word');
+  await last.hover();
+  await last.getByRole('button', { name: 'Message actions' }).click();
+  await b.page.getByRole('menuitem', { name: 'Delete for everyone' }).click();
+  await b.page.getByRole('dialog', { name: 'Delete for everyone?' }).getByRole('button', { name: 'Delete for everyone' }).click();
+  for (const page of [one.page, two.page]) {
+    await eventually(async () => (await messageByText(page, 'This message was deleted').count()) === 1 && (await messageByText(page, 'the last word').count()) === 0, 'a tombstone on both of Ann\'s devices');
+  }
   one.expectClean();
   two.expectClean();
   b.expectClean();
