@@ -18,8 +18,7 @@ fn username_char(c: char) -> bool {
 pub fn handles(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut prev: Option<char> = None;
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
+    for (i, c) in text.char_indices() {
         let starts = c == '@' && !prev.is_some_and(|p| username_char(p) || p == '@');
         prev = Some(c);
         if !starts {
