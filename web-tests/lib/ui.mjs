@@ -85,3 +85,14 @@ export function outboxRecords(page) {
 export function localStorageKeys(page) {
   return page.evaluate(() => Object.keys(localStorage));
 }
+
+/** A real touch held on the element's centre for `ms` (Chromium's own touch events, through CDP). */
+export async function longPress(page, locator, ms) {
+  const box = await locator.boundingBox();
+  const cdp = await page.context().newCDPSession(page);
+  const point = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [point] });
+  await new Promise((r) => setTimeout(r, ms));
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+  await cdp.detach();
+}

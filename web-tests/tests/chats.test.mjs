@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverAndBrowser, openPage, signInUI, uniqueName, screenshot, eventually, Api } from '../lib/harness.mjs';
-import { conversationList, conversationRow } from '../lib/ui.mjs';
+import { conversationList, conversationRow, longPress } from '../lib/ui.mjs';
 
 const env = serverAndBrowser();
 
@@ -125,17 +125,22 @@ test('archived chats move to the Archived list and come back on a new message un
   await two.context.close();
 });
 
-test('on a phone the chat menu is reachable by touch', async () => {
+test('on a phone a long press on a chat opens its menu; a tap opens the chat', async () => {
   const { tag, annName } = await people();
   const a = await openPage(env.browser, env.server, { viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true });
   await signInUI(a.page, annName);
   const row = conversationRow(a.page, `Bob ${tag}`);
   const button = row.getByRole('button', { name: 'Chat actions' });
-  await eventually(async () => Number(await button.evaluate((el) => getComputedStyle(el).opacity)) > 0.5, 'the menu button is visible without hover');
-  await button.tap();
+  await row.waitFor();
+  assert.equal(Number(await button.evaluate((el) => getComputedStyle(el).opacity)), 0, 'no chevron over the badges on a touch screen');
+  await longPress(a.page, row.locator('.conv-row'), 700);
+  await a.page.getByRole('menu', { name: 'Chat actions' }).waitFor();
+  assert.ok(await row.isVisible(), 'the long press did not open the chat');
   await a.page.getByRole('menuitem', { name: 'Pin chat' }).tap();
   await eventually(async () => (await row.locator('.pinned-icon').count()) === 1, 'pinned by touch');
   await screenshot(a.page, 'pinned-phone');
+  await row.locator('.conv-row').tap();
+  await a.page.getByRole('region', { name: 'Conversation' }).locator('.conv-header-title', { hasText: `Bob ${tag}` }).waitFor();
   a.expectClean();
   await a.context.close();
 });

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverAndBrowser, openPage, signInUI, uniqueName, screenshot, eventually, sleep, Api } from '../lib/harness.mjs';
-import { openConversation, messageByText, conversationRow } from '../lib/ui.mjs';
+import { openConversation, messageByText, conversationRow, longPress } from '../lib/ui.mjs';
 
 const env = serverAndBrowser();
 
@@ -24,16 +24,6 @@ async function people() {
   return { tag, annName, ann, bob, cy, di, withBob, withCy, withDi };
 }
 
-/** A real touch held on the element's centre (Chromium's own touch events). */
-async function longPress(page, locator, ms) {
-  const box = await locator.boundingBox();
-  const cdp = await page.context().newCDPSession(page);
-  const point = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
-  await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [point] });
-  await sleep(ms);
-  await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
-  await cdp.detach();
-}
 
 test('on a phone a long press opens the message actions; a tap does not', async () => {
   const { tag, annName } = await people();

@@ -10,7 +10,7 @@ use crate::ratelimit::{Action, Limiter};
 use parley_domain::chat_state::Change;
 use parley_protocol::chat_state::ChatStateList;
 use parley_protocol::{ChatState, ServerFrame, Timestamp};
-use parley_store::{ChatStateStore, Delivery};
+use parley_store::ChatStateStore;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -38,15 +38,13 @@ impl ChatStateService {
             .store
             .change_chat_state(user, conv, change, Timestamp::now())
             .await?;
-        let frame = ServerFrame::ChatState {
-            state: state.clone(),
-        };
-        if let Ok(bytes) = serde_json::to_vec(&frame) {
-            self.fanout.publish(vec![Delivery::Ephemeral {
-                recipients: Arc::from(vec![user.to_string()]),
-                frame: bytes.into(),
-            }]);
-        }
+        super::tell_own_devices(
+            self.fanout.as_ref(),
+            user,
+            &ServerFrame::ChatState {
+                state: state.clone(),
+            },
+        );
         Ok(state)
     }
 

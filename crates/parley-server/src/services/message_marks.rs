@@ -10,7 +10,7 @@ use crate::ratelimit::{Action, Limiter};
 use parley_domain::message_marks::Change;
 use parley_protocol::message_marks::{MessageMark, StarredMessage};
 use parley_protocol::{ServerFrame, Timestamp};
-use parley_store::{Delivery, MessageMarkStore};
+use parley_store::MessageMarkStore;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -47,13 +47,11 @@ impl MessageMarksService {
             .store
             .change_message_mark(user, message_id, change, Timestamp::now())
             .await?;
-        let frame = ServerFrame::MessageMark { mark: mark.clone() };
-        if let Ok(bytes) = serde_json::to_vec(&frame) {
-            self.fanout.publish(vec![Delivery::Ephemeral {
-                recipients: Arc::from(vec![user.to_string()]),
-                frame: bytes.into(),
-            }]);
-        }
+        super::tell_own_devices(
+            self.fanout.as_ref(),
+            user,
+            &ServerFrame::MessageMark { mark: mark.clone() },
+        );
         Ok(mark)
     }
 

@@ -45,6 +45,21 @@ pub fn check_id(raw: &str, what: &'static str) -> AppResult<()> {
     }
 }
 
+/// Sends `frame` to every live connection of `user` (their other devices
+/// learn of a change made on one), outside seq order.
+pub(crate) fn tell_own_devices(
+    fanout: &dyn crate::fanout::Fanout,
+    user: &str,
+    frame: &parley_protocol::ServerFrame,
+) {
+    if let Ok(bytes) = serde_json::to_vec(frame) {
+        fanout.publish(vec![parley_store::Delivery::Ephemeral {
+            recipients: std::sync::Arc::from(vec![user.to_string()]),
+            frame: bytes.into(),
+        }]);
+    }
+}
+
 /// Every service, sharing one store and one fan-out.
 #[derive(Clone)]
 pub struct Services {

@@ -4,36 +4,23 @@
 
 use crate::helpers::*;
 use parley_protocol::{ChatState, ServerFrame};
-use parley_server::config::Settings;
-use std::time::Duration;
 
 on_both_backends!(
     pins_and_archives_sync_to_the_users_other_devices_only,
     pin_limit_outsiders_and_bad_bodies_change_nothing
 );
 
-async fn app_on(backend: Backend) -> TestApp {
-    spawn_app_with(Settings {
-        rate_limits: Some("off".into()),
-        database_url: backend.database_url(),
-        ..Default::default()
+/// The next `chat.state` frame on `g`.
+async fn next_state(g: &parley_sdk::Gateway) -> Option<ChatState> {
+    next_push_of(g, |f| match f {
+        ServerFrame::ChatState { state } => Some(state),
+        _ => None,
     })
     .await
 }
 
-/// The next `chat.state` frame on `g` (other pushes skipped).
-async fn next_state(g: &parley_sdk::Gateway) -> Option<ChatState> {
-    loop {
-        match g.next_push(Duration::from_secs(3)).await {
-            Ok(ServerFrame::ChatState { state }) => return Some(state),
-            Ok(_) => {}
-            Err(_) => return None,
-        }
-    }
-}
-
 async fn pins_and_archives_sync_to_the_users_other_devices_only(backend: Backend) {
-    let app = app_on(backend).await;
+    let app = spawn_on(backend).await;
     let (a, au) = app.user("cs_a").await;
     let (b, bu) = app.user("cs_b").await;
     let (_c, cu) = app.user("cs_c").await;
@@ -95,7 +82,7 @@ async fn pins_and_archives_sync_to_the_users_other_devices_only(backend: Backend
 }
 
 async fn pin_limit_outsiders_and_bad_bodies_change_nothing(backend: Backend) {
-    let app = app_on(backend).await;
+    let app = spawn_on(backend).await;
     let (a, _au) = app.user("cl_a").await;
     let (b, bu) = app.user("cl_b").await;
     let (c, _cu) = app.user("cl_c").await;

@@ -184,6 +184,34 @@ pub fn assert_code<T: std::fmt::Debug>(r: Result<T, parley_sdk::Error>, code: &s
     }
 }
 
+/// A server on `backend`, rate limits off (the tests that run on both).
+pub async fn spawn_on(backend: Backend) -> TestApp {
+    spawn_app_with(Settings {
+        rate_limits: Some("off".into()),
+        database_url: backend.database_url(),
+        ..Settings::default()
+    })
+    .await
+}
+
+/// The next push on `g` that `pick` takes, other pushes skipped; `None`
+/// after three quiet seconds.
+pub async fn next_push_of<T>(
+    g: &parley_sdk::Gateway,
+    pick: impl Fn(parley_protocol::ServerFrame) -> Option<T>,
+) -> Option<T> {
+    loop {
+        match g.next_push(std::time::Duration::from_secs(3)).await {
+            Ok(frame) => {
+                if let Some(t) = pick(frame) {
+                    return Some(t);
+                }
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
 /// Where a test's server keeps its data, for tests that run on both.
 pub enum Backend {
     Sqlite,

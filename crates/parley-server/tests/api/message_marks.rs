@@ -5,36 +5,23 @@
 use crate::helpers::*;
 use parley_protocol::ServerFrame;
 use parley_protocol::message_marks::MessageMark;
-use parley_server::config::Settings;
-use std::time::Duration;
 
 on_both_backends!(
     stars_and_deletes_for_me_sync_to_the_users_devices_only,
     marks_refuse_outsiders_tombstones_and_bad_bodies
 );
 
-async fn app_on(backend: Backend) -> TestApp {
-    spawn_app_with(Settings {
-        rate_limits: Some("off".into()),
-        database_url: backend.database_url(),
-        ..Default::default()
+/// The next `message.mark` frame on `g`.
+async fn next_mark(g: &parley_sdk::Gateway) -> Option<MessageMark> {
+    next_push_of(g, |f| match f {
+        ServerFrame::MessageMark { mark } => Some(mark),
+        _ => None,
     })
     .await
 }
 
-/// The next `message.mark` frame on `g` (other pushes skipped).
-async fn next_mark(g: &parley_sdk::Gateway) -> Option<MessageMark> {
-    loop {
-        match g.next_push(Duration::from_secs(3)).await {
-            Ok(ServerFrame::MessageMark { mark }) => return Some(mark),
-            Ok(_) => {}
-            Err(_) => return None,
-        }
-    }
-}
-
 async fn stars_and_deletes_for_me_sync_to_the_users_devices_only(backend: Backend) {
-    let app = app_on(backend).await;
+    let app = spawn_on(backend).await;
     let (a, au) = app.user("mm_a").await;
     let (b, bu) = app.user("mm_b").await;
     let (_c, cu) = app.user("mm_c").await;
@@ -100,7 +87,7 @@ async fn stars_and_deletes_for_me_sync_to_the_users_devices_only(backend: Backen
 }
 
 async fn marks_refuse_outsiders_tombstones_and_bad_bodies(backend: Backend) {
-    let app = app_on(backend).await;
+    let app = spawn_on(backend).await;
     let (a, _au) = app.user("mr_a").await;
     let (b, bu) = app.user("mr_b").await;
     let (c, cu) = app.user("mr_c").await;
@@ -157,7 +144,7 @@ async fn marks_refuse_outsiders_tombstones_and_bad_bodies(backend: Backend) {
             .expect("send");
         c.star_message(&m.id, true).await.expect("star");
         ids.push(m.id);
-        tokio::time::sleep(Duration::from_millis(3)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     }
     let page = c.starred(None, Some(2)).await.expect("page");
     assert_eq!(

@@ -2,17 +2,11 @@
 //! readers only, on both backends.
 
 use crate::helpers::*;
-use parley_server::config::Settings;
 
 on_both_backends!(who_reacted_per_emoji_for_readers_only);
 
 async fn who_reacted_per_emoji_for_readers_only(backend: Backend) {
-    let app = spawn_app_with(Settings {
-        rate_limits: Some("off".into()),
-        database_url: backend.database_url(),
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_on(backend).await;
     let (a, au) = app.user("wr_a").await;
     let (b, bu) = app.user("wr_b").await;
     let (c, cu) = app.user("wr_c").await;

@@ -9,6 +9,14 @@ const SLOP_PX = 10;
 export function onLongPress(el, fire) {
   let timer = null;
   let start = null;
+  // The click a finger lifted after a long press may still make is not a tap.
+  let swallowClick = false;
+  el.addEventListener('click', (e) => {
+    if (!swallowClick) return;
+    swallowClick = false;
+    e.preventDefault();
+    e.stopPropagation();
+  }, true);
   const cancel = () => {
     clearTimeout(timer);
     timer = null;
@@ -19,7 +27,12 @@ export function onLongPress(el, fire) {
     start = { x: e.clientX, y: e.clientY };
     el.classList.add('long-pressing');
     clearTimeout(timer);
-    timer = setTimeout(() => { cancel(); fire(); }, HOLD_MS);
+    timer = setTimeout(() => {
+      cancel();
+      swallowClick = true;
+      setTimeout(() => { swallowClick = false; }, 800);
+      fire();
+    }, HOLD_MS);
   });
   el.addEventListener('pointermove', (e) => {
     if (timer && start && Math.hypot(e.clientX - start.x, e.clientY - start.y) > SLOP_PX) cancel();

@@ -3,6 +3,7 @@
 // tells my other devices with `chat.state`).
 import { h, icon } from '../../util/dom.js';
 import { openMessageMenu } from '../../ui/menu.js';
+import { onLongPress } from '../../ui/long-press.js';
 
 async function apply(ctx, call, failure) {
   try {
@@ -28,7 +29,18 @@ function itemsFor(ctx, conv) {
   return items;
 }
 
-/** The row's menu button (shown on hover or focus, always on touch screens). */
+/** Opens the menu of a chat's row from its button. */
+function openFor(ctx, convId, btn) {
+  const conv = ctx.store.conversation(convId);
+  if (conv) openMessageMenu(btn, itemsFor(ctx, conv), 'Chat actions');
+}
+
+/** A long press on the row opens its menu (touch screens). */
+export function chatMenuOnLongPress(ctx, convId, row, btn) {
+  onLongPress(row, () => openFor(ctx, convId, btn));
+}
+
+/** The row's menu button (shown on hover or focus; on touch screens a long press on the row). */
 export function chatMenuButton(ctx, convId) {
   const btn = h('button', {
     type: 'button', class: 'conv-menu-btn', 'aria-label': 'Chat actions', title: 'Chat actions',
@@ -36,8 +48,7 @@ export function chatMenuButton(ctx, convId) {
   }, icon('chevron'));
   btn.addEventListener('click', (e) => {
     e.stopPropagation();
-    const conv = ctx.store.conversation(convId);
-    if (conv) openMessageMenu(btn, itemsFor(ctx, conv), 'Chat actions');
+    openFor(ctx, convId, btn);
   });
   return btn;
 }

@@ -5,7 +5,7 @@ import { createProfileBox } from '../settings/profile.js';
 import { signOutButton } from '../settings/sign-out.js';
 import { notificationsButton } from '../settings/notifications.js';
 import { rowContent, rowSignature } from './row.js';
-import { chatMenuButton } from './chat-menu.js';
+import { chatMenuButton, chatMenuOnLongPress } from './chat-menu.js';
 import { openStarred } from '../conversation/starred-dialog.js';
 
 function matches(store, conv, q) {
@@ -64,7 +64,9 @@ export function createListView(ctx) {
     let row = rows.get(conv.id);
     if (!row) {
       const button = h('button', { type: 'button', class: 'conv-row', onclick: () => ctx.navigate(conv.id) });
-      const li = h('li', { class: 'conv-item', 'data-conversation-id': conv.id }, button, chatMenuButton(ctx, conv.id));
+      const menu = chatMenuButton(ctx, conv.id);
+      chatMenuOnLongPress(ctx, conv.id, button, menu);
+      const li = h('li', { class: 'conv-item', 'data-conversation-id': conv.id }, button, menu);
       row = { li, button, sig: '' };
       rows.set(conv.id, row);
     }
