@@ -332,6 +332,30 @@ impl Writer {
     }
 }
 
+/// What the heartbeat timer does when it fires, `silent` ms after the
+/// connection was last heard from, and when it fires next.
+#[derive(Debug, PartialEq, Eq)]
+enum Heartbeat {
+    /// Heard from within the interval: no ping; look again when it ends.
+    Wait(Duration),
+    /// Quiet for an interval: ping, and close if still quiet at two.
+    Ping(Duration),
+    /// Quiet for two intervals.
+    Close,
+}
+
+fn heartbeat_due(silent_ms: i64, interval: Duration) -> Heartbeat {
+    let every = interval.as_millis() as i64;
+    let silent = silent_ms.max(0);
+    if silent >= 2 * every {
+        Heartbeat::Close
+    } else if silent >= every {
+        Heartbeat::Ping(Duration::from_millis((2 * every - silent) as u64))
+    } else {
+        Heartbeat::Wait(Duration::from_millis((every - silent) as u64))
+    }
+}
+
 pub async fn run(ctx: WriterCtx) {
     let WriterCtx {
         state,
@@ -355,7 +379,12 @@ pub async fn run(ctx: WriterCtx) {
     if w.write(ready).await.is_err() {
         return;
     }
-    let mut ticker = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
+    // protocol.md §6: a ping only to a connection heard from (any frame, a
+    // pong) no later than one interval ago; a busy connection is never
+    // pinged, and one silent for two intervals is closed. One timer per
+    // connection, moved to when the next decision is due.
+    let wake = tokio::time::sleep(heartbeat);
+    tokio::pin!(wake);
     let hold_until = Instant::now() + SYNC_HOLD;
     let mut holding = true;
     let mut held: Vec<Outbound> = Vec::new();
@@ -379,13 +408,19 @@ pub async fn run(ctx: WriterCtx) {
                 }
                 if failed { break; }
             }
-            _ = ticker.tick() => {
+            _ = &mut wake => {
                 let silent = Timestamp::now().millis() - last_heard.load(Ordering::Relaxed);
-                if silent > 2 * heartbeat.as_millis() as i64 {
-                    close_code = close_code::GOING_AWAY;
-                    break;
+                match heartbeat_due(silent, heartbeat) {
+                    Heartbeat::Close => {
+                        close_code = close_code::GOING_AWAY;
+                        break;
+                    }
+                    Heartbeat::Ping(next) => {
+                        if w.sink.send(WsMessage::Ping(Bytes::new())).await.is_err() { break; }
+                        wake.as_mut().reset(Instant::now() + next);
+                    }
+                    Heartbeat::Wait(next) => wake.as_mut().reset(Instant::now() + next),
                 }
-                if w.sink.send(WsMessage::Ping(Bytes::new())).await.is_err() { break; }
             }
             item = rx.recv() => {
                 let Some(item) = item else { break };
@@ -453,4 +488,34 @@ pub async fn run(ctx: WriterCtx) {
     // then the socket is dropped.
     let _ = tokio::time::timeout(Duration::from_secs(15), w.sink.send(close)).await;
     let _ = tokio::time::timeout(Duration::from_secs(1), w.sink.close()).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pings_only_after_an_interval_of_silence_and_closes_after_two() {
+        let hb = Duration::from_millis(25_000);
+        assert_eq!(
+            heartbeat_due(1_000, hb),
+            Heartbeat::Wait(Duration::from_millis(24_000)),
+            "busy: no ping"
+        );
+        assert_eq!(
+            heartbeat_due(25_000, hb),
+            Heartbeat::Ping(Duration::from_millis(25_000))
+        );
+        assert_eq!(
+            heartbeat_due(30_000, hb),
+            Heartbeat::Ping(Duration::from_millis(20_000)),
+            "close due at 50 s of silence"
+        );
+        assert_eq!(heartbeat_due(50_000, hb), Heartbeat::Close);
+        assert_eq!(
+            heartbeat_due(-5, hb),
+            Heartbeat::Wait(hb),
+            "a clock step back is not silence"
+        );
+    }
 }

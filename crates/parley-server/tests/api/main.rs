@@ -14,6 +14,7 @@ mod fuzz;
 mod gateway;
 mod guarantees;
 mod hardening;
+mod heartbeat;
 mod helpers;
 mod hostile;
 mod lifecycle;
