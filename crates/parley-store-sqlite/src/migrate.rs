@@ -27,6 +27,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (17, include_str!("../migrations/0017_retention.sql")),
     (18, include_str!("../migrations/0018_chat_states.sql")),
     (19, include_str!("../migrations/0019_message_marks.sql")),
+    (20, include_str!("../migrations/0020_search_automerge.sql")),
 ];
 
 /// The migration that creates the search index; the messages stored
