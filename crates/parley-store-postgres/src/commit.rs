@@ -37,7 +37,7 @@ pub type Hook<T> = Box<dyn FnOnce(&T) + Send>;
 
 /// Stripes of the delivery-order lock: conversations sharing one only
 /// commit one at a time in this process, which is rare and brief.
-const STRIPES: usize = 256;
+pub(crate) const STRIPES: usize = 256;
 
 pub struct Committer {
     pool: Pool,
@@ -58,7 +58,7 @@ impl Committer {
         self.pool.get().await.map_err(pool_err)
     }
 
-    fn stripe_of(key: &str) -> usize {
+    pub(crate) fn stripe_of(key: &str) -> usize {
         let mut h = DefaultHasher::new();
         key.hash(&mut h);
         (h.finish() % STRIPES as u64) as usize
@@ -67,7 +67,7 @@ impl Committer {
     /// The stripes of `keys` (none: the stripe of the empty key), taken
     /// in index order so that two writers of several conversations cannot
     /// wait on each other.
-    async fn turn(&self, keys: &[String]) -> Vec<tokio::sync::MutexGuard<'_, ()>> {
+    pub(crate) async fn turn(&self, keys: &[String]) -> Vec<tokio::sync::MutexGuard<'_, ()>> {
         let mut stripes: Vec<usize> = if keys.is_empty() {
             vec![Self::stripe_of("")]
         } else {
@@ -80,6 +80,13 @@ impl Committer {
             held.push(self.stripes[i].lock().await);
         }
         held
+    }
+
+    /// Hands committed deliveries to the sink; the caller holds their turn.
+    pub(crate) fn deliver(&self, out: Vec<Delivery>) {
+        if !out.is_empty() {
+            (self.sink)(out);
+        }
     }
 
     /// Commits `w` if `result` is a success (rolling back otherwise), runs

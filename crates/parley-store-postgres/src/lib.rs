@@ -41,6 +41,7 @@ mod receipts;
 mod retention;
 mod rows;
 mod search;
+mod send_batch;
 mod support;
 mod users;
 mod views;
@@ -61,6 +62,8 @@ const POOL_SIZE: usize = 16;
 
 pub struct PostgresStore {
     committer: Arc<Committer>,
+    /// Sends, group-committed (`send_batch`).
+    sends: send_batch::SendQueue,
     /// Told (after commit) of a support conversation a customer's message
     /// reopened, so that the support service routes it.
     support_hook: Arc<std::sync::OnceLock<support::ReopenHook>>,
@@ -132,9 +135,15 @@ impl PostgresStore {
             let mut client = pool.get().await.map_err(rows::pool_err)?;
             migrate::migrate(&mut client).await.map_err(db_err)?;
         }
+        let committer = Arc::new(Committer::new(pool, sink));
+        let support_hook = Arc::new(std::sync::OnceLock::new());
         Ok(PostgresStore {
-            committer: Arc::new(Committer::new(pool, sink)),
-            support_hook: Arc::new(std::sync::OnceLock::new()),
+            sends: send_batch::SendQueue::start(send_batch::Batching {
+                committer: committer.clone(),
+                support_hook: support_hook.clone(),
+            }),
+            committer,
+            support_hook,
         })
     }
 

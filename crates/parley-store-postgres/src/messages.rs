@@ -374,26 +374,7 @@ impl MessageStore for PostgresStore {
         msg: NewMessage,
         after_commit: Option<AfterCommit>,
     ) -> StoreResult<(Message, bool)> {
-        // After commit: the caller's hook, then, if the send reopened a
-        // resolved support conversation, the support area's (routing).
-        let reopened_hook = self.support_hook.clone();
-        let conv = msg.conversation_id.clone();
-        let hook: crate::commit::Hook<((Message, bool), bool)> =
-            Box::new(move |r: &((Message, bool), bool)| {
-                if let Some(h) = after_commit {
-                    h(&r.0.0, r.0.1);
-                }
-                if r.1
-                    && let Some(h) = reopened_hook.get()
-                {
-                    h(&conv);
-                }
-            });
-        let (sent, _) = in_tx!(self, Some(hook), move |w, out| async {
-            let sent = w.send_message(&msg, out).await?;
-            Ok((sent, w.reopened_support))
-        })?;
-        Ok(sent)
+        self.sends.send(msg, after_commit).await
     }
 
     async fn messages(

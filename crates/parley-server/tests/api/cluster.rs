@@ -295,6 +295,128 @@ async fn concurrent_senders_on_both_processes_every_member_sees_every_seq_in_ord
     }
 }
 
+/// Four processes, two groups, twenty senders racing (PostgreSQL's sends
+/// are group-committed, several per transaction, in every process): each
+/// send goes to two processes at once with the same `client_id`, and some
+/// are replies (which take the single-send path between batches). Every
+/// seq of both conversations exists exactly once, in order, and every
+/// client_id names exactly one message, created by exactly one of its two
+/// requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_processes_and_twenty_racing_senders_keep_seqs_gap_free_and_client_ids_unique() {
+    let Some(s) = services().await else { return };
+    let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let nodes: Vec<ServerProcess> = dirs.iter().map(|d| s.node(d.path())).collect();
+    let mut people = Vec::new();
+    for i in 0..5 {
+        people.push(user_on(&nodes[i % 4], &format!("race{i}_")).await);
+    }
+    let ids: Vec<String> = people[1..].iter().map(|(_, u)| u.id.clone()).collect();
+    let groups = [
+        people[0]
+            .0
+            .create_group("race a", &ids)
+            .await
+            .expect("group a"),
+        people[0]
+            .0
+            .create_group("race b", &ids)
+            .await
+            .expect("group b"),
+    ];
+    let per = 12;
+    let mut tasks = Vec::new();
+    for sender in 0..20usize {
+        let token = people[sender % 5].0.token().expect("token");
+        let here = Client::new(&nodes[sender % 4].base_url)
+            .expect("client")
+            .with_token(&token);
+        let there = Client::new(&nodes[(sender + 1) % 4].base_url)
+            .expect("client")
+            .with_token(&token);
+        let conv = groups[sender % 2].id.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut sent = Vec::new();
+            let mut previous: Option<String> = None;
+            for i in 0..per {
+                let req = parley_protocol::SendMessageRequest {
+                    client_id: format!("race-{sender}-{i}"),
+                    text: Some(format!("{sender}/{i}")),
+                    attachments: None,
+                    reply_to: if i % 4 == 3 { previous.clone() } else { None },
+                };
+                let (a, b) = tokio::join!(
+                    here.send_message(&conv, &req),
+                    there.send_message(&conv, &req)
+                );
+                let (a, b) = (a.expect("send here"), b.expect("send there"));
+                assert_eq!(a.0.id, b.0.id, "one message for {}", req.client_id);
+                assert!(
+                    a.1 ^ b.1,
+                    "exactly one of the two requests creates {}",
+                    req.client_id
+                );
+                previous = Some(a.0.id.clone());
+                sent.push((req.client_id, a.0.id));
+            }
+            (conv, sent)
+        }));
+    }
+    // Someone who is not a member races along: refused every time, without
+    // failing the sends batched with theirs.
+    let (outsider, _) = user_on(&nodes[0], "race_out_").await;
+    let target = groups[0].id.clone();
+    let outsider = tokio::spawn(async move {
+        for i in 0..per {
+            let e = outsider
+                .send_text(&target, &format!("not a member {i}"))
+                .await
+                .expect_err("an outsider's send");
+            assert!(e.to_string().contains("not_found"), "{e}");
+        }
+    });
+    let mut sent: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    outsider.await.expect("outsider");
+    for t in tasks {
+        let (conv, mine) = t.await.expect("join");
+        sent.entry(conv).or_default().extend(mine);
+    }
+    let reader = &people[1].0;
+    for g in &groups {
+        let mut events = Vec::new();
+        loop {
+            let page = reader
+                .events(&g.id, events.last().map(|e: &Event| e.seq), Some(200))
+                .await
+                .expect("events");
+            events.extend(page.events);
+            if !page.has_more {
+                break;
+            }
+        }
+        let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+        assert_eq!(
+            seqs,
+            (1..=events.len() as u64).collect::<Vec<_>>(),
+            "every seq of {} once, in order",
+            g.title.as_deref().unwrap_or_default()
+        );
+        let mut created: BTreeMap<String, String> = BTreeMap::new();
+        for m in events.iter().filter_map(Event::message) {
+            let client_id = m.client_id.clone().expect("client_id");
+            assert!(
+                created.insert(client_id.clone(), m.id.clone()).is_none(),
+                "{client_id} stored twice"
+            );
+        }
+        assert_eq!(
+            created, sent[&g.id],
+            "every acknowledged send stored once, under the id it was answered with"
+        );
+        assert_eq!(created.len(), 10 * per);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_process_loses_nothing_acknowledged() {
     let Some(s) = services().await else { return };
