@@ -6,7 +6,7 @@
 //! took the machine. Here sends queue for a few batchers (a conversation
 //! always for the same one); each takes whatever is waiting (up to
 //! [`MAX_BATCH`]) and stores it in one transaction with a fixed number of
-//! statements and two round trips, however many sends the batch holds:
+//! statements and three round trips, however many sends the batch holds:
 //!
 //! 1. `BEGIN`, the lock on every conversation of the batch (one statement,
 //!    in id order: every batch, in this process or another, locks in the
@@ -18,8 +18,8 @@
 //! 2. `parley_domain` decides each send in queue order, exactly as for a
 //!    single send (`check_send`, then the idempotency answer, then
 //!    `created`), with seqs allocated from the locked `last_seq`;
-//! 3. one multi-row statement per table writes the accepted sends, then
-//!    `COMMIT`; each send's hook runs in order, then all deliveries go to
+//! 3. one multi-row statement per table writes the accepted sends (one
+//!    round trip), then `COMMIT` (the third); each send's hook runs in order, then all deliveries go to
 //!    the sink (`commit.rs` orders them against other writers).
 //!
 //! A rejected send (not a member, blocked) writes nothing, so it fails
@@ -43,9 +43,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, oneshot};
 
-/// The most sends one transaction stores. PostgreSQL keeps 64
-/// subtransactions per backend in shared memory before snapshots get
-/// slow; a batch of single-path sends uses one savepoint each.
+/// The most sends one transaction stores: a bound on how long a batch
+/// holds its conversations' locks and on its statements' array sizes.
 const MAX_BATCH: usize = 48;
 
 /// Batches in flight at once: while one commits, the other collects or
@@ -717,7 +716,4 @@ const INSERT_EVENTS: &str = "WITH ev AS (
      FROM ev JOIN webhook_events e ON e.event_type = ev.type JOIN webhooks w ON w.id = e.webhook_id
      WHERE w.active";
 
-// PGPROC_MAX_CACHED_SUBXIDS is 64: past it, every snapshot in the cluster
-// has to consult pg_subtrans.
-const _: () = assert!(MAX_BATCH < 64);
 const _: () = assert!(crate::commit::STRIPES.is_multiple_of(BATCHERS));
