@@ -11,14 +11,19 @@ Used to choose schema changes (bench/results/2026-11-30-series-201fa02.md).
 import collections
 import json
 import os
-import sqlite3
+try:
+    # The schema's FTS5 options (contentless_delete) need SQLite >= 3.43:
+    # pip install pysqlite3-binary where the system's is older.
+    import pysqlite3 as sqlite3
+except ImportError:
+    import sqlite3
 import struct
 import tempfile
 import time
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MIGRATIONS = os.path.join(HERE, "..", "crates", "parley-server", "migrations", "sqlite")
+MIGRATIONS = os.path.join(HERE, "..", "crates", "parley-store-sqlite", "migrations")
 BATCHES, WARMUP, PER_COMMIT, CONVERSATIONS = 300, 500, 64, 16
 
 path = os.path.join(tempfile.mkdtemp(prefix="wal-pages-"), "t.db")
@@ -69,6 +74,10 @@ def commits(k):
                                "data": {"message": {"id": mid, "conversation_id": conv, "seq": seq,
                                                     "sender_id": sender, "client_id": client_id,
                                                     "kind": "text", "text": text}}})
+            db.execute(
+                "INSERT INTO message_search (rowid, doc)"
+                " SELECT rowid, ? FROM messages WHERE conversation_id = ? AND seq = ?",
+                (text, conv, seq))
             db.execute("INSERT INTO events (conversation_id, seq, type, body) VALUES (?, ?, ?, ?)",
                        (conv, seq, "message.created", body))
             db.execute(
@@ -83,7 +92,16 @@ db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 started = time.time()
 commits(BATCHES)
 elapsed = time.time() - started
-btree = {page: name for name, page in db.execute("SELECT name, pageno FROM dbstat")}
+try:
+    btree = {page: name for name, page in db.execute("SELECT name, pageno FROM dbstat")}
+except sqlite3.OperationalError:
+    # Built without SQLITE_ENABLE_DBSTAT_VTAB (pysqlite3-binary): ask the
+    # sqlite3 command-line shell, which has it.
+    import subprocess
+    out = subprocess.run(["sqlite3", "-separator", "|", path, "SELECT name, pageno FROM dbstat"],
+                         capture_output=True, text=True).stdout
+    btree = {int(page): name for name, page in
+             (line.rsplit("|", 1) for line in out.splitlines() if "|" in line)}
 pages = collections.Counter()
 with open(path + "-wal", "rb") as wal:
     wal.read(32)
