@@ -27,6 +27,56 @@ use parley_store::{
     AfterCommit, Delivery, HistoryPage, MessageStore, NewMessage, StoreError, StoreResult, delivery,
 };
 
+/// What storing a new message at `seq` writes and hands out, built once
+/// for the single send and the batch (`send_batch.rs`).
+pub(crate) struct Created {
+    pub row: MessageRow,
+    /// The answer to the sender.
+    pub answer: Message,
+    /// Its `message.created` event as stored, and the event's type.
+    pub body: String,
+    pub event_kind: &'static str,
+    /// The event's delivery to `members`.
+    pub event: Delivery,
+    /// The sender's own watermarks (they read what they send) for the
+    /// other members not in a block with them.
+    pub receipt: Option<Delivery>,
+}
+
+pub(crate) fn created(
+    m: &NewMessage,
+    seq: u64,
+    media: &[parley_domain::media::MediaRow],
+    members: std::sync::Arc<[String]>,
+    hidden: &[String],
+) -> StoreResult<Created> {
+    let (row, event, answer) = rules::created(m, seq, media);
+    let event = Event {
+        conversation_id: m.conversation_id.clone(),
+        seq,
+        actor_id: event.actor_id,
+        at: m.at,
+        data: event.data,
+    };
+    let own = receipts::on_own_send(seq);
+    let receipt = delivery::receipt(
+        &m.conversation_id,
+        &m.sender_id,
+        own.delivered,
+        own.read,
+        receipts::receipt_recipients(&members, &m.sender_id, hidden),
+    )?;
+    let (body, event_delivery) = delivery::event(&event, members)?;
+    Ok(Created {
+        row,
+        answer,
+        body,
+        event_kind: event.kind(),
+        event: event_delivery,
+        receipt,
+    })
+}
+
 impl WriteTx<'_> {
     async fn message_by_client_id(
         &self,
@@ -148,23 +198,14 @@ impl WriteTx<'_> {
             seq = self.peek_next_seq(&m.conversation_id).await?;
             members = self.members_of(&m.conversation_id).await?;
         }
-        let (row, event, answer) = rules::created(m, seq, &media);
-        let event = Event {
-            conversation_id: m.conversation_id.clone(),
-            seq,
-            actor_id: event.actor_id,
-            at: m.at,
-            data: event.data,
-        };
-        let own = receipts::on_own_send(seq);
-        let receipt = delivery::receipt(
-            &m.conversation_id,
-            &m.sender_id,
-            own.delivered,
-            own.read,
-            receipts::receipt_recipients(&members, &m.sender_id, &hidden),
-        )?;
-        let (body, d) = delivery::event(&event, members)?;
+        let Created {
+            row,
+            answer,
+            body,
+            event_kind,
+            event: d,
+            receipt,
+        } = created(m, seq, &media, members, &hidden)?;
         let (attachments, mentions) = row.lists_json();
         let (seq_p, kind_s, at) = (seq_param(seq), row.kind.as_str(), m.at.millis());
         let message_params: Params<'_> = &[
@@ -181,7 +222,6 @@ impl WriteTx<'_> {
             &row.created_at,
         ];
         let conversation_params: Params<'_> = &[&m.conversation_id, &at];
-        let event_kind = event.kind();
         let event_params: Params<'_> = &[
             &m.conversation_id,
             &seq_p,

@@ -32,13 +32,14 @@
 //! others.
 
 use crate::commit::{Committer, Hook};
+use crate::messages::{Created, created};
 use crate::rows::{self, Params, col, col_parsed, col_u64, execute, seq_param};
 use crate::support::ReopenHook;
 use crate::views;
 use parley_domain::messages::{self as rules, SendFacts};
-use parley_domain::{receipts, search};
-use parley_protocol::{ConversationKind, Event, Message};
-use parley_store::{AfterCommit, Delivery, NewMessage, StoreError, StoreResult, delivery};
+use parley_domain::search;
+use parley_protocol::{ConversationKind, Message};
+use parley_store::{AfterCommit, Delivery, NewMessage, StoreError, StoreResult};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, oneshot};
@@ -146,7 +147,6 @@ async fn run_batch(ctx: Batching, jobs: Vec<Job>) {
     let msgs: Vec<&NewMessage> = jobs.iter().map(|j| &j.msg).collect();
     let mut out = Vec::new();
     let planned = store_batch(&mut tx, &msgs, &mut out).await;
-    drop(msgs);
     let batch = match planned {
         Ok(batch) => batch,
         Err(e) => {
@@ -280,6 +280,15 @@ struct Locked {
     /// Its sends need reads the batch does not make (support conversations,
     /// replies, attachments): they take the single-send path.
     alone: bool,
+}
+
+/// A conversation the batch writes to: its `last_seq` before the batch,
+/// after it, and its last activity.
+struct Moved {
+    id: String,
+    before: i64,
+    last: i64,
+    at: i64,
 }
 
 /// The multi-row writes of a batch, one vector per column.
@@ -447,7 +456,7 @@ async fn store_batch(
     let mut results: Vec<Decided> = Vec::with_capacity(msgs.len());
     let mut new_in_batch: HashMap<(&str, &str, &str), Message> = HashMap::new();
     let mut rows_out = Rows::default();
-    let mut conv_last: Vec<(String, i64, i64)> = Vec::new();
+    let mut moved: Vec<Moved> = Vec::new();
     let mut watermarks: HashMap<(&str, &str), i64> = HashMap::new();
     for m in msgs {
         let conv = locked.get_mut(&m.conversation_id);
@@ -505,24 +514,15 @@ async fn store_batch(
         }
         let seq = conv.next_seq;
         conv.next_seq += 1;
-        let (row, event, answer) = rules::created(m, seq, &[]);
-        let event = Event {
-            conversation_id: m.conversation_id.clone(),
-            seq,
-            actor_id: event.actor_id,
-            at: m.at,
-            data: event.data,
-        };
-        let own = receipts::on_own_send(seq);
-        let receipt = delivery::receipt(
-            &m.conversation_id,
-            &m.sender_id,
-            own.delivered,
-            own.read,
-            receipts::receipt_recipients(&room, &m.sender_id, hidden),
-        )?;
-        let (body, d) = delivery::event(&event, room)?;
-        out.push(d);
+        let Created {
+            row,
+            answer,
+            body,
+            event_kind,
+            event,
+            receipt,
+        } = created(m, seq, &[], room, hidden)?;
+        out.push(event);
         out.extend(receipt);
         let (attachments, mentions) = row.lists_json();
         let seq_p = seq_param(seq);
@@ -543,15 +543,20 @@ async fn store_batch(
             rows_out.link_msg.push(row.id.clone());
             rows_out.link_url.push(url);
         }
-        match conv_last.iter_mut().find(|c| c.0 == m.conversation_id) {
+        match moved.iter_mut().find(|c| c.id == m.conversation_id) {
             Some(c) => {
-                c.1 = seq_p;
-                c.2 = c.2.max(m.at.millis());
+                c.last = seq_p;
+                c.at = c.at.max(m.at.millis());
             }
-            None => conv_last.push((m.conversation_id.clone(), seq_p, m.at.millis())),
+            None => moved.push(Moved {
+                id: m.conversation_id.clone(),
+                before: seq_p - 1,
+                last: seq_p,
+                at: m.at.millis(),
+            }),
         }
         watermarks.insert((m.conversation_id.as_str(), m.sender_id.as_str()), seq_p);
-        rows_out.ev_type.push(event.kind());
+        rows_out.ev_type.push(event_kind);
         rows_out.ev_body.push(body);
         rows_out.msg_id.push(row.id);
         rows_out.msg_conv.push(row.conversation_id);
@@ -576,7 +581,7 @@ async fn store_batch(
         results.push(Decided::Done(Box::new(Ok((answer, true)))));
     }
     if !rows_out.msg_id.is_empty() {
-        write_rows(c, &rows_out, &conv_last, &watermarks).await?;
+        write_rows(c, &rows_out, &moved, &watermarks).await?;
     }
     Ok(Batch { keys, results })
 }
@@ -587,19 +592,13 @@ async fn store_batch(
 async fn write_rows(
     c: &deadpool_postgres::Client,
     r: &Rows,
-    conv_last: &[(String, i64, i64)],
+    moved: &[Moved],
     watermarks: &HashMap<(&str, &str), i64>,
 ) -> StoreResult<()> {
-    let (mut c_id, mut c_last, mut c_first, mut c_at) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (id, last, at) in conv_last {
-        let sent = r.msg_conv.iter().filter(|c| *c == id).count() as i64;
-        c_id.push(id.as_str());
-        c_last.push(*last);
-        // The seq before the batch's first in this conversation.
-        c_first.push(*last - sent);
-        c_at.push(*at);
-    }
+    let c_id: Vec<&str> = moved.iter().map(|c| c.id.as_str()).collect();
+    let c_last: Vec<i64> = moved.iter().map(|c| c.last).collect();
+    let c_first: Vec<i64> = moved.iter().map(|c| c.before).collect();
+    let c_at: Vec<i64> = moved.iter().map(|c| c.at).collect();
     let (mut wm_conv, mut wm_user, mut wm_seq) = (Vec::new(), Vec::new(), Vec::new());
     for ((conv, user), seq) in watermarks {
         wm_conv.push(*conv);
