@@ -315,6 +315,23 @@ export class ParleyClient {
   signedMedia(id) { return this.request('GET', `/media/${encodeURIComponent(id)}/signed`); }
 
   /**
+   * The bytes of a media object the caller may read (GET /media/{id}), as a
+   * File named like the upload: what Forward re-uploads when the media is
+   * someone else's (an attachment must be the sender's own upload).
+   */
+  async mediaFile(media) {
+    if (!this.accessToken || Date.now() > this.accessExpiresAt - 15000) {
+      if (this.refreshToken) await this.refresh();
+    }
+    const res = await this._fetch(`${this.baseUrl}/media/${encodeURIComponent(media.id)}`, {
+      headers: { Authorization: `Bearer ${this.accessToken}` },
+    });
+    if (!res.ok) throw new ParleyError(res.status, res.status === 404 ? 'not_found' : 'unavailable', 'Could not fetch the attachment.');
+    const blob = await res.blob();
+    return new File([blob], media.name || 'file', { type: media.mime || blob.type });
+  }
+
+  /**
    * Upload one file (POST /media, multipart field "file") with XHR so that
    * upload progress is reported. Resolves with the media object.
    * @param {Blob} file

@@ -1,11 +1,33 @@
-// "Forward": a message's text to one or more of my other chats. Each copy
-// goes through the outbox like anything typed (a client id of its own, kept
-// across reloads while offline). Attachments are not forwarded: an upload
-// belongs to the message it was sent with (protocol.md §10).
+// "Forward": a message's text and attachments to one or more of my other
+// chats. Each copy goes through the outbox like anything typed (a client id
+// of its own, kept across reloads while offline). A message may attach only
+// its sender's own uploads (protocol.md §10): my own media is attached
+// again as it is; someone else's is fetched and uploaded once as mine, then
+// attached to every copy.
 import { h, uid, avatar } from '../../util/dom.js';
 import { openDialog } from '../../ui/dialog.js';
 
 const MAX_TARGETS = 5;
+
+function attachmentOf(media) {
+  return { media, name: media.name, type: media.mime, size: media.size, width: media.width, height: media.height };
+}
+
+/** The media objects the copies attach: mine as they are, others' uploaded again. */
+async function forwardableMedia(ctx, m) {
+  const list = m.attachments || [];
+  if (m.sender_id === ctx.store.me.id) return list;
+  const out = [];
+  for (const media of list) out.push(await ctx.api.uploadMedia(await ctx.api.mediaFile(media)));
+  return out;
+}
+
+function preview(m) {
+  const files = (m.attachments || []).map((a) => a.name || 'file');
+  return h('blockquote', { class: 'forward-preview', dir: 'auto' },
+    files.length ? h('span', { class: 'forward-files' }, `📎 ${files.join(', ')}`) : null,
+    m.text ? h('span', null, m.text) : null);
+}
 
 export function openForward(ctx, fromCid, m) {
   const { store, outbox } = ctx;
@@ -16,6 +38,7 @@ export function openForward(ctx, fromCid, m) {
   const note = h('p', { class: 'form-hint', 'aria-live': 'polite' });
   const send = h('button', { type: 'submit', class: 'btn btn-primary', disabled: true }, 'Forward');
   const selected = new Set();
+  let busy = false;
   const targets = store.sortedConversations().filter((c) => c.id !== fromCid && !c.support);
 
   function render() {
@@ -35,19 +58,31 @@ export function openForward(ctx, fromCid, m) {
         h('span', { class: 'user-text' }, h('span', { class: 'user-name' }, title))));
     }));
     if (!shown.length) list.replaceChildren(h('li', { class: 'list-empty' }, 'No chats match.'));
-    send.disabled = selected.size === 0;
+    send.disabled = selected.size === 0 || busy;
     note.textContent = selected.size >= MAX_TARGETS ? `Up to ${MAX_TARGETS} chats at a time.` : '';
   }
 
   const form = h('form', { class: 'dialog-form' },
-    h('blockquote', { class: 'forward-preview', dir: 'auto' }, m.text),
+    preview(m),
     h('div', { class: 'field' }, h('label', { for: filterId }, 'Forward to'), filter),
     list, note,
     h('div', { class: 'dialog-actions' }, send));
-  form.addEventListener('submit', (e) => {
+  form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    if (!selected.size) return;
-    for (const cid of selected) outbox.add(cid, m.text, null, []);
+    if (!selected.size || busy) return;
+    busy = true;
+    send.disabled = true;
+    if ((m.attachments || []).length) note.textContent = 'Preparing attachments…';
+    let media;
+    try {
+      media = await forwardableMedia(ctx, m);
+    } catch (err) {
+      busy = false;
+      render();
+      note.textContent = err.message || 'Could not forward the attachments.';
+      return;
+    }
+    for (const cid of selected) outbox.add(cid, m.text || null, null, media.map(attachmentOf));
     const n = selected.size;
     d.close();
     ctx.toast(n === 1 ? 'Message forwarded' : `Message forwarded to ${n} chats`);

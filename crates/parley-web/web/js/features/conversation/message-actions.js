@@ -71,7 +71,7 @@ function menuItems(ctx, cid, m, actions) {
   ];
   if ((m.reactions || []).length) items.push({ label: 'Who reacted', action: () => openReactions(ctx, m) });
   if (m.text) items.push({ label: 'Copy', action: () => copyText(ctx, m) });
-  if (m.text && m.kind !== 'system') items.push({ label: 'Forward', action: () => openForward(ctx, cid, m) });
+  if ((m.text || (m.attachments || []).length) && m.kind !== 'system' && !m.deleted) items.push({ label: 'Forward', action: () => openForward(ctx, cid, m) });
   items.push({ label: ctx.store.isStarred(cid, m.id) ? 'Unstar' : 'Star', action: () => toggleStar(ctx, cid, m) });
   if (own && m.kind === 'text') items.push({ label: 'Edit', action: () => actions.edit(m) });
   items.push({ label: 'Delete for me', action: () => deleteForMe(ctx, cid, m, actions) });
