@@ -112,6 +112,11 @@ fn push(args: &mut Vec<Arg>, v: impl ToSql + Sync + Send + 'static) -> usize {
 /// Visible messages of the viewer (`$1`), with the query's operators.
 fn filters(q: &Query, conversation: Option<&str>, sql: &mut String, args: &mut Vec<Arg>) {
     sql.push_str(" AND m.deleted = FALSE AND m.kind <> 'system' AND m.seq >= mb.joined_seq");
+    // Deleted for the viewer ("Delete for me"): not found by them.
+    sql.push_str(
+        " AND NOT EXISTS (SELECT 1 FROM message_marks hm WHERE hm.user_id = mb.user_id \
+         AND hm.conversation_id = m.conversation_id AND hm.seq = m.seq AND hm.hidden_at IS NOT NULL)",
+    );
     if let Some(conv) = conversation {
         let n = push(args, conv.to_string());
         sql.push_str(&format!(" AND m.conversation_id = ${n}"));

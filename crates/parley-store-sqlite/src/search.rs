@@ -79,6 +79,11 @@ pub(crate) fn backfill(c: &Connection) -> rusqlite::Result<()> {
 /// viewer's membership.
 fn filters(q: &Query, conversation: Option<&str>, sql: &mut String, args: &mut Vec<Value>) {
     sql.push_str(" AND m.deleted = 0 AND m.kind <> 'system' AND m.seq >= mb.joined_seq");
+    // Deleted for the viewer ("Delete for me"): not found by them.
+    sql.push_str(
+        " AND NOT EXISTS (SELECT 1 FROM message_marks hm WHERE hm.user_id = mb.user_id \
+         AND hm.conversation_id = m.conversation_id AND hm.seq = m.seq AND hm.hidden_at IS NOT NULL)",
+    );
     if let Some(conv) = conversation {
         args.push(Value::Text(conv.to_string()));
         sql.push_str(&format!(" AND m.conversation_id = ?{}", args.len()));

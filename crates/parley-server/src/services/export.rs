@@ -13,9 +13,10 @@ use parley_domain::export::{self as rules, ExportFormat};
 use parley_domain::moderation::require_admin;
 use parley_protocol::{Message, Timestamp};
 use parley_store::{
-    ComplianceStore, ConversationStore, HistoryPage, MessageStore, ModerationStore, UserStore,
+    ComplianceStore, ConversationStore, HistoryPage, MessageMarkStore, MessageStore,
+    ModerationStore, UserStore,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Messages read per page of the export.
@@ -31,6 +32,7 @@ pub struct ExportService {
     users: Arc<dyn UserStore>,
     compliance: Arc<dyn ComplianceStore>,
     audit: Arc<dyn ModerationStore>,
+    marks: Arc<dyn MessageMarkStore>,
     limiter: Limiter,
 }
 
@@ -43,8 +45,9 @@ pub struct Export {
 
 /// Whose view an export pages through.
 enum Reader {
-    /// A member's (or support reader's): what history shows them.
-    Viewer(String),
+    /// A member's (or support reader's): what history shows them, less
+    /// the seqs they deleted for themselves.
+    Viewer(String, HashSet<u64>),
     /// An admin's compliance export: every message from the first seq.
     Compliance,
 }
@@ -70,6 +73,7 @@ impl ExportService {
         users: Arc<dyn UserStore>,
         compliance: Arc<dyn ComplianceStore>,
         audit: Arc<dyn ModerationStore>,
+        marks: Arc<dyn MessageMarkStore>,
         limiter: Limiter,
     ) -> Self {
         ExportService {
@@ -78,6 +82,7 @@ impl ExportService {
             users,
             compliance,
             audit,
+            marks,
             limiter,
         }
     }
@@ -95,8 +100,18 @@ impl ExportService {
         check_id(conv, "conversation")?;
         self.limiter.spend(Action::History, viewer).await?;
         let conversation = self.conversations.conversation(viewer, conv).await?;
+        // Messages deleted for the caller are not in their view. Their
+        // marks are few (one per message they hid), read once up front.
+        let hidden = self
+            .marks
+            .message_marks(viewer, &conversation.id)
+            .await?
+            .into_iter()
+            .filter(|m| m.hidden)
+            .map(|m| m.seq)
+            .collect();
         Ok(self.stream(
-            Reader::Viewer(viewer.to_string()),
+            Reader::Viewer(viewer.to_string(), hidden),
             &conversation.id,
             json(&conversation)?,
             format,
@@ -174,14 +189,24 @@ impl Cursor {
                 out.push_str(",\"messages\":[");
             }
         }
-        let (messages, more) = match &self.reader {
-            Reader::Viewer(viewer) => {
+        // `advanced`: the page read anything (all of it may be hidden).
+        let (messages, more, advanced) = match &self.reader {
+            Reader::Viewer(viewer, hidden) => {
                 let page = self
                     .svc
                     .messages
                     .messages(viewer, &self.conv_id, HistoryPage::After(self.after), PAGE)
                     .await?;
-                (page.messages, page.has_more)
+                let advanced = !page.messages.is_empty();
+                if let Some(last) = page.messages.last() {
+                    self.after = last.seq;
+                }
+                let shown = page
+                    .messages
+                    .into_iter()
+                    .filter(|m| !hidden.contains(&m.seq))
+                    .collect();
+                (shown, page.has_more, advanced)
             }
             Reader::Compliance => {
                 let mut found = self
@@ -191,7 +216,8 @@ impl Cursor {
                     .await?;
                 let more = found.len() > PAGE as usize;
                 found.truncate(PAGE as usize);
-                (found, more)
+                let advanced = !found.is_empty();
+                (found, more, advanced)
             }
         };
         if self.format == ExportFormat::Text {
@@ -213,7 +239,7 @@ impl Cursor {
             }
             self.after = m.seq;
         }
-        if !more || messages.is_empty() {
+        if !more || !advanced {
             self.done = true;
             if self.format == ExportFormat::Json {
                 out.push_str("]}");

@@ -187,6 +187,7 @@ impl Services {
                 store.clone(),
                 store.clone(),
                 store.clone(),
+                store.clone(),
                 limiter.clone(),
             ),
             push: push::PushService::new(

@@ -290,4 +290,67 @@ on_both_backends!(
     exports_the_callers_view_as_json_and_text,
     a_long_history_streams_whole,
     admins_export_whole_conversations,
+    messages_deleted_for_me_leave_my_export_and_my_search,
 );
+
+/// "Delete for me" takes a message out of the caller's own export and
+/// search (and only theirs); undoing it brings it back.
+async fn messages_deleted_for_me_leave_my_export_and_my_search(backend: Backend) {
+    let app = spawn_app_with(settings(&backend)).await;
+    let (a, _) = app.user("exh_a").await;
+    let (b, bu) = app.user("exh_b").await;
+    let (_, cu) = app.user("exh_c").await;
+    let g = a
+        .create_group("Hide", &[bu.id.clone(), cu.id.clone()])
+        .await
+        .expect("group");
+    a.send_text(&g.id, "kept zebra").await.expect("send");
+    let hid = a.send_text(&g.id, "hidden zebra").await.expect("send");
+    a.send_text(&g.id, "after zebra").await.expect("send");
+    a.hide_message(&hid.id, true).await.expect("delete for me");
+
+    let texts = |body: &str| -> Vec<String> {
+        let v: Value = serde_json::from_str(body).expect("json");
+        v["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .filter_map(|m| m["text"].as_str().map(str::to_string))
+            .collect()
+    };
+    let found = |c: &parley_sdk::Client| {
+        let c = c.clone();
+        async move {
+            let r = c
+                .raw("GET", "/search/messages?q=zebra", None)
+                .await
+                .expect("search");
+            assert_eq!(r.status, 200, "{}", r.json);
+            let mut t: Vec<String> = r.json["hits"]
+                .as_array()
+                .expect("hits")
+                .iter()
+                .filter_map(|h| h["message"]["text"].as_str().map(str::to_string))
+                .collect();
+            t.sort();
+            t
+        }
+    };
+
+    let mine = export(&app, &a, &g.id, "json").await;
+    assert_eq!(texts(&mine.body), ["kept zebra", "after zebra"]);
+    let text = export(&app, &a, &g.id, "text").await;
+    assert!(!text.body.contains("hidden zebra"), "{}", text.body);
+    assert_eq!(found(&a).await, ["after zebra", "kept zebra"]);
+    // Not hidden for anyone else.
+    let theirs = export(&app, &b, &g.id, "json").await;
+    assert_eq!(
+        texts(&theirs.body),
+        ["kept zebra", "hidden zebra", "after zebra"]
+    );
+    assert_eq!(found(&b).await.len(), 3);
+
+    a.hide_message(&hid.id, false).await.expect("undo");
+    assert_eq!(texts(&export(&app, &a, &g.id, "json").await.body).len(), 3);
+    assert_eq!(found(&a).await.len(), 3);
+}
