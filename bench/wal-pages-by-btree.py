@@ -66,6 +66,10 @@ def commits(k):
                 " attachments, reply_to, mentions, created_at)"
                 " VALUES (?, ?, ?, ?, ?, 'text', ?, '[]', NULL, '[]', 0)",
                 (mid, conv, seq, sender, client_id, text))
+            # The idempotency key (src/client_keys.rs): a 64-bit hash, as
+            # random as the client id it comes from.
+            db.execute("INSERT INTO message_keys (key, message_rowid) VALUES (?, last_insert_rowid())",
+                       (int.from_bytes(uuid.UUID(client_id).bytes[:8], "big", signed=True),))
             db.execute(
                 "UPDATE conversations SET last_seq = last_seq + 1, last_message_seq = last_seq + 1,"
                 " last_activity_at = ? WHERE id = ?", (n, conv))

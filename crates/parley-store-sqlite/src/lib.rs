@@ -13,6 +13,7 @@
 mod blocks;
 mod chat_state;
 mod checkpoint;
+mod client_keys;
 mod compliance;
 mod conversations;
 mod credentials;

@@ -4,7 +4,8 @@
 //! built without reading back what was just written (see the W3 profile in
 //! bench/results).
 
-use crate::rows::{self, db_err, is_unique_violation, seq_param};
+use crate::client_keys;
+use crate::rows::{self, db_err, seq_param};
 use crate::views;
 use crate::{SqliteStore, WriterState};
 use async_trait::async_trait;
@@ -21,7 +22,7 @@ use parley_store::messages::context;
 use parley_store::{
     AfterCommit, Delivery, HistoryPage, MessageStore, NewMessage, StoreError, StoreResult, delivery,
 };
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 impl WriterState {
     fn send_facts(&mut self, m: &NewMessage) -> StoreResult<SendFacts> {
@@ -73,11 +74,20 @@ impl WriterState {
         if facts.kind == Some(parley_protocol::ConversationKind::Support) {
             self.support_before_send(m, out)?;
         }
+        // A retry of a stored send answers with the original.
+        if let Some(client_id) = &m.client_id
+            && let Some(row) =
+                client_keys::earlier_send(&self.conn, &m.conversation_id, &m.sender_id, client_id)?
+        {
+            return Ok((
+                views::message_view(&self.conn, &m.sender_id, &row, None)?,
+                false,
+            ));
+        }
         let seq = self.peek_next_seq(&m.conversation_id)?;
         let (row, event, answer) = rules::created(m, seq, &media);
         let (attachments, mentions) = row.lists_json();
-        let inserted = self
-            .conn
+        self.conn
             .prepare_cached(
                 "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, kind, text, attachments, reply_to, mentions, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -86,35 +96,14 @@ impl WriterState {
             .execute(params![
                 row.id, row.conversation_id, seq_param(seq), row.sender_id, row.client_id, row.kind.as_str(),
                 row.text, attachments, row.reply_to, mentions, row.created_at
-            ]);
-        match inserted {
-            Ok(_) => {}
-            // The statement failed as a whole, so nothing was written: a
-            // retry of a stored send answers with the original.
-            Err(e) if is_unique_violation(&e) => {
-                let Some(client_id) = &m.client_id else {
-                    return Err(db_err(e));
-                };
-                let existing = self
-                    .conn
-                    .prepare_cached(&format!(
-                        "SELECT {} FROM messages WHERE conversation_id = ?1 AND sender_id = ?2 AND client_id = ?3",
-                        rows::MESSAGE_COLS
-                    ))
-                    .map_err(db_err)?
-                    .query_row(params![m.conversation_id, m.sender_id, client_id], rows::message_row)
-                    .optional()
-                    .map_err(db_err)?;
-                return match existing {
-                    Some(row) => Ok((
-                        views::message_view(&self.conn, &m.sender_id, &row, None)?,
-                        false,
-                    )),
-                    None => Err(db_err(e)),
-                };
-            }
-            Err(e) => return Err(db_err(e)),
-        }
+            ])
+            .map_err(db_err)?;
+        client_keys::record(
+            &self.conn,
+            &row.conversation_id,
+            &row.sender_id,
+            row.client_id.as_deref(),
+        )?;
         // The seq, the conversation's last message and its activity time in
         // one statement.
         let allocated: i64 = self

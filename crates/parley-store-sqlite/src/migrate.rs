@@ -28,11 +28,19 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (18, include_str!("../migrations/0018_chat_states.sql")),
     (19, include_str!("../migrations/0019_message_marks.sql")),
     (20, include_str!("../migrations/0020_search_automerge.sql")),
+    (
+        MESSAGE_KEYS_VERSION,
+        include_str!("../migrations/0021_message_keys.sql"),
+    ),
 ];
 
 /// The migration that creates the search index; the messages stored
 /// before it are indexed in its transaction.
 const SEARCH_VERSION: i64 = 16;
+
+/// The migration that moves the idempotency key into `message_keys`; the
+/// keys of the messages stored before it are written in its transaction.
+const MESSAGE_KEYS_VERSION: i64 = 21;
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<usize> {
     migrate_up_to(conn, i64::MAX)
@@ -61,6 +69,9 @@ fn migrate_up_to(conn: &mut Connection, last: i64) -> rusqlite::Result<usize> {
         tx.execute_batch(sql)?;
         if *version == SEARCH_VERSION {
             crate::search::backfill(&tx)?;
+        }
+        if *version == MESSAGE_KEYS_VERSION {
+            crate::client_keys::backfill(&tx)?;
         }
         tx.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
@@ -198,5 +209,57 @@ mod tests {
         assert_eq!(new, last);
         // Migrating again changes nothing.
         assert_eq!(migrate_up_to(&mut conn, 4).expect("migrate again"), 0);
+    }
+
+    /// Sends stored before `message_keys` keep their idempotency: the
+    /// migration writes their keys, keeps every rowid (the search index
+    /// refers to them) and every column.
+    #[test]
+    fn stored_sends_keep_their_keys_and_rowids_across_the_rebuild() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = Connection::open(dir.path().join("old.db")).expect("open");
+        migrate_up_to(&mut conn, MESSAGE_KEYS_VERSION - 1).expect("migrate");
+        for (rowid, seq, client) in [(7, 1, Some("x-1")), (9, 2, None), (12, 3, Some("x-2"))] {
+            conn.execute(
+                "INSERT INTO messages (rowid, id, conversation_id, seq, sender_id, client_id, kind, text, created_at, system)
+                 VALUES (?1, ?2, 'c', ?3, 'u', ?4, 'text', 'hello there', 5, NULL)",
+                rusqlite::params![rowid, format!("m{seq}"), seq, client],
+            )
+            .expect("insert old message");
+        }
+        assert_eq!(migrate(&mut conn).expect("migrate"), 1);
+        let keys: i64 = conn
+            .query_row("SELECT count(*) FROM message_keys", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(keys, 2, "one key per message with a client id");
+        let found = crate::client_keys::earlier_send(&conn, "c", "u", "x-2")
+            .expect("lookup")
+            .expect("the stored send");
+        assert_eq!((found.id.as_str(), found.seq), ("m3", 3));
+        assert!(
+            crate::client_keys::earlier_send(&conn, "c", "v", "x-2")
+                .expect("lookup")
+                .is_none()
+        );
+        assert!(
+            crate::client_keys::earlier_send(&conn, "d", "u", "x-2")
+                .expect("lookup")
+                .is_none()
+        );
+        let rowids: Vec<i64> = conn
+            .prepare("SELECT rowid FROM messages ORDER BY seq")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(rowids, [7, 9, 12]);
+        // (conversation_id, seq) stays unique.
+        assert!(conn
+            .execute(
+                "INSERT INTO messages (id, conversation_id, seq, sender_id, kind, created_at) VALUES ('m9', 'c', 3, 'u', 'text', 0)",
+                [],
+            )
+            .is_err());
     }
 }

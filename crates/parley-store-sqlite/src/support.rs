@@ -365,6 +365,7 @@ impl WriterState {
                 json(&row.system)?
             ])
             .map_err(db_err)?;
+        crate::client_keys::record(&self.conn, conv, sender, client_id)?;
         self.store_event(
             Event {
                 conversation_id: conv.to_string(),
@@ -606,15 +607,13 @@ impl WriterState {
         }
         // A retry of a message already stored changes nothing.
         if let Some(client_id) = &m.client_id {
-            let exists: bool = self
-                .conn
-                .prepare_cached(
-                    "SELECT EXISTS(SELECT 1 FROM messages WHERE conversation_id = ?1 AND sender_id = ?2 AND client_id = ?3)",
-                )
-                .map_err(db_err)?
-                .query_row(params![m.conversation_id, m.sender_id, client_id], |r| r.get(0))
-                .map_err(db_err)?;
-            if exists {
+            let earlier = crate::client_keys::earlier_send(
+                &self.conn,
+                &m.conversation_id,
+                &m.sender_id,
+                client_id,
+            )?;
+            if earlier.is_some() {
                 return Ok(());
             }
         }
@@ -1193,18 +1192,12 @@ impl SupportStore for SqliteStore {
         );
         self.write(move |s, out| {
             load_support(&s.conn, &conv)?.ok_or_else(|| StoreError::not_found("conversation"))?;
-            let earlier = s
-                .conn
-                .prepare_cached(&format!(
-                    "SELECT {} FROM messages WHERE conversation_id = ?1 AND sender_id = ?2 AND client_id = ?3",
-                    rows::MESSAGE_COLS
-                ))
-                .map_err(db_err)?
-                .query_row(params![conv, author, client_id], rows::message_row)
-                .optional()
-                .map_err(db_err)?;
+            let earlier = crate::client_keys::earlier_send(&s.conn, &conv, &author, &client_id)?;
             if let Some(row) = earlier {
-                return Ok((crate::views::message_view(&s.conn, &author, &row, None)?, false));
+                return Ok((
+                    crate::views::message_view(&s.conn, &author, &row, None)?,
+                    false,
+                ));
             }
             let system = rules::integration_note(&author);
             let row = s.post_system(&conv, &author, Some(&client_id), text, system, at, out)?;

@@ -1,6 +1,7 @@
 //! The storage ceiling: raw batched inserts of rows shaped like a Parley
-//! message send (one `events` row and one `messages` row, the same tables
-//! and keys as the server's SQLite schema) into a file with WAL and
+//! message send (one `events` row, one `messages` row with a random
+//! client id and its idempotency key, the same tables and keys as the
+//! server's SQLite schema) into a file with WAL and
 //! `synchronous=FULL`, with the server's group-commit semantics: one
 //! `BEGIN IMMEDIATE` per batch, one savepoint per send, one durable commit.
 
@@ -54,6 +55,9 @@ pub fn run(
             seqs[c] += 1;
             let seq = seqs[c];
             let id = uuid::Uuid::now_v7().to_string();
+            // Random, as real clients make them.
+            let client_id = uuid::Uuid::new_v4();
+            let client_key = i64::from_be_bytes(client_id.as_bytes()[..8].try_into()?);
             let body = format!(
                 r#"{{"conversation_id":"{}","seq":{seq},"type":"message.created","actor_id":"{sender}","at":"2026-11-30T00:00:00.000Z","data":{{"message":{{"id":"{id}","text":"{text}"}}}}}}"#,
                 convs[c]
@@ -67,7 +71,14 @@ pub fn run(
                 "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, kind, text, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'text', ?6, ?7)",
             )?
-            .execute(params![id, convs[c], seq, sender, format!("c{n}"), text, 0])?;
+            .execute(params![id, convs[c], seq, sender, client_id.to_string(), text, 0])?;
+            // The send's idempotency key, as the server stores it: a
+            // 64-bit hash (here the client id's own random bits, which
+            // cost the same) next to the message's rowid.
+            tx.prepare_cached(
+                "INSERT INTO message_keys (key, message_rowid) VALUES (?1, last_insert_rowid())",
+            )?
+            .execute(params![client_key])?;
             tx.execute_batch("RELEASE send")?;
             n += 1;
         }

@@ -42,7 +42,7 @@ pub async fn throughput(
     let started = Instant::now();
     let mut tasks = Vec::new();
     for (a, _, conv) in &pairs {
-        for lane in 0..outstanding.max(1) {
+        for _ in 0..outstanding.max(1) {
             let (a, conv, body, acked, errors) = (
                 a.clone(),
                 conv.clone(),
@@ -52,11 +52,12 @@ pub async fn throughput(
             );
             tasks.push(tokio::spawn(async move {
                 let mut lat = Vec::new();
-                let mut i = 0u64;
                 while Instant::now() < deadline {
                     let t0 = Instant::now();
                     let req = parley_protocol::SendMessageRequest {
-                        client_id: format!("{lane}-{i}"),
+                        // Random, as real clients make them (UUIDv4): an
+                        // ordered id would flatter the idempotency key.
+                        client_id: uuid::Uuid::new_v4().to_string(),
                         text: Some(body.to_string()),
                         attachments: None,
                         reply_to: None,
@@ -70,7 +71,6 @@ pub async fn throughput(
                             errors.fetch_add(1, Ordering::Relaxed);
                         }
                     }
-                    i += 1;
                 }
                 lat
             }));
