@@ -1,7 +1,7 @@
 // Time formatting for the UI (local time zone, browser locale).
 
-// 'numeric' hours: the locale's own clock ("9:05 PM" in en-US, "21:05" in
-// en-GB), without the leading zero '2-digit' forces on 12-hour times,
+// The locale's own clock ("9:05 PM" in en-US, "09:05" in en-GB): two-digit
+// hours on 24-hour clocks, no leading zero on 12-hour ones,
 // unless this device is set to a 12- or 24-hour clock (kept in
 // localStorage, like the browser's own per-device settings).
 const CLOCK_KEY = 'parley.clock';
@@ -12,8 +12,12 @@ function storedClock() {
 }
 
 function timeFormatFor(clock) {
-  const cycle = CYCLES[clock];
-  return new Intl.DateTimeFormat(undefined, cycle ? { hour: 'numeric', minute: '2-digit', hourCycle: cycle } : { hour: 'numeric', minute: '2-digit' });
+  const forced = CYCLES[clock];
+  const cycle = forced || new Intl.DateTimeFormat(undefined, { hour: 'numeric' }).resolvedOptions().hourCycle;
+  // A 24-hour clock reads "00:22" and "09:05" ('numeric' alone gives
+  // "0:22"); a 12-hour one "9:05 PM".
+  const hour = cycle === 'h23' || cycle === 'h24' ? '2-digit' : 'numeric';
+  return new Intl.DateTimeFormat(undefined, forced ? { hour, minute: '2-digit', hourCycle: forced } : { hour, minute: '2-digit' });
 }
 
 let clock = storedClock();
