@@ -142,6 +142,13 @@ export class ParleyClient {
    * @param {object} [body]
    * @param {{auth?: boolean, query?: object}} [opts]
    */
+  /** Refreshes the access token first when it is missing or about to expire. */
+  async _freshToken() {
+    if (!this.accessToken || Date.now() > this.accessExpiresAt - 15000) {
+      if (this.refreshToken) await this.refresh();
+    }
+  }
+
   async request(method, path, body, opts = {}) {
     const auth = opts.auth !== false;
     if (opts.query) {
@@ -151,9 +158,7 @@ export class ParleyClient {
       if (qs) path += (path.includes('?') ? '&' : '?') + qs;
     }
     if (!auth) return this._raw(method, path, body, null);
-    if (!this.accessToken || Date.now() > this.accessExpiresAt - 15000) {
-      if (this.refreshToken) await this.refresh();
-    }
+    await this._freshToken();
     try {
       return await this._raw(method, path, body, this.accessToken);
     } catch (e) {
@@ -320,9 +325,7 @@ export class ParleyClient {
    * someone else's (an attachment must be the sender's own upload).
    */
   async mediaFile(media) {
-    if (!this.accessToken || Date.now() > this.accessExpiresAt - 15000) {
-      if (this.refreshToken) await this.refresh();
-    }
+    await this._freshToken();
     const res = await this._fetch(`${this.baseUrl}/media/${encodeURIComponent(media.id)}`, {
       headers: { Authorization: `Bearer ${this.accessToken}` },
     });
@@ -338,9 +341,7 @@ export class ParleyClient {
    * @param {{onProgress?: (loaded: number, total: number) => void, signal?: AbortSignal}} [opts]
    */
   async uploadMedia(file, opts = {}) {
-    if (!this.accessToken || Date.now() > this.accessExpiresAt - 15000) {
-      if (this.refreshToken) await this.refresh();
-    }
+    await this._freshToken();
     const form = new FormData();
     form.append('file', file, file.name || 'file');
     return new Promise((resolve, reject) => {
