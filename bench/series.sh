@@ -23,7 +23,7 @@ run ceiling-sqlite ceiling-sqlite --seconds 10 --batch 64
 run w3 w3-throughput --server-bin "$B/parley" --senders 16 --outstanding 4 --seconds 20
 run synapse peer-synapse-shape --server-bin "$B/parley"
 run synapse-pinned peer-synapse-shape --server-bin "$B/parley" --server-cpus 0
-run w1 w1-idle --server-bin "$B/parley" --connections 19000 --hold-seconds 30
+run w1 w1-idle --server-bin "$B/parley" --connections 17500 --hold-seconds 30
 run w4 w4-group --server-bin "$B/parley" --members 9000 --messages 10
 run w2-2000 w2-mix --server-bin "$B/parley" --users 9000 --rate 2000 --seconds 30
 run w2-3000 w2-mix --server-bin "$B/parley" --users 9000 --rate 3000 --seconds 30 --no-ceiling
