@@ -133,6 +133,13 @@ export class ParleyClient {
     return data;
   }
 
+  /** Refreshes the access token first when it is missing or about to expire. */
+  async _freshToken() {
+    if (!this.accessToken || Date.now() > this.accessExpiresAt - 15000) {
+      if (this.refreshToken) await this.refresh();
+    }
+  }
+
   /**
    * Make a REST call under /api/v1. On 401 refreshes once (single-flight)
    * and retries; if the refresh fails the session is cleared and
@@ -142,13 +149,6 @@ export class ParleyClient {
    * @param {object} [body]
    * @param {{auth?: boolean, query?: object}} [opts]
    */
-  /** Refreshes the access token first when it is missing or about to expire. */
-  async _freshToken() {
-    if (!this.accessToken || Date.now() > this.accessExpiresAt - 15000) {
-      if (this.refreshToken) await this.refresh();
-    }
-  }
-
   async request(method, path, body, opts = {}) {
     const auth = opts.auth !== false;
     if (opts.query) {
