@@ -374,6 +374,7 @@ pub async fn s3_test_bucket() -> Option<(String, String)> {
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let bucket = format!("parley-test-{}-{nanos:x}-{n}", std::process::id());
     // The test server (moto) takes an unsigned bucket creation.
+    parley_outbound::install_crypto_provider();
     let created = reqwest::Client::new()
         .put(format!("{endpoint}/{bucket}"))
         .send()

@@ -129,6 +129,7 @@ impl S3BlobStore {
     /// yet: [`check`](S3BlobStore::check) does that.
     pub fn new(config: S3Config) -> Result<S3BlobStore, BlobError> {
         clear_tmp_dir(&config.tmp_dir)?;
+        parley_outbound::install_crypto_provider();
         let mut builder = AmazonS3Builder::new()
             .with_bucket_name(&config.bucket)
             .with_region(&config.region)

@@ -38,7 +38,11 @@ pub struct Answer {
 #[derive(Clone)]
 pub struct Outbound {
     policy: Arc<Policy>,
-    http: reqwest::Client,
+    /// Built on the first call, off the async threads: building it reads
+    /// and parses the system's trust store (a hundred and more files),
+    /// which took most of the server's start-up (performance.md W7), and
+    /// most servers make no outbound call for a long while, if ever.
+    http: Arc<tokio::sync::OnceCell<reqwest::Client>>,
 }
 
 /// Resolves with the system resolver, keeping only allowed addresses.
@@ -72,20 +76,24 @@ impl Resolve for CheckedResolver {
 }
 
 impl Outbound {
-    pub fn new(policy: Policy) -> Result<Outbound, OutboundError> {
-        let policy = Arc::new(policy);
-        let http = reqwest::Client::builder()
-            .timeout(policy.timeout)
-            .connect_timeout(policy.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .dns_resolver(Arc::new(CheckedResolver {
-                policy: policy.clone(),
-            }))
-            .user_agent(concat!("Parley/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| OutboundError::Other(e.to_string()))?;
-        Ok(Outbound { policy, http })
+    pub fn new(policy: Policy) -> Outbound {
+        Outbound {
+            policy: Arc::new(policy),
+            http: Arc::new(tokio::sync::OnceCell::new()),
+        }
+    }
+
+    async fn http(&self) -> Result<&reqwest::Client, OutboundError> {
+        self.http
+            .get_or_try_init(|| {
+                let policy = self.policy.clone();
+                async move {
+                    tokio::task::spawn_blocking(move || build_client(policy))
+                        .await
+                        .map_err(|e| OutboundError::Other(e.to_string()))?
+                }
+            })
+            .await
     }
 
     pub fn policy(&self) -> &Policy {
@@ -108,7 +116,7 @@ impl Outbound {
         if literal.is_some_and(|ip| !self.policy.address_allowed(ip)) {
             return Err(OutboundError::RefusedAddress);
         }
-        let mut req = self.http.post(url.clone()).body(body);
+        let mut req = self.http().await?.post(url.clone()).body(body);
         for (k, v) in headers {
             req = req.header(*k, v);
         }
@@ -141,6 +149,19 @@ impl Outbound {
             retry_after_secs,
         })
     }
+}
+
+fn build_client(policy: Arc<Policy>) -> Result<reqwest::Client, OutboundError> {
+    crate::tls::install_crypto_provider();
+    reqwest::Client::builder()
+        .timeout(policy.timeout)
+        .connect_timeout(policy.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(Arc::new(CheckedResolver { policy }))
+        .user_agent(concat!("Parley/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| OutboundError::Other(e.to_string()))
 }
 
 fn classify(e: reqwest::Error) -> OutboundError {

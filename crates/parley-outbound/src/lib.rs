@@ -8,10 +8,12 @@ pub mod client;
 pub mod email;
 pub mod policy;
 pub mod signing;
+pub mod tls;
 pub mod webpush;
 
 pub use client::{Answer, Outbound, OutboundError};
 pub use email::{Email, EmailError, Mailer};
 pub use policy::{Allowed, MAX_ANSWER_BYTES, Policy, UrlRefusal, is_special};
 pub use signing::SigningKey;
+pub use tls::install_crypto_provider;
 pub use webpush::VapidKey;

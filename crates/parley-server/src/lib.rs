@@ -244,8 +244,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         let retention = services.retention.clone();
         jobs.spawn("retention", move |stop| retention.run(stop));
     }
-    let outbound = parley_outbound::Outbound::new(config.outbound.clone())
-        .map_err(|e| anyhow::anyhow!("the outbound HTTP client: {e}"))?;
+    let outbound = parley_outbound::Outbound::new(config.outbound.clone());
     let worker = outbox::OutboxWorker::new(
         webhook_store,
         outbound.clone(),

@@ -1,4 +1,5 @@
-//! Embedded migrations, applied in order, each once, each in a transaction.
+//! Embedded migrations, applied in order, each once, all pending ones in
+//! one transaction.
 
 use rusqlite::Connection;
 
@@ -51,19 +52,21 @@ fn migrate_up_to(conn: &mut Connection, last: i64) -> rusqlite::Result<usize> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
     )?;
+    // All pending migrations in one transaction: a new database is made in
+    // one commit (one fsync, not one per migration: performance.md W7,
+    // cold start), and a failing migration leaves the schema as it was.
+    // The check is under the write lock: a second process migrating the
+    // same file at once (a `parley admin` command while the server starts)
+    // waits here, then finds every version applied.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut applied = 0;
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= last) {
-        // The check under the write lock: a second process migrating the
-        // same file at once (a `parley admin` command while the server
-        // starts) waits here, then finds the version applied.
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let done: bool = tx.query_row(
             "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
             [version],
             |r| r.get(0),
         )?;
         if done {
-            tx.commit()?;
             continue;
         }
         tx.execute_batch(sql)?;
@@ -77,9 +80,9 @@ fn migrate_up_to(conn: &mut Connection, last: i64) -> rusqlite::Result<usize> {
             "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
             rusqlite::params![version, parley_protocol::Timestamp::now().millis()],
         )?;
-        tx.commit()?;
         applied += 1;
     }
+    tx.commit()?;
     Ok(applied)
 }
 
