@@ -44,6 +44,13 @@ pub(crate) type ReopenHook = Box<dyn Fn(&str) + Send + Sync>;
 /// Who sends the server's own messages in a support conversation.
 pub const SYSTEM_SENDER: &str = "system";
 
+/// Times [`lock_support`](WriteTx::lock_support) takes its locks again for
+/// a chat that moved meanwhile before giving up with `unavailable`. Each
+/// retry means another decision about the same chat committed in between,
+/// so the bound is only reached by a chat moved 64 times while one
+/// decision waits.
+const LOCK_SUPPORT_ATTEMPTS: usize = 64;
+
 const INBOX_COLS: &str = "id, name, timezone, hours, holidays, offline_message, routing, \
      max_chats_per_agent, created_at";
 
@@ -441,10 +448,12 @@ impl WriteTx<'_> {
     /// Locks what a decision about one support conversation needs (its
     /// inbox and `more_inboxes`, its assignee and `more_agents`, the
     /// conversation), then reads its row and who the actor is to it;
-    /// `not_found` for a reader who may not see it. Should a concurrent
-    /// transfer have moved it between the first read and the locks, the
-    /// new inbox and assignee are locked too (out of order, so PostgreSQL
-    /// may end a deadlock by failing one side, which is `unavailable`).
+    /// `not_found` for a reader who may not see it. The locks are always
+    /// taken in one order (inboxes, agents, conversation; ids sorted), so
+    /// two decisions wait for each other but never deadlock. Should a
+    /// concurrent transfer have moved the chat between the first read and
+    /// the locks, the locks are given back (a savepoint) and taken again,
+    /// in order, for where it is now.
     async fn lock_support(
         &mut self,
         conv: &str,
@@ -452,30 +461,48 @@ impl WriteTx<'_> {
         more_inboxes: &[String],
         more_agents: &[String],
     ) -> StoreResult<(SupportRow, Standing)> {
-        let first = load_support(&self.tx, conv)
+        let mut seen = load_support(&self.tx, conv)
             .await?
             .ok_or_else(|| StoreError::not_found("conversation"))?;
-        let mut inboxes = vec![first.inbox_id.clone()];
-        inboxes.extend(more_inboxes.iter().cloned());
-        self.lock_inboxes(&inboxes).await?;
-        let agents = first.assignee_id.iter().chain(more_agents).cloned();
-        self.lock_agents(agents).await?;
-        self.lock_conversation(conv).await?;
-        let row = load_support(&self.tx, conv)
-            .await?
-            .ok_or_else(|| StoreError::not_found("conversation"))?;
-        if row.inbox_id != first.inbox_id {
-            self.lock_inboxes(std::slice::from_ref(&row.inbox_id))
-                .await?;
+        for _ in 0..LOCK_SUPPORT_ATTEMPTS {
+            self.tx
+                .batch_execute("SAVEPOINT lock_support")
+                .await
+                .map_err(rows::db_err)?;
+            let mut inboxes = vec![seen.inbox_id.clone()];
+            inboxes.extend(more_inboxes.iter().cloned());
+            self.lock_inboxes(&inboxes).await?;
+            let agents = seen.assignee_id.iter().chain(more_agents).cloned();
+            self.lock_agents(agents).await?;
+            self.lock_conversation(conv).await?;
+            let row = load_support(&self.tx, conv)
+                .await?
+                .ok_or_else(|| StoreError::not_found("conversation"))?;
+            if row.inbox_id != seen.inbox_id || row.assignee_id != seen.assignee_id {
+                // Moved meanwhile: release what was locked for where it
+                // was (row locks taken after a savepoint go with it).
+                self.tx
+                    .batch_execute(
+                        "ROLLBACK TO SAVEPOINT lock_support; RELEASE SAVEPOINT lock_support",
+                    )
+                    .await
+                    .map_err(rows::db_err)?;
+                seen = row;
+                continue;
+            }
+            self.tx
+                .batch_execute("RELEASE SAVEPOINT lock_support")
+                .await
+                .map_err(rows::db_err)?;
+            let s = standing(&self.tx, &row, &actor.user_id, actor.is_admin).await?;
+            if !s.may_read() {
+                return Err(StoreError::not_found("conversation"));
+            }
+            return Ok((row, s));
         }
-        if row.assignee_id != first.assignee_id {
-            self.lock_agents(row.assignee_id.clone()).await?;
-        }
-        let s = standing(&self.tx, &row, &actor.user_id, actor.is_admin).await?;
-        if !s.may_read() {
-            return Err(StoreError::not_found("conversation"));
-        }
-        Ok((row, s))
+        Err(StoreError::Unavailable(
+            "the conversation kept moving between inboxes; try again".into(),
+        ))
     }
 
     /// A `system` message in a support conversation: the server's own

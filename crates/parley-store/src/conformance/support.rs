@@ -71,6 +71,7 @@ pub async fn run(factory: &SupportFactory) {
     a_departing_agent_returns_chats_to_the_front(factory).await;
     reopen_refused_while_another_is_open(factory).await;
     an_agent_of_two_inboxes_stays_within_capacity(factory).await;
+    decisions_racing_transfers_never_fail_as_unavailable(factory).await;
 }
 
 pub async fn one_open_conversation_per_customer_under_concurrent_opens(factory: &SupportFactory) {
@@ -387,6 +388,72 @@ pub async fn an_agent_of_two_inboxes_stays_within_capacity(factory: &SupportFact
         let (_, open) = f.support.agent_status(a).await.expect("status");
         assert_eq!(open, 1, "{a} holds exactly one chat");
     }
+}
+
+/// A chat moved between three inboxes and four agents while it is
+/// claimed: every decision ends in its answer or a domain refusal, never
+/// in `unavailable` (on PostgreSQL a decision that finds the chat moved
+/// takes its locks again in order instead of locking out of order, which
+/// could end in a deadlock).
+pub async fn decisions_racing_transfers_never_fail_as_unavailable(factory: &SupportFactory) {
+    let f = fresh_support(factory).await;
+    let inboxes = [
+        inbox(&f, Routing::Manual, 10).await,
+        inbox(&f, Routing::Manual, 10).await,
+        inbox(&f, Routing::Manual, 10).await,
+    ];
+    let mut agents = Vec::new();
+    for i in 0..4 {
+        let a = staff(&f.store, &format!("sr{i}"), Role::Agent).await;
+        for ib in &inboxes {
+            f.support
+                .put_inbox_agent(&ib.id, &a, None)
+                .await
+                .expect("agent");
+        }
+        agents.push(a);
+    }
+    let admin = Actor {
+        user_id: staff(&f.store, "sradmin", Role::Admin).await,
+        is_admin: true,
+    };
+    let customer = users(&f.store, &["src"]).await.remove(0);
+    let (conv, _) = f
+        .support
+        .open_support(&new_id(), &inboxes[0].id, &customer, None, Timestamp::now())
+        .await
+        .expect("open");
+    let mut tasks: Vec<Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>> = Vec::new();
+    for round in 0..8 {
+        let (s, c, who) = (f.support.clone(), conv.clone(), admin.clone());
+        let to = TransferTarget::Inbox(inboxes[(round + 1) % 3].id.clone());
+        tasks.push(Box::pin(async move {
+            s.transfer(&c, &who, to, false, Timestamp::now()).await
+        }));
+        let (s, c, who) = (f.support.clone(), conv.clone(), admin.clone());
+        let to = TransferTarget::Agent(agents[round % 4].clone());
+        tasks.push(Box::pin(async move {
+            s.transfer(&c, &who, to, true, Timestamp::now()).await
+        }));
+        let (s, c, who) = (
+            f.support.clone(),
+            conv.clone(),
+            agent(&agents[(round + 2) % 4]),
+        );
+        tasks.push(Box::pin(async move {
+            s.claim(&c, &who, Timestamp::now()).await
+        }));
+    }
+    for r in futures_join(tasks.into_iter()).await {
+        assert!(matches!(r, Ok(()) | Err(StoreError::Domain(_))), "{r:?}");
+    }
+    let row = f
+        .support
+        .support_row(&conv)
+        .await
+        .expect("row")
+        .expect("exists");
+    assert!(inboxes.iter().any(|ib| ib.id == row.inbox_id));
 }
 
 async fn futures_join<F>(fs: impl Iterator<Item = F>) -> Vec<F::Output>
