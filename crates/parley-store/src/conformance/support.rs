@@ -390,6 +390,9 @@ pub async fn an_agent_of_two_inboxes_stays_within_capacity(factory: &SupportFact
     }
 }
 
+/// A claim or a transfer.
+type Decision = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>;
+
 /// A chat moved between three inboxes and four agents while it is
 /// claimed: every decision ends in its answer or a domain refusal, never
 /// in `unavailable` (on PostgreSQL a decision that finds the chat moved
@@ -423,7 +426,7 @@ pub async fn decisions_racing_transfers_never_fail_as_unavailable(factory: &Supp
         .open_support(&new_id(), &inboxes[0].id, &customer, None, Timestamp::now())
         .await
         .expect("open");
-    let mut tasks: Vec<Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>> = Vec::new();
+    let mut tasks: Vec<Decision> = Vec::new();
     for round in 0..8 {
         let (s, c, who) = (f.support.clone(), conv.clone(), admin.clone());
         let to = TransferTarget::Inbox(inboxes[(round + 1) % 3].id.clone());
