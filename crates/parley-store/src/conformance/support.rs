@@ -56,6 +56,15 @@ async fn inbox(f: &SupportFixture, routing: Routing, cap: u32) -> InboxRow {
         .expect("inbox")
 }
 
+/// The support row of a conversation the test made.
+async fn support_row(f: &SupportFixture, conv: &str) -> parley_domain::support::SupportRow {
+    f.support
+        .support_row(conv)
+        .await
+        .expect("row")
+        .expect("exists")
+}
+
 fn agent(id: &str) -> Actor {
     Actor {
         user_id: id.to_string(),
@@ -193,12 +202,7 @@ pub async fn concurrent_claims_have_one_winner(factory: &SupportFactory) {
         matches!(loser, Err(StoreError::Domain(DomainError::Conflict(_)))),
         "{loser:?}"
     );
-    let row = f
-        .support
-        .support_row(&conv)
-        .await
-        .expect("row")
-        .expect("exists");
+    let row = support_row(&f, &conv).await;
     assert_eq!(row.state, SupportState::Assigned);
     // The customer cannot claim; a stranger does not see it.
     let stranger = users(&f.store, &["sd4"]).await.remove(0);
@@ -450,12 +454,7 @@ pub async fn decisions_racing_transfers_never_fail_as_unavailable(factory: &Supp
     for r in futures_join(tasks.into_iter()).await {
         assert!(matches!(r, Ok(()) | Err(StoreError::Domain(_))), "{r:?}");
     }
-    let row = f
-        .support
-        .support_row(&conv)
-        .await
-        .expect("row")
-        .expect("exists");
+    let row = support_row(&f, &conv).await;
     assert!(inboxes.iter().any(|ib| ib.id == row.inbox_id));
 }
 
