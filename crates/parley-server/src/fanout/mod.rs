@@ -6,6 +6,7 @@
 //! full is told to close with 4008 instead of slowing anyone else down.
 
 mod local;
+mod queue;
 mod redis;
 mod registry;
 

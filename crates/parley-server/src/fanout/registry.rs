@@ -6,12 +6,14 @@ use parley_store::Delivery;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
+
+use super::queue::{OutQueue, PushError};
 
 /// What a connection's writer task is asked to send, in order. Kept to two
-/// words (every connection's queue preallocates a block of 32 of these,
-/// idle or not: 1.3 KB at five words) with every variant behind a pointer;
-/// events and ephemeral frames are shared by all their recipients.
+/// words (a connection's queue holds up to `outbound_queue` of these)
+/// with every variant behind a pointer; events and ephemeral frames are
+/// shared by all their recipients.
 #[derive(Debug)]
 pub enum Outbound {
     /// A reply or push written as is (ack, error, pong, typing, presence).
@@ -63,7 +65,8 @@ pub struct SyncRequest {
 pub struct ConnHandle {
     pub id: u64,
     pub user_id: String,
-    tx: mpsc::Sender<Outbound>,
+    /// Popped by the connection's writer task only.
+    queue: OutQueue<Outbound>,
     /// 0 while open; the close code once the connection must go.
     close_code: AtomicU16,
     /// Wakes the writer, even while it is blocked on a slow socket. Only
@@ -77,17 +80,36 @@ impl ConnHandle {
     /// Queues a frame without waiting. A full queue closes the connection
     /// (4008): the slow client is shed, the sender is never delayed.
     pub fn push(&self, item: Outbound) -> bool {
-        match self.tx.try_send(item) {
+        match self.queue.push(item) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(PushError::Full) => {
                 if self.close_requested().is_none() {
                     crate::metrics::slow_client_closed();
                 }
                 self.close(parley_protocol::gateway::close_code::TOO_SLOW);
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(PushError::Closed) => false,
         }
+    }
+
+    /// The next queued item, waiting for one (the writer task only).
+    pub async fn next_queued(&self) -> Outbound {
+        self.queue.pop().await
+    }
+
+    /// The next queued item if one waits (the writer task only).
+    pub fn try_next_queued(&self) -> Option<Outbound> {
+        self.queue.try_pop()
+    }
+
+    pub fn nothing_queued(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// The writer has gone: later pushes are refused, waiting ones dropped.
+    pub fn stop_queue(&self) {
+        self.queue.close();
     }
 
     /// Asks the connection to close with `code`; the first code wins.
@@ -127,18 +149,13 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Adds a connection; returns its handle and the receiving end of its
-    /// queue (bounded by `queue`).
-    pub fn register(
-        &self,
-        user_id: &str,
-        queue: usize,
-    ) -> (Arc<ConnHandle>, mpsc::Receiver<Outbound>) {
-        let (tx, rx) = mpsc::channel(queue);
+    /// Adds a connection; returns its handle, whose queue holds up to
+    /// `queue` items.
+    pub fn register(&self, user_id: &str, queue: usize) -> Arc<ConnHandle> {
         let handle = Arc::new(ConnHandle {
             id: self.next_id.fetch_add(1, Ordering::Relaxed) + 1,
             user_id: user_id.to_string(),
-            tx,
+            queue: OutQueue::new(queue),
             close_code: AtomicU16::new(0),
             closed: Notify::new(),
         });
@@ -148,7 +165,7 @@ impl Registry {
                 .push(handle.clone());
         }
         self.count.fetch_add(1, Ordering::Relaxed);
-        (handle, rx)
+        handle
     }
 
     pub fn unregister(&self, handle: &ConnHandle) {
@@ -168,10 +185,7 @@ impl Registry {
 
     /// Frames waiting in every connection's queue.
     pub fn queued_frames(&self) -> u64 {
-        self.all()
-            .iter()
-            .map(|c| (c.tx.max_capacity() - c.tx.capacity()) as u64)
-            .sum()
+        self.all().iter().map(|c| c.queue.len() as u64).sum()
     }
 
     pub fn connection_count(&self) -> u64 {

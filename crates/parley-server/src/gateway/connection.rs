@@ -6,40 +6,50 @@ use crate::auth::Principal;
 use crate::error::AppError;
 use crate::fanout::{ConnHandle, Outbound};
 use crate::http::extract::parse_json;
+use crate::net::ConnSlot;
+use crate::net::slots::Slot;
 use crate::ratelimit::Action;
 use axum::extract::ws::{Message as WsMessage, WebSocket};
 use bytes::Bytes;
 use futures_util::StreamExt;
+use futures_util::stream::{SplitSink, SplitStream};
 use parley_protocol::gateway::close_code;
 use parley_protocol::{ClientFrame, ServerFrame, Timestamp};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::sync::mpsc;
 
 /// Malformed frames tolerated on one connection before it is closed (4400),
 /// whether or not rate limits are on: a protocol error is not a rate limit.
 const MAX_STRIKES: u32 = 20;
 
+/// A gateway connection's places under the connection caps, held while it
+/// lives.
+pub struct Places {
+    pub _permit: OwnedSemaphorePermit,
+    /// The TCP connection's place (net::ConnSlot) stays taken too.
+    pub _tcp: Option<Arc<ConnSlot>>,
+    pub _user: Slot<String>,
+}
+
 pub async fn run(
     state: AppState,
     who: Principal,
-    socket: WebSocket,
-    _permit: OwnedSemaphorePermit,
+    sink: SplitSink<WebSocket, WsMessage>,
+    mut stream: SplitStream<WebSocket>,
+    _places: Places,
 ) {
     // Boxed, like the frame handling below: this function's future lives
     // as long as the connection, and everything the greeting borrows would
     // stay in it (W1 memory per connection).
-    let Some((handle, rx, ready)) = Box::pin(greet(&state, &who.user_id)).await else {
+    let Some((handle, ready)) = Box::pin(greet(&state, &who.user_id)).await else {
         return;
     };
-    let (sink, mut stream) = socket.split();
     let last_heard = Arc::new(AtomicI64::new(Timestamp::now().millis()));
     let mut writer_task = tokio::spawn(writer::run(WriterCtx {
         state: state.clone(),
         user_id: who.user_id.clone(),
         handle: handle.clone(),
-        rx,
         sink,
         ready,
         last_heard: last_heard.clone(),
@@ -135,17 +145,14 @@ pub async fn run(
 }
 
 /// Registers the connection and builds its `ready` frame.
-async fn greet(
-    state: &AppState,
-    user_id: &str,
-) -> Option<(Arc<ConnHandle>, mpsc::Receiver<Outbound>, Bytes)> {
+async fn greet(state: &AppState, user_id: &str) -> Option<(Arc<ConnHandle>, Bytes)> {
     let mut user = match state.services.users.profile(user_id).await {
         Ok(Some(u)) => u,
         _ => return None,
     };
     // Register before `ready`: every event committed from here on reaches
     // this connection's queue; older ones come through `sync`.
-    let (handle, rx) = state
+    let handle = state
         .fanout
         .registry()
         .register(user_id, state.config.limits.outbound_queue);
@@ -158,7 +165,7 @@ async fn greet(
         server_time: Timestamp::now(),
     };
     match serde_json::to_vec(&ready) {
-        Ok(bytes) => Some((handle, rx, bytes.into())),
+        Ok(bytes) => Some((handle, bytes.into())),
         Err(e) => {
             tracing::error!(error = %e, "serializing ready");
             state.fanout.registry().unregister(&handle);

@@ -20,6 +20,7 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use parley_protocol::{ErrorBody, TicketResponse};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -111,9 +112,17 @@ pub async fn upgrade(State(state): State<AppState>, req: axum::extract::Request)
                 // 4 KiB of them are gathered into one write.
                 .write_buffer_size(4096)
                 .max_write_buffer_size(256 * 1024)
-                .on_upgrade(move |socket| async move {
-                    let _held = (tcp_slot, user_slot);
-                    connection::run(state, who, socket, permit).await;
+                // Split here, in a plain closure, so that the connection's
+                // future holds the two halves, not the whole socket moved
+                // out of its own state (W1 memory per connection).
+                .on_upgrade(move |socket| {
+                    let (sink, stream) = socket.split();
+                    let places = connection::Places {
+                        _permit: permit,
+                        _tcp: tcp_slot,
+                        _user: user_slot,
+                    };
+                    connection::run(state, who, sink, stream, places)
                 })
         }
         Err(e) => e.into_response(),

@@ -18,7 +18,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// How long live events wait for the client's first `sync` after `ready`,
@@ -30,7 +29,6 @@ pub struct WriterCtx {
     pub state: AppState,
     pub user_id: String,
     pub handle: Arc<ConnHandle>,
-    pub rx: mpsc::Receiver<Outbound>,
     pub sink: SplitSink<WebSocket, WsMessage>,
     /// The serialized `ready` frame (kept as bytes: the frame itself is
     /// large and this future lives as long as the connection).
@@ -356,16 +354,26 @@ fn heartbeat_due(silent_ms: i64, interval: Duration) -> Heartbeat {
     }
 }
 
+struct StopQueue(Arc<ConnHandle>);
+
+impl Drop for StopQueue {
+    fn drop(&mut self) {
+        self.0.stop_queue();
+    }
+}
+
 pub async fn run(ctx: WriterCtx) {
     let WriterCtx {
         state,
         user_id,
         handle,
-        mut rx,
         sink,
         ready,
         last_heard,
     } = ctx;
+    // However the writer ends (returned, or aborted by the reader), pushes
+    // after it are refused rather than left to wait for nobody.
+    let _stop = StopQueue(handle.clone());
     let heartbeat = Duration::from_millis(state.config.heartbeat_ms);
     let mut w = Writer {
         state,
@@ -379,19 +387,22 @@ pub async fn run(ctx: WriterCtx) {
     if w.write(ready).await.is_err() {
         return;
     }
-    // protocol.md §6: a ping only to a connection heard from (any frame, a
-    // pong) no later than one interval ago; a busy connection is never
-    // pinged, and one silent for two intervals is closed. One timer per
-    // connection, moved to when the next decision is due.
-    let wake = tokio::time::sleep(heartbeat);
+    // One timer per connection: first it ends the hold on live events
+    // (SYNC_HOLD), then it serves the heartbeat. protocol.md §6: a ping only
+    // to a connection heard from (any frame, a pong) no later than one
+    // interval ago; a busy connection is never pinged, and one silent for
+    // two intervals is closed. The timer is moved to when the next decision
+    // is due. (A second timer for the hold cost every idle connection its
+    // room in this future, and a timer built and dropped per queued item.)
+    let started = Instant::now();
+    let wake = tokio::time::sleep_until(started + SYNC_HOLD);
     tokio::pin!(wake);
-    let hold_until = Instant::now() + SYNC_HOLD;
     let mut holding = true;
     let mut held: Vec<Outbound> = Vec::new();
     let mut close_code = 1000u16;
     loop {
         // Nothing fed waits on the queue: once it is empty, flush.
-        if rx.is_empty() && w.flush().await.is_err() {
+        if handle.nothing_queued() && w.flush().await.is_err() {
             break;
         }
         tokio::select! {
@@ -400,15 +411,18 @@ pub async fn run(ctx: WriterCtx) {
                 close_code = handle.close_requested().unwrap_or(1000);
                 break;
             }
-            _ = tokio::time::sleep_until(hold_until), if holding => {
-                holding = false;
-                let mut failed = false;
-                for item in held.drain(..) {
-                    if w.handle(item).await.is_err() { failed = true; break; }
-                }
-                if failed { break; }
-            }
             _ = &mut wake => {
+                if holding {
+                    // No `sync` within the hold: live events flow from here.
+                    holding = false;
+                    wake.as_mut().reset(started + heartbeat);
+                    let mut failed = false;
+                    for item in held.drain(..) {
+                        if w.handle(item).await.is_err() { failed = true; break; }
+                    }
+                    if failed { break; }
+                    continue;
+                }
                 let silent = Timestamp::now().millis() - last_heard.load(Ordering::Relaxed);
                 match heartbeat_due(silent, heartbeat) {
                     Heartbeat::Close => {
@@ -422,8 +436,7 @@ pub async fn run(ctx: WriterCtx) {
                     Heartbeat::Wait(next) => wake.as_mut().reset(Instant::now() + next),
                 }
             }
-            item = rx.recv() => {
-                let Some(item) = item else { break };
+            item = handle.next_queued() => {
                 let result = match item {
                     Outbound::Sync(req) => {
                         let r = Box::pin(w.sync(req.reference, req.since)).await;
@@ -468,7 +481,7 @@ pub async fn run(ctx: WriterCtx) {
         // Replies already queued (errors for the frames that led to a 4400,
         // acks before a shutdown) still go out before the close frame.
         let drain = async {
-            while let Ok(item) = rx.try_recv() {
+            while let Some(item) = handle.try_next_queued() {
                 if let Outbound::Frame(frame) = item
                     && let Ok(text) =
                         axum::extract::ws::Utf8Bytes::try_from(Arc::unwrap_or_clone(frame))
