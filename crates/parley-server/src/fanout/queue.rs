@@ -98,6 +98,9 @@ impl<T> OutQueue<T> {
     /// Refuses every later push and drops what waits (the writer has
     /// gone; nobody will send it).
     pub fn close(&self) {
+        // Taken under the lock, dropped after it: dropping the last
+        // reference to a shared event frees it, which need not hold up a
+        // fan-out pushing to this connection meanwhile.
         let dropped = {
             let mut s = self.lock();
             s.closed = true;
