@@ -11,7 +11,7 @@
 //!    that stores the event, commits, and hands the serialized event to
 //!    the [`fanout`] as a `Delivery`, in commit order.
 //! 4. The fan-out queues the same bytes on every live connection of every
-//!    member; each connection's writer sends them in seq order.
+//!    member; each connection's writer task sends them in seq order.
 //!
 //! [`run`] starts everything on a listener the caller bound, so tests can
 //! pass a port-0 listener and a shutdown future; [`cli`] is the `parley`

@@ -4,13 +4,13 @@ use bytes::Bytes;
 use parley_protocol::SinceMap;
 use parley_store::Delivery;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::Notify;
 
 use super::queue::{OutQueue, PushError};
 
-/// What a connection's writer is asked to send, in order. Kept to two
+/// What a connection's writer task is asked to send, in order. Kept to two
 /// words (a connection's queue holds up to `outbound_queue` of these)
 /// with every variant behind a pointer; events and ephemeral frames are
 /// shared by all their recipients.
@@ -65,18 +65,15 @@ pub struct SyncRequest {
 pub struct ConnHandle {
     pub id: u64,
     pub user_id: String,
-    /// Popped by the connection's writer only.
+    /// Popped by the connection's writer task only.
     queue: OutQueue<Outbound>,
     /// 0 while open; the close code once the connection must go.
     close_code: AtomicU16,
     /// Wakes the writer, even while it is blocked on a slow socket. Only
-    /// the connection's writer waits on it, so `notify_one` (which
+    /// the connection's writer task waits on it, so `notify_one` (which
     /// keeps a permit when nobody waits yet) cannot be missed. Lighter
     /// than a `watch` channel (W1 memory per connection).
     closed: Notify,
-    /// When the client was last heard from (any frame, a pong), Unix ms:
-    /// the heartbeat pings only a connection quiet for an interval.
-    last_heard: AtomicI64,
 }
 
 impl ConnHandle {
@@ -96,12 +93,12 @@ impl ConnHandle {
         }
     }
 
-    /// The next queued item, waiting for one (the writer only).
+    /// The next queued item, waiting for one (the writer task only).
     pub async fn next_queued(&self) -> Outbound {
         self.queue.pop().await
     }
 
-    /// The next queued item if one waits (the writer only).
+    /// The next queued item if one waits (the writer task only).
     pub fn try_next_queued(&self) -> Option<Outbound> {
         self.queue.try_pop()
     }
@@ -113,19 +110,6 @@ impl ConnHandle {
     /// The writer has gone: later pushes are refused, waiting ones dropped.
     pub fn stop_queue(&self) {
         self.queue.close();
-    }
-
-    /// The client was heard from just now.
-    pub fn heard(&self) {
-        self.last_heard.store(
-            parley_protocol::Timestamp::now().millis(),
-            Ordering::Relaxed,
-        );
-    }
-
-    /// Milliseconds since the client was last heard from.
-    pub fn silent_ms(&self) -> i64 {
-        parley_protocol::Timestamp::now().millis() - self.last_heard.load(Ordering::Relaxed)
     }
 
     /// Asks the connection to close with `code`; the first code wins.
@@ -146,7 +130,7 @@ impl ConnHandle {
         }
     }
 
-    /// Completes once the connection must close (for the writer only;
+    /// Completes once the connection must close (for the writer task only;
     /// see `closed`).
     pub async fn closing(&self) {
         if self.close_requested().is_none() {
@@ -174,7 +158,6 @@ impl Registry {
             queue: OutQueue::new(queue),
             close_code: AtomicU16::new(0),
             closed: Notify::new(),
-            last_heard: AtomicI64::new(parley_protocol::Timestamp::now().millis()),
         });
         if let Ok(mut map) = self.by_user.write() {
             map.entry(user_id.to_string())

@@ -16,6 +16,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use parley_protocol::gateway::close_code;
 use parley_protocol::{ClientFrame, ServerFrame, Timestamp};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use tokio::sync::OwnedSemaphorePermit;
 
 /// Malformed frames tolerated on one connection before it is closed (4400),
@@ -31,17 +32,11 @@ pub struct Places {
     pub _user: Slot<String>,
 }
 
-/// The connection's one task: its writer (`writer::run`) and its reader
-/// (`read_frames`) are two futures polled side by side here rather than two
-/// tasks, so that an idle connection pays for one task and one copy of
-/// what both need (W1 memory per connection). Neither waits for the
-/// other: a frame being handled does not hold up pushes, nor a stalled
-/// socket the reading of frames.
 pub async fn run(
     state: AppState,
     who: Principal,
     sink: SplitSink<WebSocket, WsMessage>,
-    stream: SplitStream<WebSocket>,
+    mut stream: SplitStream<WebSocket>,
     _places: Places,
 ) {
     // Boxed, like the frame handling below: this function's future lives
@@ -50,46 +45,16 @@ pub async fn run(
     let Some((handle, ready)) = Box::pin(greet(&state, &who.user_id)).await else {
         return;
     };
-    // Shutdown closes every registered connection (`shutdown_state`); one
-    // that registered after that sweep closes itself. (No shutdown future
-    // per connection: W1 memory.)
-    if state.shutdown.is_cancelled() {
-        handle.close(close_code::GOING_AWAY);
-    }
-    let writer = writer::run(WriterCtx {
+    let last_heard = Arc::new(AtomicI64::new(Timestamp::now().millis()));
+    let mut writer_task = tokio::spawn(writer::run(WriterCtx {
         state: state.clone(),
+        user_id: who.user_id.clone(),
         handle: handle.clone(),
         sink,
         ready,
-    });
-    let reader = read_frames(&state, &who, &handle, stream);
-    tokio::pin!(writer, reader);
-    let reader_ended = tokio::select! {
-        _ = &mut writer => false,
-        _ = &mut reader => true,
-    };
-    state.fanout.registry().unregister(&handle);
-    state
-        .services
-        .presence
-        .disconnected(&who.user_id, handle.id);
-    if reader_ended {
-        handle.close(1000);
-        // Let the writer send its close frame, but never wait on a dead
-        // peer (dropping the writer drops the socket).
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
-    }
-}
-
-/// Reads and answers the client's frames until it goes, breaks the
-/// protocol or floods (the close code, where there is one, is asked of
-/// the writer).
-async fn read_frames(
-    state: &AppState,
-    who: &Principal,
-    handle: &Arc<ConnHandle>,
-    mut stream: SplitStream<WebSocket>,
-) {
+        last_heard: last_heard.clone(),
+    }));
+    let shutdown = state.shutdown.clone();
     let mut strikes = 0u32;
     // Frames over the connection's budget are refused before they are
     // parsed; a connection that keeps sending them is closed with 4029.
@@ -104,63 +69,78 @@ async fn read_frames(
         .burst
         .saturating_mul(2);
     let mut refused = 0u32;
-    while let Some(msg) = stream.next().await {
-        handle.heard();
-        match msg {
-            Ok(WsMessage::Text(text)) => {
-                if let Some(b) = &budget
-                    && let Err(not_until) = b.check()
-                {
-                    let wait = not_until.wait_time_from(governor::clock::Clock::now(
-                        &governor::clock::DefaultClock::default(),
-                    ));
-                    refused += 1;
-                    refuse_frame(handle, text.as_str(), wait);
-                    if refused >= max_refused {
-                        handle.close(close_code::RATE_LIMITED);
-                        return;
+    loop {
+        tokio::select! {
+            next = stream.next() => {
+                let Some(msg) = next else { break };
+                last_heard.store(Timestamp::now().millis(), Ordering::Relaxed);
+                match msg {
+                    Ok(WsMessage::Text(text)) => {
+                        if let Some(b) = &budget
+                            && let Err(not_until) = b.check()
+                        {
+                            let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+                            refused += 1;
+                            refuse_frame(&handle, text.as_str(), wait);
+                            if refused >= max_refused {
+                                handle.close(close_code::RATE_LIMITED);
+                                break;
+                            }
+                            continue;
+                        }
+                        // Boxed: the request handling future is large and
+                        // only lives while a frame is handled, while this
+                        // loop's future lives as long as the connection.
+                        if !Box::pin(handle_frame(&state, &who, &handle, text.as_str())).await {
+                            strikes += 1;
+                            if strikes >= MAX_STRIKES {
+                                handle.close(close_code::PROTOCOL_ERROR);
+                                break;
+                            }
+                        }
                     }
-                    continue;
-                }
-                // Boxed: the request handling future is large and only
-                // lives while a frame is handled, while this loop's future
-                // lives as long as the connection.
-                if !Box::pin(handle_frame(state, who, handle, text.as_str())).await {
-                    strikes += 1;
-                    if strikes >= MAX_STRIKES {
-                        handle.close(close_code::PROTOCOL_ERROR);
-                        return;
+                    Ok(WsMessage::Binary(_)) => {
+                        reply_error(&handle, None, &AppError::Invalid { field: None, message: "binary frames are not part of the protocol".into() });
+                        strikes += 1;
+                        if strikes >= MAX_STRIKES {
+                            handle.close(close_code::PROTOCOL_ERROR);
+                            break;
+                        }
+                    }
+                    Ok(WsMessage::Close(_)) => break,
+                    Ok(_) => {} // ping/pong: liveness already noted
+                    Err(e) => {
+                        let text = e.to_string();
+                        if text.contains("too long") || text.contains("too big") || text.contains("Space limit") {
+                            handle.close(close_code::FRAME_TOO_LARGE);
+                        }
+                        break;
                     }
                 }
             }
-            Ok(WsMessage::Binary(_)) => {
-                reply_error(
-                    handle,
-                    None,
-                    &AppError::Invalid {
-                        field: None,
-                        message: "binary frames are not part of the protocol".into(),
-                    },
-                );
-                strikes += 1;
-                if strikes >= MAX_STRIKES {
-                    handle.close(close_code::PROTOCOL_ERROR);
-                    return;
-                }
-            }
-            Ok(WsMessage::Close(_)) => return,
-            Ok(_) => {} // ping/pong: liveness already noted
-            Err(e) => {
-                let text = e.to_string();
-                if text.contains("too long")
-                    || text.contains("too big")
-                    || text.contains("Space limit")
-                {
-                    handle.close(close_code::FRAME_TOO_LARGE);
-                }
+            _ = &mut writer_task => {
+                state.fanout.registry().unregister(&handle);
+                state.services.presence.disconnected(&who.user_id, handle.id);
                 return;
             }
+            _ = shutdown.cancelled() => {
+                handle.close(close_code::GOING_AWAY);
+                break;
+            }
         }
+    }
+    state.fanout.registry().unregister(&handle);
+    state
+        .services
+        .presence
+        .disconnected(&who.user_id, handle.id);
+    handle.close(1000);
+    // Let the writer send its close frame, but never wait on a dead peer.
+    if tokio::time::timeout(std::time::Duration::from_secs(2), &mut writer_task)
+        .await
+        .is_err()
+    {
+        writer_task.abort();
     }
 }
 

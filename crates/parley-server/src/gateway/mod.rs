@@ -2,9 +2,8 @@
 //!
 //! - [`upgrade`]: Origin check, ticket or Bearer authentication, the
 //!   connection cap, socket limits.
-//! - `connection`: the connection's one task; its reader parses frames,
-//!   runs requests, replies.
-//! - `writer`: the one future that writes to the socket: replies and pushes
+//! - `connection`: the reader loop: parses frames, runs requests, replies.
+//! - `writer`: the one task that writes to the socket: replies and pushes
 //!   from the connection's bounded queue, per-conversation seq order,
 //!   `sync` catch-up, heartbeats and close codes.
 

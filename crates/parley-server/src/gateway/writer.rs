@@ -1,5 +1,4 @@
-//! The connection's writer: the only place that writes to the socket. It
-//! runs in the connection's task beside the reader (`connection::run`).
+//! The connection's writer task: the only place that writes to the socket.
 //!
 //! It keeps, per conversation, the highest seq it has sent (`cursors`), so
 //! that events leave in seq order with no gaps: an older or repeated event
@@ -14,9 +13,10 @@ use bytes::Bytes;
 use futures_util::SinkExt;
 use futures_util::stream::SplitSink;
 use parley_protocol::gateway::close_code;
-use parley_protocol::{ServerFrame, SinceMap};
+use parley_protocol::{ServerFrame, SinceMap, Timestamp};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -27,15 +27,18 @@ const SYNC_PAGE: u32 = 500;
 
 pub struct WriterCtx {
     pub state: AppState,
+    pub user_id: String,
     pub handle: Arc<ConnHandle>,
     pub sink: SplitSink<WebSocket, WsMessage>,
     /// The serialized `ready` frame (kept as bytes: the frame itself is
     /// large and this future lives as long as the connection).
     pub ready: Bytes,
+    pub last_heard: Arc<AtomicI64>,
 }
 
 struct Writer {
     state: AppState,
+    user_id: String,
     sink: SplitSink<WebSocket, WsMessage>,
     cursors: HashMap<Arc<str>, u64>,
     /// Says when the connection must close, even mid-write to a stalled
@@ -117,7 +120,7 @@ impl Writer {
                 .state
                 .services
                 .messages
-                .event_frames(&self.handle.user_id, conv, from, want)
+                .event_frames(&self.user_id, conv, from, want)
                 .await
             {
                 Ok(p) => p,
@@ -150,7 +153,7 @@ impl Writer {
             .state
             .services
             .conversations
-            .memberships(&self.handle.user_id)
+            .memberships(&self.user_id)
             .await
             .map_err(|_| Gone)?;
         let current: std::collections::HashSet<&str> = memberships
@@ -193,7 +196,7 @@ impl Writer {
             .state
             .services
             .conversations
-            .memberships(&self.handle.user_id)
+            .memberships(&self.user_id)
             .await
         {
             Ok(m) => m,
@@ -237,7 +240,7 @@ impl Writer {
                 .state
                 .services
                 .messages
-                .event_frames(&self.handle.user_id, conv, from, SYNC_PAGE)
+                .event_frames(&self.user_id, conv, from, SYNC_PAGE)
                 .await
             {
                 Ok(p) => p,
@@ -265,7 +268,7 @@ impl Writer {
             .state
             .services
             .conversations
-            .get(&self.handle.user_id, conv)
+            .get(&self.user_id, conv)
             .await
         else {
             return Ok(false);
@@ -362,16 +365,19 @@ impl Drop for StopQueue {
 pub async fn run(ctx: WriterCtx) {
     let WriterCtx {
         state,
+        user_id,
         handle,
         sink,
         ready,
+        last_heard,
     } = ctx;
-    // However the writer ends (returned, or dropped by the connection's task), pushes
+    // However the writer ends (returned, or aborted by the reader), pushes
     // after it are refused rather than left to wait for nobody.
     let _stop = StopQueue(handle.clone());
     let heartbeat = Duration::from_millis(state.config.heartbeat_ms);
     let mut w = Writer {
         state,
+        user_id,
         sink,
         cursors: HashMap::new(),
         handle: handle.clone(),
@@ -417,7 +423,8 @@ pub async fn run(ctx: WriterCtx) {
                     if failed { break; }
                     continue;
                 }
-                match heartbeat_due(handle.silent_ms(), heartbeat) {
+                let silent = Timestamp::now().millis() - last_heard.load(Ordering::Relaxed);
+                match heartbeat_due(silent, heartbeat) {
                     Heartbeat::Close => {
                         close_code = close_code::GOING_AWAY;
                         break;

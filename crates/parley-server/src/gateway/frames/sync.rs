@@ -1,4 +1,4 @@
-//! `sync`: checked here, run by the connection's writer (so catch-up
+//! `sync`: checked here, run by the connection's writer task (so catch-up
 //! and live events cannot overtake each other).
 
 use super::Request;
